@@ -1,0 +1,61 @@
+/* cipherl: deep reinforcement learning on encrypted data — command-line entry. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cipherl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"demo",   cli_cmd_demo,   "run the main demonstration on embedded defaults"},
+    {"params", cli_cmd_params, "list the CKKS parameter presets"},
+    {"bench",  cli_cmd_bench,  "measure speed: bench ckks [--preset P] [--threads T] [--reps R] [--json]"},
+    {"env",    cli_cmd_env,    "classic-control environments: env list | env rollout ENV ..."},
+    {"train",  cli_cmd_train,  "train an agent: train --mode plain --env ENV [options]"},
+    {"eval",   cli_cmd_eval,   "evaluate a trained model: eval --model FILE --env ENV"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "cipherl %s — deep reinforcement learning on CKKS-encrypted data\n\n"
+               "usage: cipherl COMMAND [options]\n\ncommands:\n", CIPHERL_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'cipherl COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("cipherl %s\n", CIPHERL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try 'cipherl --help')", argv[1]);
+    return 2;
+}
