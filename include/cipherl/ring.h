@@ -57,9 +57,14 @@ static inline uint64_t ring_reduce128(unsigned __int128 x, const ring_modulus *m
     return r;
 }
 
+/* x mod q for a 64-bit x: ratio_hi is floor(2^64 / q), so one high product
+ * gives a quotient short by at most 2. */
 static inline uint64_t ring_reduce64(uint64_t x, const ring_modulus *m)
 {
-    return ring_reduce128(x, m);
+    uint64_t r = x - ring_mulhi(x, m->ratio_hi) * m->q;
+    r -= (r >= m->q) ? m->q : 0;
+    r -= (r >= m->q) ? m->q : 0;
+    return r;
 }
 
 static inline uint64_t ring_addmod(uint64_t a, uint64_t b, uint64_t q)
@@ -163,6 +168,8 @@ typedef struct ring_baseconv {
     ring_modulus *in, *out;
     uint64_t *qhat_inv, *qhat_inv_shoup; /* [in_count]: (Q/q_i)^-1 mod q_i */
     uint64_t *qhat_mod_p;                 /* [out_count][in_count]: (Q/q_i) mod p_j */
+    uint64_t *q_mod_p;                    /* [out_count]: Q mod p_j */
+    double *q_inv;                        /* [in_count]: 1 / q_i */
 } ring_baseconv;
 
 cl_status ring_baseconv_init(ring_baseconv *bc, const ring_modulus *in, size_t in_count,
@@ -170,6 +177,11 @@ cl_status ring_baseconv_init(ring_baseconv *bc, const ring_modulus *in, size_t i
 void ring_baseconv_free(ring_baseconv *bc);
 /* in: in_count limbs of n coefficients (coefficient form), out: out_count limbs. */
 void ring_baseconv_apply(const ring_baseconv *bc, const uint64_t *in, uint64_t *out, size_t n);
+
+/* Exact conversion: y_j = x mod p_j for x in [0, Q). The overflow e is
+ * found as floor(sum_i [x_i (Q/q_i)^-1]_{q_i} / q_i) in double precision and
+ * removed; this is wrong only when x/Q lies within ~2^-50 of an integer. */
+void ring_baseconv_apply_exact(const ring_baseconv *bc, const uint64_t *in, uint64_t *out, size_t n);
 
 /* Exact CRT reconstruction of the centered representative, used by decoding:
  * x in (-Q/2, Q/2] as a long double, from its residues (one per modulus), by

@@ -1,0 +1,195 @@
+/* The negacyclic number-theoretic transform, after Harvey (2014): Cooley–Tukey
+ * forward and Gentleman–Sande inverse butterflies with Shoup multiplication and
+ * lazy reduction (values kept in [0, 4q) forward and [0, 2q) inverse). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cipherl/ring.h"
+
+static size_t bitrev(size_t x, int bits)
+{
+    size_t r = 0;
+    for (int i = 0; i < bits; i++) {
+        r = (r << 1) | (x & 1);
+        x >>= 1;
+    }
+    return r;
+}
+
+/* Smallest primitive 2n-th root of unity modulo the prime q ≡ 1 (mod 2n). */
+static uint64_t find_psi(const ring_modulus *m, size_t n)
+{
+    const uint64_t two_n = 2 * (uint64_t)n;
+    const uint64_t cofactor = (m->q - 1) / two_n;
+    for (uint64_t g = 2; g < m->q; g++) {
+        uint64_t psi = ring_powmod(g, cofactor, m);
+        /* psi has order dividing 2n; it is primitive iff psi^n == -1. */
+        if (ring_powmod(psi, n, m) == m->q - 1)
+            return psi;
+    }
+    return 0;
+}
+
+cl_status ring_ntt_init(ring_ntt *t, size_t n, uint64_t q)
+{
+    if (!t)
+        return CL_ERR_INVALID;
+    memset(t, 0, sizeof *t);
+    if (n < 2 || (n & (n - 1)) || n > ((size_t)1 << RING_MAX_LOGN))
+        return CL_ERR_INVALID;
+    cl_status st = ring_modulus_init(&t->mod, q);
+    if (st != CL_OK)
+        return st;
+    if ((q - 1) % (2 * (uint64_t)n) != 0 || !ring_is_prime(q))
+        return CL_ERR_PARAMS;
+    t->n = n;
+    t->logn = __builtin_ctzll(n);
+    t->psi = find_psi(&t->mod, n);
+    if (!t->psi)
+        return CL_ERR_PARAMS;
+    t->fwd = malloc(n * sizeof(uint64_t));
+    t->fwd_shoup = malloc(n * sizeof(uint64_t));
+    t->inv = malloc(n * sizeof(uint64_t));
+    t->inv_shoup = malloc(n * sizeof(uint64_t));
+    if (!t->fwd || !t->fwd_shoup || !t->inv || !t->inv_shoup) {
+        ring_ntt_free(t);
+        return CL_ERR_NOMEM;
+    }
+    const uint64_t psi_inv = ring_invmod(t->psi, &t->mod);
+    uint64_t p = 1, pi = 1;
+    /* powers[i] = psi^i, stored at bit-reversed positions. */
+    for (size_t i = 0; i < n; i++) {
+        size_t r = bitrev(i, t->logn);
+        t->fwd[r] = p;
+        t->inv[r] = pi;
+        p = ring_mulmod(p, t->psi, &t->mod);
+        pi = ring_mulmod(pi, psi_inv, &t->mod);
+    }
+    for (size_t i = 0; i < n; i++) {
+        t->fwd_shoup[i] = ring_shoup(t->fwd[i], q);
+        t->inv_shoup[i] = ring_shoup(t->inv[i], q);
+    }
+    t->n_inv = ring_invmod(n, &t->mod);
+    t->n_inv_shoup = ring_shoup(t->n_inv, q);
+    t->last_inv = ring_mulmod(t->n_inv, t->inv[1], &t->mod);
+    t->last_inv_shoup = ring_shoup(t->last_inv, q);
+    return CL_OK;
+}
+
+void ring_ntt_free(ring_ntt *t)
+{
+    if (!t)
+        return;
+    free(t->fwd);
+    free(t->fwd_shoup);
+    free(t->inv);
+    free(t->inv_shoup);
+    t->fwd = t->fwd_shoup = t->inv = t->inv_shoup = NULL;
+}
+
+void ring_ntt_forward(const ring_ntt *t, uint64_t *restrict a)
+{
+    const size_t n = t->n;
+    const uint64_t q = t->mod.q, two_q = 2 * q;
+    size_t gap = n >> 1;
+    for (size_t m = 1; m < n; m <<= 1, gap >>= 1) {
+        if (gap >= 4) {
+            for (size_t i = 0; i < m; i++) {
+                const uint64_t w = t->fwd[m + i], ws = t->fwd_shoup[m + i];
+                uint64_t *restrict x = a + 2 * i * gap;
+                uint64_t *restrict y = x + gap;
+                for (size_t j = 0; j < gap; j++) {
+                    uint64_t u = x[j];
+                    u -= (u >= two_q) ? two_q : 0;
+                    uint64_t v = ring_mulmod_shoup_lazy(y[j], w, ws, q);
+                    x[j] = u + v;
+                    y[j] = u - v + two_q;
+                }
+            }
+        } else {
+            /* Short butterflies: iterate over groups with the gap inner. */
+            for (size_t i = 0; i < m; i++) {
+                const uint64_t w = t->fwd[m + i], ws = t->fwd_shoup[m + i];
+                uint64_t *restrict x = a + 2 * i * gap;
+                for (size_t j = 0; j < gap; j++) {
+                    uint64_t u = x[j];
+                    u -= (u >= two_q) ? two_q : 0;
+                    uint64_t v = ring_mulmod_shoup_lazy(x[j + gap], w, ws, q);
+                    x[j] = u + v;
+                    x[j + gap] = u - v + two_q;
+                }
+            }
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint64_t v = a[j];
+        v -= (v >= two_q) ? two_q : 0;
+        v -= (v >= q) ? q : 0;
+        a[j] = v;
+    }
+}
+
+void ring_ntt_inverse(const ring_ntt *t, uint64_t *restrict a)
+{
+    const size_t n = t->n;
+    const uint64_t q = t->mod.q, two_q = 2 * q;
+    size_t gap = 1;
+    /* All stages but the last; values stay in [0, 2q). */
+    for (size_t m = n >> 1; m > 1; m >>= 1, gap <<= 1) {
+        for (size_t i = 0; i < m; i++) {
+            const uint64_t w = t->inv[m + i], ws = t->inv_shoup[m + i];
+            uint64_t *restrict x = a + 2 * i * gap;
+            uint64_t *restrict y = x + gap;
+            for (size_t j = 0; j < gap; j++) {
+                uint64_t u = x[j], v = y[j];
+                uint64_t s = u + v;
+                s -= (s >= two_q) ? two_q : 0;
+                x[j] = s;
+                y[j] = ring_mulmod_shoup_lazy(u - v + two_q, w, ws, q);
+            }
+        }
+    }
+    /* Last stage merged with the multiplication by n^-1. */
+    const uint64_t ni = t->n_inv, nis = t->n_inv_shoup;
+    const uint64_t li = t->last_inv, lis = t->last_inv_shoup;
+    uint64_t *restrict x = a;
+    uint64_t *restrict y = a + gap;
+    for (size_t j = 0; j < gap; j++) {
+        uint64_t u = x[j], v = y[j];
+        uint64_t s = u + v;
+        s -= (s >= two_q) ? two_q : 0;
+        x[j] = ring_mulmod_shoup(s, ni, nis, q);
+        y[j] = ring_mulmod_shoup(u - v + two_q, li, lis, q);
+    }
+}
+
+size_t ring_ntt_slot_of_exponent(size_t n, uint64_t e)
+{
+    int logn = __builtin_ctzll(n);
+    return bitrev((size_t)(((e % (2 * n)) - 1) >> 1), logn);
+}
+
+void ring_automorphism_ntt_table(size_t n, uint64_t g, uint32_t *perm)
+{
+    int logn = __builtin_ctzll(n);
+    const uint64_t mask = 2 * (uint64_t)n - 1;
+    for (size_t j = 0; j < n; j++) {
+        /* slot j holds a(psi^e) with e = 2*bitrev(j)+1; b(X) = a(X^g) gives
+         * b(psi^e) = a(psi^(g*e)). */
+        uint64_t e = 2 * (uint64_t)bitrev(j, logn) + 1;
+        uint64_t ge = (g * e) & mask;
+        perm[j] = (uint32_t)bitrev((size_t)((ge - 1) >> 1), logn);
+    }
+}
+
+void ring_automorphism_coeff(const uint64_t *in, uint64_t *out, size_t n, uint64_t g, uint64_t q)
+{
+    const uint64_t mask = 2 * (uint64_t)n - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = ((uint64_t)i * g) & mask;
+        if (k < n)
+            out[k] = in[i];
+        else
+            out[k - n] = in[i] ? q - in[i] : 0;
+    }
+}
