@@ -68,11 +68,152 @@ cl_status rl_env_set_state(rl_env *env, const double *state, size_t len, double 
  * clipped as Gymnasium clips them. */
 cl_status rl_env_step(rl_env *env, const double *action, double *obs, double *reward,
                       bool *terminated, bool *truncated);
+/* Copies the internal state (fixtures' layout, spec->state_dim doubles) into
+ * state: CL_ERR_INVALID if len < state_dim, CL_ERR_STATE before the first
+ * reset or set_state. */
+cl_status rl_env_get_state(const rl_env *env, double *state, size_t len);
+/* Steps taken since the last reset or set_state (what the time limit counts). */
+int rl_env_elapsed_steps(const rl_env *env);
 
 /* ========================================================= end environments */
 
 /* ================================================================== agents */
 /* (section owned by the baselines work: rl_dqn_*, rl_td3_*, rl_replay_*, rl_hp_*) */
+
+/* ---- hyperparameters: Stable-Baselines3's names, RL Zoo's tuned defaults */
+
+typedef enum rl_algo { RL_ALGO_DQN = 1, RL_ALGO_TD3 = 2 } rl_algo;
+typedef enum rl_noise_type {
+    RL_NOISE_NONE = 0,
+    RL_NOISE_NORMAL = 1,      /* "normal": N(0, noise_std^2) per step */
+    RL_NOISE_OU = 2           /* "ornstein-uhlenbeck": theta 0.15, dt 0.01 */
+} rl_noise_type;
+
+#define RL_MAX_NET_ARCH 6
+
+typedef struct rl_hparams {
+    rl_algo algo;
+    int64_t n_timesteps;            /* training steps when --steps is not given */
+    double learning_rate;
+    int64_t buffer_size;
+    int64_t learning_starts;
+    int batch_size;
+    double tau;
+    double gamma;
+    int64_t train_freq;             /* environment steps between training phases */
+    int64_t gradient_steps;         /* per phase; -1: as many as steps collected */
+    int n_net_arch;                 /* hidden layers (of every network) */
+    int net_arch[RL_MAX_NET_ARCH];
+    double adam_eps;                /* torch.optim.Adam's eps */
+    /* DQN */
+    int64_t target_update_interval; /* environment steps between target updates */
+    double exploration_fraction;
+    double exploration_initial_eps;
+    double exploration_final_eps;
+    double max_grad_norm;
+    /* TD3 */
+    int policy_delay;
+    double target_policy_noise;
+    double target_noise_clip;
+    rl_noise_type noise_type;
+    double noise_std;
+} rl_hparams;
+
+const char *rl_algo_name(rl_algo algo);            /* "dqn", "td3" */
+cl_status rl_algo_parse(const char *name, rl_algo *out);
+/* The algorithm for an environment's action space: DQN for discrete, TD3 for
+ * continuous. */
+rl_algo rl_algo_default_for(const rl_env_spec *spec);
+/* Stable-Baselines3's defaults for algo, overridden by the RL Zoo's tuned set
+ * for env_id when it has one. CL_ERR_UNSUPPORTED if algo cannot act in that
+ * environment's action space, CL_ERR_INVALID for an unknown env_id. */
+cl_status rl_hp_defaults(rl_algo algo, const char *env_id, rl_hparams *hp);
+/* Sets one hyperparameter by its Stable-Baselines3 name from text
+ * ("net_arch" takes "[256,256]" or "256,256"; "noise_type" takes "normal",
+ * "ornstein-uhlenbeck" or "none"). On error, returns CL_ERR_INVALID (unknown
+ * name, or a name that does not apply to hp->algo) or CL_ERR_PARSE (bad
+ * value) and writes a one-line explanation to err. */
+cl_status rl_hp_set(rl_hparams *hp, const char *name, const char *value, char *err,
+                    size_t errlen);
+/* The same from "NAME=VALUE". */
+cl_status rl_hp_assign(rl_hparams *hp, const char *assignment, char *err, size_t errlen);
+/* Checks the whole set (ranges that depend on each other). */
+cl_status rl_hp_check(const rl_hparams *hp, char *err, size_t errlen);
+/* Writes "name=value" pairs separated by spaces (the ones that apply to
+ * hp->algo); returns the length it needed (snprintf-style). */
+size_t rl_hp_format(const rl_hparams *hp, char *buf, size_t len);
+
+/* ---- replay buffer (Stable-Baselines3's ReplayBuffer with
+ * handle_timeout_termination: `done` holds true terminations only) */
+
+typedef struct rl_replay {
+    size_t capacity, size, pos;
+    int obs_dim, act_dim;
+    double *obs, *next_obs, *act, *rew, *done;
+} rl_replay;
+
+cl_status rl_replay_create(size_t capacity, int obs_dim, int act_dim, rl_replay **out);
+void rl_replay_free(rl_replay *rb);
+void rl_replay_add(rl_replay *rb, const double *obs, const double *act, double reward,
+                   const double *next_obs, bool terminated);
+/* batch indices uniform with replacement in [0, size); size must be > 0. */
+void rl_replay_sample(const rl_replay *rb, rl_rng *rng, int batch, double *obs, double *act,
+                      double *reward, double *next_obs, double *done);
+
+/* ---- deterministic policies (what a model file holds) */
+
+typedef struct rl_policy rl_policy;
+/* The greedy (DQN) or deterministic actor (TD3) action for obs, as the
+ * environment takes it (discrete: the index in action[0]). */
+cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action);
+const char *rl_policy_env_id(const rl_policy *pol);
+rl_algo rl_policy_algo(const rl_policy *pol);
+/* Runs `episodes` deterministic episodes (resets drawn from rng), writes each
+ * return to returns. CL_ERR_PARAMS if env is not the policy's environment. */
+cl_status rl_policy_evaluate(rl_policy *pol, rl_env *env, rl_rng *rng, int episodes,
+                             double *returns);
+void rl_policy_free(rl_policy *pol);
+
+/* Model files: "CIPHERLM" magic, u32 format version, algorithm, environment
+ * id and spaces, the policy network, FNV-1a 64 checksum of all that precedes
+ * it. Loading returns CL_ERR_FORMAT/TRUNCATED/VERSION/CHECKSUM/IO, never
+ * crashes. */
+#define RL_MODEL_VERSION 1
+cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out);
+cl_status rl_policy_load(const char *path, rl_policy **out);
+
+/* ---- agents: DQN and TD3 with Stable-Baselines3's training loop */
+
+typedef struct rl_agent rl_agent;
+
+/* What one environment step did. */
+typedef struct rl_step_info {
+    int64_t step;         /* environment steps so far, this one included */
+    bool episode_done;    /* an episode ended at this step (then the fields below) */
+    int64_t episode;      /* episodes finished so far */
+    double episode_return;
+    int64_t episode_length;
+    int64_t gradient_steps; /* gradient steps so far */
+} rl_step_info;
+
+/* An agent for env_spec with hyperparameters hp, its networks and its own
+ * random stream seeded from seed. CL_ERR_INVALID for bad hyperparameters,
+ * CL_ERR_UNSUPPORTED for an algorithm that does not fit the action space. */
+cl_status rl_agent_create(const rl_hparams *hp, const rl_env_spec *spec, uint64_t seed,
+                          rl_agent **out);
+void rl_agent_free(rl_agent *ag);
+const rl_hparams *rl_agent_hparams(const rl_agent *ag);
+/* Starts training in env for total_steps environment steps (the length the
+ * exploration schedule spans): resets env from env_rng. */
+cl_status rl_agent_begin(rl_agent *ag, rl_env *env, rl_rng *env_rng, int64_t total_steps);
+/* One environment step with exploration, storage, and whatever training and
+ * target updates Stable-Baselines3 does after it. */
+cl_status rl_agent_step(rl_agent *ag, rl_env *env, rl_rng *env_rng, rl_step_info *info);
+/* The agent's current deterministic policy (owned by the agent). */
+rl_policy *rl_agent_policy(rl_agent *ag);
+/* The model file of the current policy: *buf is malloc'ed, caller frees. */
+cl_status rl_agent_serialize(const rl_agent *ag, uint8_t **buf, size_t *len);
+cl_status rl_agent_save(const rl_agent *ag, const char *path);
 
 /* ============================================================== end agents */
 
