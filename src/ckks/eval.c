@@ -561,6 +561,7 @@ void ckks_moddown(const ckks_params *p, const uint64_t *x, size_t l, uint64_t *o
     memcpy(pcoeff, x + (l + 1) * n, pc * n * sizeof(uint64_t));
     /* Round rather than floor: convert [x + (P-1)/2]_P exactly, subtract (P-1)/2.
      * (P-1)/2 mod p_k = (p_k - 1)/2 since P ≡ 0 mod p_k. */
+#pragma omp parallel for schedule(static)
     for (size_t k = 0; k < pc; k++) {
         const ring_modulus *m = &p->mod[p->q_count + k];
         uint64_t *c = pcoeff + k * n;

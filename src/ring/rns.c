@@ -79,8 +79,11 @@ void ring_baseconv_free(ring_baseconv *bc)
 static void baseconv(const ring_baseconv *bc, const uint64_t *in, uint64_t *out, size_t n, bool exact)
 {
     const size_t ic = bc->in_count, oc = bc->out_count;
-    uint64_t tmp[64 * BC_BLOCK];
+    /* Blocks of coefficients are independent: they run on OpenMP threads,
+     * each with its own stack buffers. */
+#pragma omp parallel for schedule(static)
     for (size_t b = 0; b < n; b += BC_BLOCK) {
+        uint64_t tmp[64 * BC_BLOCK];
         const size_t len = (n - b < BC_BLOCK) ? n - b : BC_BLOCK;
         uint64_t over[BC_BLOCK];
         for (size_t i = 0; i < ic; i++) {
