@@ -1,0 +1,110 @@
+/* cipherl slots layer: the slot-vector machine.
+ *
+ * One interface for vectors of S real slots (S a power of two), with the
+ * operations, level budget and rotation keys of CKKS. Learning code is
+ * written once against it and runs on either backend:
+ *   - clear: doubles, with the same packing, rotations, polynomial
+ *     approximations and level budget as ciphertexts. It can add Gaussian
+ *     noise of CKKS magnitude to every result, and it counts what each step
+ *     costs (multiplications, rotations, levels, refreshes).
+ *   - ckks: ciphertexts of the CKKS engine (to come).
+ *
+ * Level bookkeeping mirrors CKKS. A fresh vector is at the top level L. A
+ * multiplication of any kind (by a vector, by plaintext values, by a
+ * constant) consumes one level, and a vector at level 0 cannot be multiplied
+ * (CL_ERR_LEVEL). Binary operations on vectors at different levels first
+ * bring the higher one down. A refresh (in interactive mode, the owner
+ * decrypts and re-encrypts at the top level; it never hands a decrypted value
+ * to the platform) puts a vector back at level L.
+ *
+ * Roles: a slots_ctx is the platform's side, with no way to decrypt. A
+ * slots_owner is the owner's side: it encrypts, decrypts and refreshes.
+ * Outputs may alias inputs. */
+#ifndef CIPHERL_SLOTS_H
+#define CIPHERL_SLOTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cipherl/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct slots_ctx slots_ctx;
+typedef struct slots_vec slots_vec;
+typedef struct slots_owner slots_owner;
+
+/* What the operations cost, counted by the backend (both backends count the same). */
+typedef struct slots_counters {
+    uint64_t mul;        /* vector x vector multiplications (ciphertext x ciphertext) */
+    uint64_t mul_plain;  /* multiplications by plaintext values */
+    uint64_t mul_const;  /* multiplications by one constant */
+    uint64_t add;        /* additions, subtractions, negations (any operand kind) */
+    uint64_t rotate;     /* rotations */
+    uint64_t refresh;    /* refreshes by the owner */
+    uint64_t encrypt;    /* vectors encrypted by the owner */
+    uint64_t decrypt;    /* vectors decrypted by the owner */
+    int min_level;       /* lowest level any result reached (L - depth used) */
+} slots_counters;
+
+typedef struct slots_clear_config {
+    size_t slots;    /* S: a power of two, >= 1 */
+    int levels;      /* L: multiplicative depth between refreshes, >= 1 */
+    double noise;    /* standard deviation of Gaussian noise added to each result (0: exact) */
+    uint64_t seed;   /* seed of that noise */
+} slots_clear_config;
+
+/* The clear backend and its owner (owner_out may be NULL). */
+cl_status slots_clear_create(const slots_clear_config *cfg, slots_ctx **ctx_out, slots_owner **owner_out);
+void slots_ctx_free(slots_ctx *ctx);
+void slots_owner_free(slots_owner *owner);
+
+size_t slots_count(const slots_ctx *ctx);
+int slots_top_level(const slots_ctx *ctx);
+
+const slots_counters *slots_get_counters(const slots_ctx *ctx);
+void slots_reset_counters(slots_ctx *ctx);
+/* The distinct rotation steps used so far, normalized to (0, S), ascending:
+ * the Galois keys an encrypted run needs. Writes at most cap; returns the count. */
+size_t slots_rotation_steps(const slots_ctx *ctx, int *steps, size_t cap);
+
+/* Vectors. A new vector is empty (level -1) until written. */
+cl_status slots_vec_create(slots_ctx *ctx, slots_vec **out);
+void slots_vec_free(slots_vec *v);
+int slots_level(const slots_vec *v);
+
+/* ---- owner side ---- */
+/* Encrypt n <= S values (the rest zero) at the top level. */
+cl_status slots_encrypt(slots_owner *owner, const double *values, size_t n, slots_vec *out);
+/* Decrypt the first n <= S slots. */
+cl_status slots_decrypt(slots_owner *owner, const slots_vec *v, double *values, size_t n);
+
+/* ---- platform side ---- */
+cl_status slots_copy(slots_ctx *ctx, const slots_vec *a, slots_vec *out);
+cl_status slots_add(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out);
+cl_status slots_sub(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out);
+cl_status slots_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out);
+/* values: S public plaintext values (encoded by the backend at a's level). */
+cl_status slots_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out);
+cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out);
+/* Multiplications: one level each. */
+cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out);
+cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out);
+cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out);
+/* Left rotation by k (negative: right): out[i] = a[(i + k) mod S]. */
+cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out);
+/* out[i] = sum_{j < span} a[(i + j*stride) mod S], by log2(span) rotations and
+ * additions (span a power of two). With stride 1 and span S, every slot holds
+ * the total. */
+cl_status slots_sum(slots_ctx *ctx, const slots_vec *a, size_t stride, size_t span, slots_vec *out);
+/* Bring a down to `level` (no cost in levels beyond that). */
+cl_status slots_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out);
+/* Ask the owner to re-encrypt v at the top level. */
+cl_status slots_refresh(slots_ctx *ctx, slots_vec *v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

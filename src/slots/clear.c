@@ -1,0 +1,233 @@
+/* The clear backend of the slot machine: vectors of doubles with the level
+ * rules of CKKS, and optional Gaussian noise on every result that CKKS would
+ * make noisy (encryption, refresh, multiplications, rotations), to rehearse
+ * encrypted runs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slots/slots_internal.h"
+
+typedef struct clear_state {
+    double noise;
+    uint64_t rng;   /* splitmix64 state for the noise */
+    double *tmp;    /* S scratch doubles (rotations) */
+} clear_state;
+
+static double *data(const slots_vec *v)
+{
+    return (double *)v->impl;
+}
+
+/* splitmix64 -> uniform (0, 1] -> Box–Muller; only for simulated noise. */
+static double noise_normal(clear_state *s)
+{
+    uint64_t z[2];
+    for (int i = 0; i < 2; i++) {
+        uint64_t x = (s->rng += 0x9e3779b97f4a7c15ULL);
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        z[i] = x ^ (x >> 31);
+    }
+    double u1 = ((double)(z[0] >> 11) + 1.0) * 0x1p-53, u2 = (double)(z[1] >> 11) * 0x1p-53;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
+}
+
+static void add_noise(slots_ctx *ctx, double *v)
+{
+    clear_state *s = ctx->impl;
+    if (s->noise <= 0)
+        return;
+    for (size_t i = 0; i < ctx->slots; i++)
+        v[i] += s->noise * noise_normal(s);
+}
+
+static cl_status c_vec_init(slots_ctx *ctx, slots_vec *v)
+{
+    v->impl = calloc(ctx->slots, sizeof(double));
+    return v->impl ? CL_OK : CL_ERR_NOMEM;
+}
+
+static void c_vec_release(slots_vec *v)
+{
+    free(v->impl);
+}
+
+static cl_status c_encrypt(slots_owner *o, const double *values, size_t n, slots_vec *out)
+{
+    double *d = data(out);
+    for (size_t i = 0; i < o->ctx->slots; i++)
+        d[i] = i < n ? values[i] : 0.0;
+    add_noise(o->ctx, d);
+    return CL_OK;
+}
+
+static cl_status c_decrypt(slots_owner *o, const slots_vec *v, double *values, size_t n)
+{
+    (void)o;
+    memcpy(values, data(v), n * sizeof *values);
+    return CL_OK;
+}
+
+static cl_status c_copy(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
+{
+    memcpy(data(out), data(a), ctx->slots * sizeof(double));
+    return CL_OK;
+}
+
+static cl_status c_add(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int sign, int level, slots_vec *out)
+{
+    (void)level;
+    const double *x = data(a), *y = data(b);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = sign > 0 ? x[i] + y[i] : x[i] - y[i];
+    return CL_OK;
+}
+
+static cl_status c_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
+{
+    const double *x = data(a);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = -x[i];
+    return CL_OK;
+}
+
+static cl_status c_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
+{
+    const double *x = data(a);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = x[i] + values[i];
+    return CL_OK;
+}
+
+static cl_status c_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
+{
+    const double *x = data(a);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = x[i] + c;
+    return CL_OK;
+}
+
+static cl_status c_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int level, slots_vec *out)
+{
+    (void)level;
+    const double *x = data(a), *y = data(b);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = x[i] * y[i];
+    add_noise(ctx, z);
+    return CL_OK;
+}
+
+static cl_status c_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
+{
+    const double *x = data(a);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = x[i] * values[i];
+    add_noise(ctx, z);
+    return CL_OK;
+}
+
+static cl_status c_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
+{
+    const double *x = data(a);
+    double *z = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        z[i] = x[i] * c;
+    add_noise(ctx, z);
+    return CL_OK;
+}
+
+static cl_status c_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out)
+{
+    clear_state *s = ctx->impl;
+    const size_t n = ctx->slots, sk = (size_t)k;
+    const double *x = data(a);
+    for (size_t i = 0; i < n; i++)
+        s->tmp[i] = x[(i + sk) % n];
+    memcpy(data(out), s->tmp, n * sizeof(double));
+    add_noise(ctx, data(out));
+    return CL_OK;
+}
+
+static cl_status c_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out)
+{
+    (void)level;
+    if (a != out)
+        memcpy(data(out), data(a), ctx->slots * sizeof(double));
+    return CL_OK;
+}
+
+static cl_status c_refresh(slots_ctx *ctx, slots_vec *v)
+{
+    add_noise(ctx, data(v)); /* a fresh encryption's noise */
+    return CL_OK;
+}
+
+static void c_ctx_release(slots_ctx *ctx)
+{
+    clear_state *s = ctx->impl;
+    if (s)
+        free(s->tmp);
+    free(s);
+}
+
+static const slots_backend clear_backend = {
+    .name = "clear",
+    .vec_init = c_vec_init,
+    .vec_release = c_vec_release,
+    .encrypt = c_encrypt,
+    .decrypt = c_decrypt,
+    .copy = c_copy,
+    .add = c_add,
+    .neg = c_neg,
+    .add_plain = c_add_plain,
+    .add_const = c_add_const,
+    .mul = c_mul,
+    .mul_plain = c_mul_plain,
+    .mul_const = c_mul_const,
+    .rotate = c_rotate,
+    .drop_level = c_drop_level,
+    .refresh = c_refresh,
+    .ctx_release = c_ctx_release,
+    .owner_release = NULL,
+};
+
+cl_status slots_clear_create(const slots_clear_config *cfg, slots_ctx **ctx_out, slots_owner **owner_out)
+{
+    if (!cfg || !ctx_out)
+        return CL_ERR_INVALID;
+    if (cfg->slots == 0 || (cfg->slots & (cfg->slots - 1)) || cfg->slots > ((size_t)1 << 20) || cfg->levels < 1 ||
+        cfg->levels > 64 || !(cfg->noise >= 0) || !isfinite(cfg->noise))
+        return CL_ERR_INVALID;
+    slots_ctx *ctx = calloc(1, sizeof *ctx);
+    clear_state *s = calloc(1, sizeof *s);
+    slots_owner *o = owner_out ? calloc(1, sizeof *o) : NULL;
+    if (!ctx || !s || (owner_out && !o) || !(s->tmp = malloc(cfg->slots * sizeof(double)))) {
+        if (s)
+            free(s->tmp);
+        free(s);
+        free(ctx);
+        free(o);
+        return CL_ERR_NOMEM;
+    }
+    s->noise = cfg->noise;
+    s->rng = cfg->seed;
+    ctx->be = &clear_backend;
+    ctx->slots = cfg->slots;
+    ctx->top_level = cfg->levels;
+    ctx->impl = s;
+    slots_reset_counters(ctx);
+    if (o) {
+        o->ctx = ctx;
+        o->be = &clear_backend;
+        *owner_out = o;
+    }
+    *ctx_out = ctx;
+    return CL_OK;
+}

@@ -1,0 +1,362 @@
+/* The generic half of the slot machine: argument checks, level rules,
+ * counters and the census of rotation steps. Backends compute. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "slots/slots_internal.h"
+
+size_t slots_count(const slots_ctx *ctx) { return ctx ? ctx->slots : 0; }
+int slots_top_level(const slots_ctx *ctx) { return ctx ? ctx->top_level : -1; }
+const slots_counters *slots_get_counters(const slots_ctx *ctx) { return ctx ? &ctx->counters : NULL; }
+int slots_level(const slots_vec *v) { return v ? v->level : -1; }
+
+void slots_reset_counters(slots_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    memset(&ctx->counters, 0, sizeof ctx->counters);
+    ctx->counters.min_level = ctx->top_level;
+}
+
+void slots_ctx_free(slots_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->be && ctx->be->ctx_release)
+        ctx->be->ctx_release(ctx);
+    free(ctx->extra_steps);
+    free(ctx);
+}
+
+void slots_owner_free(slots_owner *o)
+{
+    if (!o)
+        return;
+    if (o->be && o->be->owner_release)
+        o->be->owner_release(o);
+    free(o);
+}
+
+cl_status slots_vec_create(slots_ctx *ctx, slots_vec **out)
+{
+    if (!ctx || !out)
+        return CL_ERR_INVALID;
+    slots_vec *v = calloc(1, sizeof *v);
+    if (!v)
+        return CL_ERR_NOMEM;
+    v->ctx = ctx;
+    v->level = -1;
+    cl_status st = ctx->be->vec_init(ctx, v);
+    if (st != CL_OK) {
+        free(v);
+        return st;
+    }
+    *out = v;
+    return CL_OK;
+}
+
+void slots_vec_free(slots_vec *v)
+{
+    if (!v)
+        return;
+    v->ctx->be->vec_release(v);
+    free(v);
+}
+
+static void note_level(slots_ctx *ctx, int level)
+{
+    if (level < ctx->counters.min_level)
+        ctx->counters.min_level = level;
+}
+
+static cl_status check1(const slots_ctx *ctx, const slots_vec *a, const slots_vec *out)
+{
+    if (!ctx || !a || !out)
+        return CL_ERR_INVALID;
+    if (a->ctx != ctx || out->ctx != ctx)
+        return CL_ERR_PARAMS;
+    if (a->level < 0)
+        return CL_ERR_STATE;
+    return CL_OK;
+}
+
+static cl_status check2(const slots_ctx *ctx, const slots_vec *a, const slots_vec *b, const slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    if (!b)
+        return CL_ERR_INVALID;
+    if (b->ctx != ctx)
+        return CL_ERR_PARAMS;
+    if (b->level < 0)
+        return CL_ERR_STATE;
+    return CL_OK;
+}
+
+cl_status slots_encrypt(slots_owner *o, const double *values, size_t n, slots_vec *out)
+{
+    if (!o || !out || (n && !values) || n > o->ctx->slots)
+        return CL_ERR_INVALID;
+    if (out->ctx != o->ctx)
+        return CL_ERR_PARAMS;
+    cl_status st = o->be->encrypt(o, values, n, out);
+    if (st == CL_OK) {
+        out->level = o->ctx->top_level;
+        o->ctx->counters.encrypt++;
+    }
+    return st;
+}
+
+cl_status slots_decrypt(slots_owner *o, const slots_vec *v, double *values, size_t n)
+{
+    if (!o || !v || (n && !values) || n > o->ctx->slots)
+        return CL_ERR_INVALID;
+    if (v->ctx != o->ctx)
+        return CL_ERR_PARAMS;
+    if (v->level < 0)
+        return CL_ERR_STATE;
+    o->ctx->counters.decrypt++;
+    return o->be->decrypt(o, v, values, n);
+}
+
+cl_status slots_copy(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK || a == out)
+        return st;
+    if ((st = ctx->be->copy(ctx, a, out)) == CL_OK)
+        out->level = a->level;
+    return st;
+}
+
+static cl_status add_sub(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int sign, slots_vec *out)
+{
+    cl_status st = check2(ctx, a, b, out);
+    if (st != CL_OK)
+        return st;
+    int level = a->level < b->level ? a->level : b->level;
+    if ((st = ctx->be->add(ctx, a, b, sign, level, out)) == CL_OK) {
+        out->level = level;
+        ctx->counters.add++;
+    }
+    return st;
+}
+
+cl_status slots_add(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
+{
+    return add_sub(ctx, a, b, 1, out);
+}
+
+cl_status slots_sub(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
+{
+    return add_sub(ctx, a, b, -1, out);
+}
+
+cl_status slots_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    int level = a->level;
+    if ((st = ctx->be->neg(ctx, a, out)) == CL_OK) {
+        out->level = level;
+        ctx->counters.add++;
+    }
+    return st;
+}
+
+cl_status slots_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    if (!values)
+        return CL_ERR_INVALID;
+    int level = a->level;
+    if ((st = ctx->be->add_plain(ctx, a, values, out)) == CL_OK) {
+        out->level = level;
+        ctx->counters.add++;
+    }
+    return st;
+}
+
+cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    int level = a->level;
+    if ((st = ctx->be->add_const(ctx, a, c, out)) == CL_OK) {
+        out->level = level;
+        ctx->counters.add++;
+    }
+    return st;
+}
+
+cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
+{
+    cl_status st = check2(ctx, a, b, out);
+    if (st != CL_OK)
+        return st;
+    int level = a->level < b->level ? a->level : b->level;
+    if (level < 1)
+        return CL_ERR_LEVEL;
+    if ((st = ctx->be->mul(ctx, a, b, level, out)) == CL_OK) {
+        out->level = level - 1;
+        ctx->counters.mul++;
+        note_level(ctx, level - 1);
+    }
+    return st;
+}
+
+cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    if (!values)
+        return CL_ERR_INVALID;
+    int level = a->level;
+    if (level < 1)
+        return CL_ERR_LEVEL;
+    if ((st = ctx->be->mul_plain(ctx, a, values, out)) == CL_OK) {
+        out->level = level - 1;
+        ctx->counters.mul_plain++;
+        note_level(ctx, level - 1);
+    }
+    return st;
+}
+
+cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    int level = a->level;
+    if (level < 1)
+        return CL_ERR_LEVEL;
+    if ((st = ctx->be->mul_const(ctx, a, c, out)) == CL_OK) {
+        out->level = level - 1;
+        ctx->counters.mul_const++;
+        note_level(ctx, level - 1);
+    }
+    return st;
+}
+
+static int cmp_int(const void *x, const void *y)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+static cl_status record_step(slots_ctx *ctx, int k)
+{
+    if (ctx->slots <= SLOTS_MAX_STEPS) {
+        ctx->step_used[k] = true;
+        return CL_OK;
+    }
+    if (bsearch(&k, ctx->extra_steps, ctx->n_extra_steps, sizeof k, cmp_int))
+        return CL_OK;
+    int *np = realloc(ctx->extra_steps, (ctx->n_extra_steps + 1) * sizeof *np);
+    if (!np)
+        return CL_ERR_NOMEM;
+    ctx->extra_steps = np;
+    np[ctx->n_extra_steps++] = k;
+    qsort(np, ctx->n_extra_steps, sizeof *np, cmp_int);
+    return CL_OK;
+}
+
+cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    long long s = (long long)k % (long long)ctx->slots;
+    if (s < 0)
+        s += (long long)ctx->slots;
+    int level = a->level;
+    if (s == 0)
+        return slots_copy(ctx, a, out);
+    if ((st = record_step(ctx, (int)s)) != CL_OK)
+        return st;
+    if ((st = ctx->be->rotate(ctx, a, (int)s, out)) == CL_OK) {
+        out->level = level;
+        ctx->counters.rotate++;
+    }
+    return st;
+}
+
+size_t slots_rotation_steps(const slots_ctx *ctx, int *steps, size_t cap)
+{
+    if (!ctx)
+        return 0;
+    size_t count = 0;
+    if (ctx->slots <= SLOTS_MAX_STEPS) {
+        for (size_t k = 1; k < ctx->slots; k++)
+            if (ctx->step_used[k]) {
+                if (steps && count < cap)
+                    steps[count] = (int)k;
+                count++;
+            }
+    } else {
+        for (size_t i = 0; i < ctx->n_extra_steps; i++) {
+            if (steps && count < cap)
+                steps[count] = ctx->extra_steps[i];
+            count++;
+        }
+    }
+    return count;
+}
+
+cl_status slots_sum(slots_ctx *ctx, const slots_vec *a, size_t stride, size_t span, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    if (span == 0 || (span & (span - 1)) || stride == 0 || stride * span > ctx->slots)
+        return CL_ERR_INVALID;
+    slots_vec *tmp;
+    if ((st = slots_vec_create(ctx, &tmp)) != CL_OK)
+        return st;
+    if ((st = slots_copy(ctx, a, out)) != CL_OK)
+        goto done;
+    for (size_t s = 1; s < span; s <<= 1) {
+        if ((st = slots_rotate(ctx, out, (int)(s * stride), tmp)) != CL_OK ||
+            (st = slots_add(ctx, out, tmp, out)) != CL_OK)
+            goto done;
+    }
+done:
+    slots_vec_free(tmp);
+    return st;
+}
+
+cl_status slots_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out)
+{
+    cl_status st = check1(ctx, a, out);
+    if (st != CL_OK)
+        return st;
+    if (level < 0 || level > a->level)
+        return CL_ERR_LEVEL;
+    if ((st = ctx->be->drop_level(ctx, a, level, out)) == CL_OK) {
+        out->level = level;
+        note_level(ctx, level);
+    }
+    return st;
+}
+
+cl_status slots_refresh(slots_ctx *ctx, slots_vec *v)
+{
+    if (!ctx || !v)
+        return CL_ERR_INVALID;
+    if (v->ctx != ctx)
+        return CL_ERR_PARAMS;
+    if (v->level < 0)
+        return CL_ERR_STATE;
+    cl_status st = ctx->be->refresh(ctx, v);
+    if (st == CL_OK) {
+        v->level = ctx->top_level;
+        ctx->counters.refresh++;
+    }
+    return st;
+}

@@ -1,0 +1,59 @@
+/* The slot machine's backend interface (not installed). The generic layer
+ * (slots.c) checks arguments, computes result levels, counts operations and
+ * records rotation steps; a backend only computes. Operands of binary
+ * operations may be at different levels: the backend brings the higher one
+ * down to `level` (the result's input level). */
+#ifndef CIPHERL_SLOTS_INTERNAL_H
+#define CIPHERL_SLOTS_INTERNAL_H
+
+#include "cipherl/slots.h"
+
+typedef struct slots_backend {
+    const char *name;
+    cl_status (*vec_init)(slots_ctx *ctx, slots_vec *v);
+    void (*vec_release)(slots_vec *v);
+    cl_status (*encrypt)(slots_owner *o, const double *values, size_t n, slots_vec *out);
+    cl_status (*decrypt)(slots_owner *o, const slots_vec *v, double *values, size_t n);
+    cl_status (*copy)(slots_ctx *ctx, const slots_vec *a, slots_vec *out);
+    /* out = a + sign * b, both brought to `level` */
+    cl_status (*add)(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int sign, int level, slots_vec *out);
+    cl_status (*neg)(slots_ctx *ctx, const slots_vec *a, slots_vec *out);
+    cl_status (*add_plain)(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out);
+    cl_status (*add_const)(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out);
+    /* multiplications: inputs brought to `level`, result at level - 1 */
+    cl_status (*mul)(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int level, slots_vec *out);
+    cl_status (*mul_plain)(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out);
+    cl_status (*mul_const)(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out);
+    cl_status (*rotate)(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out);
+    cl_status (*drop_level)(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out);
+    cl_status (*refresh)(slots_ctx *ctx, slots_vec *v);
+    void (*ctx_release)(slots_ctx *ctx);
+    void (*owner_release)(slots_owner *o);
+} slots_backend;
+
+#define SLOTS_MAX_STEPS 4096
+
+struct slots_ctx {
+    const slots_backend *be;
+    size_t slots;
+    int top_level;
+    slots_counters counters;
+    bool step_used[SLOTS_MAX_STEPS]; /* when slots <= SLOTS_MAX_STEPS */
+    int *extra_steps;                /* otherwise: a sorted list */
+    size_t n_extra_steps;
+    void *impl;                      /* backend state */
+};
+
+struct slots_vec {
+    slots_ctx *ctx;
+    int level; /* -1: empty */
+    void *impl; /* backend storage */
+};
+
+struct slots_owner {
+    slots_ctx *ctx;
+    const slots_backend *be;
+    void *impl;
+};
+
+#endif
