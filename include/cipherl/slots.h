@@ -7,7 +7,8 @@
  *     approximations and level budget as ciphertexts. It can add Gaussian
  *     noise of CKKS magnitude to every result, and it counts what each step
  *     costs (multiplications, rotations, levels, refreshes).
- *   - ckks: ciphertexts of the CKKS engine (to come).
+ *   - ckks: ciphertexts of the CKKS engine, with level alignment and scales
+ *     managed by the backend (see src/slots/ckks_backend.c).
  *
  * Level bookkeeping mirrors CKKS. A fresh vector is at the top level L. A
  * multiplication of any kind (by a vector, by plaintext values, by a
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cipherl/common.h"
+#include "cipherl/ckks.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +62,20 @@ typedef struct slots_clear_config {
 cl_status slots_clear_create(const slots_clear_config *cfg, slots_ctx **ctx_out, slots_owner **owner_out);
 void slots_ctx_free(slots_ctx *ctx);
 void slots_owner_free(slots_owner *owner);
+
+/* The CKKS backend (the platform's side): evaluation keys only. `keys` must
+ * hold a relinearization key and the Galois keys of every rotation step the
+ * algorithm uses (slots_rotation_steps of its clear run). slots <= N/2. */
+cl_status slots_ckks_create(const ckks_params *params, const ckks_eval_keys *keys, size_t slots, slots_ctx **out);
+/* How the platform reaches the owner to refresh a ciphertext (interactive mode):
+ * fn re-encrypts ct at the top level in place. */
+typedef cl_status (*slots_refresh_fn)(void *user, ckks_ciphertext *ct);
+void slots_ckks_set_refresher(slots_ctx *ctx, slots_refresh_fn fn, void *user);
+/* The owner's side of a CKKS context: encrypts, decrypts, refreshes. */
+cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, const ckks_public_key *pk,
+                                  slots_owner **out);
+/* A slots_refresh_fn for an owner in the same process (user = the slots_owner). */
+cl_status slots_ckks_owner_refresh(void *owner, ckks_ciphertext *ct);
 
 size_t slots_count(const slots_ctx *ctx);
 int slots_top_level(const slots_ctx *ctx);

@@ -1,0 +1,352 @@
+/* The CKKS backend of the slot machine: vectors are ciphertexts of the ckks
+ * layer.
+ *
+ * Scales. Every vector at level l has exactly the scale s_l, with
+ * s_L = 2^scale_bits and s_{l-1} = s_l^2 / q_l. Then:
+ *   - a product of two vectors at level l, rescaled, has scale s_l^2/q_l = s_{l-1};
+ *   - plaintext values and constants are encoded at s_l, so the same holds for them;
+ *   - bringing a vector from level l down to l' < l drops limbs to l'+1, multiplies
+ *     by the constant 1 encoded at s_{l'} q_{l'+1} / s_{l'+1}, and rescales. The
+ *     scale lands exactly on s_{l'} (one constant multiplication, no extra level).
+ * Additions therefore always see equal scales, and the learning code never
+ * deals with scales.
+ *
+ * Roles. The platform's context holds the evaluation keys and an evaluator.
+ * The owner holds the secret and public keys, and refreshes by decrypting and
+ * re-encrypting at the top level. In a single process, the context reaches the
+ * owner through a callback; the platform never sees a decrypted value. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cipherl/ckks.h"
+#include "slots/slots_internal.h"
+
+typedef struct ckks_state {
+    const ckks_params *params;
+    ckks_evaluator *ev;
+    ckks_encoder *enc;
+    ckks_plaintext *pt;
+    ckks_ciphertext *tmp_a, *tmp_b; /* level alignment */
+    double scale[64];               /* s_l */
+    slots_refresh_fn refresh;
+    void *refresh_user;
+} ckks_state;
+
+typedef struct ckks_owner_state {
+    const ckks_secret_key *sk;
+    const ckks_public_key *pk;
+    ckks_encoder *enc;
+    ckks_plaintext *pt;
+    double *buf;
+} ckks_owner_state;
+
+static ckks_ciphertext *ct_of(const slots_vec *v)
+{
+    return (ckks_ciphertext *)v->impl;
+}
+
+static cl_status k_vec_init(slots_ctx *ctx, slots_vec *v)
+{
+    ckks_state *s = ctx->impl;
+    ckks_ciphertext *ct;
+    cl_status st = ckks_ciphertext_create(s->params, &ct);
+    if (st == CL_OK)
+        v->impl = ct;
+    return st;
+}
+
+static void k_vec_release(slots_vec *v)
+{
+    ckks_ciphertext_free(ct_of(v));
+}
+
+/* Encode S values at level l and scale s_l. */
+static cl_status encode_at(slots_ctx *ctx, const double *values, size_t n, int level)
+{
+    ckks_state *s = ctx->impl;
+    return ckks_encode(s->enc, values, n, ctx->slots, level, s->scale[level], s->pt);
+}
+
+/* a (at a level >= level) as a ciphertext at `level` with scale s_level: a itself
+ * when it is there already, else a copy brought down in `tmp`. */
+static cl_status at_level(slots_ctx *ctx, const ckks_ciphertext *a, int level, ckks_ciphertext *tmp,
+                          const ckks_ciphertext **res)
+{
+    ckks_state *s = ctx->impl;
+    int la = ckks_ciphertext_level(a);
+    if (la == level) {
+        *res = a;
+        return CL_OK;
+    }
+    cl_status st;
+    if ((st = ckks_drop_level(s->ev, a, level + 1, tmp)) != CL_OK)
+        return st;
+    const double c_scale = s->scale[level] * (double)ckks_params_prime(s->params, (size_t)level + 1) /
+                           s->scale[level + 1];
+    if ((st = ckks_mul_const(s->ev, tmp, 1.0, c_scale, tmp)) != CL_OK || (st = ckks_rescale(s->ev, tmp, tmp)) != CL_OK)
+        return st;
+    /* The product of the doubles above equals s_level up to rounding; pin it. */
+    if ((st = ckks_ciphertext_set_scale(tmp, s->scale[level])) != CL_OK)
+        return st;
+    *res = tmp;
+    return CL_OK;
+}
+
+static cl_status k_encrypt(slots_owner *o, const double *values, size_t n, slots_vec *out)
+{
+    ckks_owner_state *os = o->impl;
+    ckks_state *s = o->ctx->impl;
+    const int top = o->ctx->top_level;
+    cl_status st = ckks_encode(os->enc, values, n, o->ctx->slots, top, s->scale[top], os->pt);
+    if (st != CL_OK)
+        return st;
+    return ckks_encrypt_pk(os->pk, os->pt, ct_of(out));
+}
+
+static cl_status k_decrypt(slots_owner *o, const slots_vec *v, double *values, size_t n)
+{
+    ckks_owner_state *os = o->impl;
+    cl_status st = ckks_decrypt(os->sk, ct_of(v), os->pt);
+    if (st != CL_OK)
+        return st;
+    return ckks_decode(os->enc, os->pt, values, NULL, n);
+}
+
+static cl_status k_copy(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
+{
+    (void)ctx;
+    return ckks_ciphertext_copy(ct_of(out), ct_of(a));
+}
+
+static cl_status k_add(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int sign, int level, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    const ckks_ciphertext *x, *y;
+    cl_status st;
+    if ((st = at_level(ctx, ct_of(a), level, s->tmp_a, &x)) != CL_OK ||
+        (st = at_level(ctx, ct_of(b), level, s->tmp_b, &y)) != CL_OK)
+        return st;
+    return sign > 0 ? ckks_add(s->ev, x, y, ct_of(out)) : ckks_sub(s->ev, x, y, ct_of(out));
+}
+
+static cl_status k_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    return ckks_negate(s->ev, ct_of(a), ct_of(out));
+}
+
+static cl_status k_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    cl_status st = encode_at(ctx, values, ctx->slots, a->level);
+    return st != CL_OK ? st : ckks_add_plain(s->ev, ct_of(a), s->pt, ct_of(out));
+}
+
+static cl_status k_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    return ckks_add_const(s->ev, ct_of(a), c, ct_of(out));
+}
+
+static cl_status k_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, int level, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    const ckks_ciphertext *x, *y;
+    cl_status st;
+    if ((st = at_level(ctx, ct_of(a), level, s->tmp_a, &x)) != CL_OK ||
+        (st = at_level(ctx, ct_of(b), level, s->tmp_b, &y)) != CL_OK ||
+        (st = ckks_mul_relin(s->ev, x, y, ct_of(out))) != CL_OK || (st = ckks_rescale(s->ev, ct_of(out), ct_of(out))) != CL_OK)
+        return st;
+    return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
+}
+
+static cl_status k_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    const int level = a->level;
+    cl_status st;
+    if ((st = encode_at(ctx, values, ctx->slots, level)) != CL_OK ||
+        (st = ckks_mul_plain(s->ev, ct_of(a), s->pt, ct_of(out))) != CL_OK ||
+        (st = ckks_rescale(s->ev, ct_of(out), ct_of(out))) != CL_OK)
+        return st;
+    return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
+}
+
+static cl_status k_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    const int level = a->level;
+    cl_status st;
+    if ((st = ckks_mul_const(s->ev, ct_of(a), c, s->scale[level], ct_of(out))) != CL_OK ||
+        (st = ckks_rescale(s->ev, ct_of(out), ct_of(out))) != CL_OK)
+        return st;
+    return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
+}
+
+static cl_status k_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    return ckks_rotate(s->ev, ct_of(a), k, ct_of(out));
+}
+
+static cl_status k_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    const ckks_ciphertext *x;
+    cl_status st = at_level(ctx, ct_of(a), level, s->tmp_a, &x);
+    if (st != CL_OK)
+        return st;
+    return ckks_ciphertext_copy(ct_of(out), x);
+}
+
+static cl_status k_refresh(slots_ctx *ctx, slots_vec *v)
+{
+    ckks_state *s = ctx->impl;
+    if (!s->refresh)
+        return CL_ERR_STATE;
+    return s->refresh(s->refresh_user, ct_of(v));
+}
+
+static void k_ctx_release(slots_ctx *ctx)
+{
+    ckks_state *s = ctx->impl;
+    if (!s)
+        return;
+    ckks_evaluator_free(s->ev);
+    ckks_encoder_free(s->enc);
+    ckks_plaintext_free(s->pt);
+    ckks_ciphertext_free(s->tmp_a);
+    ckks_ciphertext_free(s->tmp_b);
+    free(s);
+}
+
+static void k_owner_release(slots_owner *o)
+{
+    ckks_owner_state *os = o->impl;
+    if (!os)
+        return;
+    ckks_encoder_free(os->enc);
+    ckks_plaintext_free(os->pt);
+    free(os->buf);
+    free(os);
+}
+
+static const slots_backend ckks_backend = {
+    .name = "ckks",
+    .vec_init = k_vec_init,
+    .vec_release = k_vec_release,
+    .encrypt = k_encrypt,
+    .decrypt = k_decrypt,
+    .copy = k_copy,
+    .add = k_add,
+    .neg = k_neg,
+    .add_plain = k_add_plain,
+    .add_const = k_add_const,
+    .mul = k_mul,
+    .mul_plain = k_mul_plain,
+    .mul_const = k_mul_const,
+    .rotate = k_rotate,
+    .drop_level = k_drop_level,
+    .refresh = k_refresh,
+    .ctx_release = k_ctx_release,
+    .owner_release = k_owner_release,
+};
+
+cl_status slots_ckks_create(const ckks_params *params, const ckks_eval_keys *keys, size_t slots, slots_ctx **out)
+{
+    if (!params || !keys || !out)
+        return CL_ERR_INVALID;
+    if (slots == 0 || (slots & (slots - 1)) || slots > ckks_params_max_slots(params))
+        return CL_ERR_INVALID;
+    if (!ckks_eval_keys_has_relin(keys))
+        return CL_ERR_NOKEY;
+    const int top = ckks_params_max_level(params);
+    if (top < 1 || top >= 64)
+        return CL_ERR_PARAMS;
+    slots_ctx *ctx = calloc(1, sizeof *ctx);
+    ckks_state *s = calloc(1, sizeof *s);
+    if (!ctx || !s) {
+        free(ctx);
+        free(s);
+        return CL_ERR_NOMEM;
+    }
+    ctx->be = &ckks_backend;
+    ctx->slots = slots;
+    ctx->top_level = top;
+    ctx->impl = s;
+    s->params = params;
+    cl_status st;
+    if ((st = ckks_evaluator_create(params, keys, &s->ev)) != CL_OK ||
+        (st = ckks_encoder_create(params, &s->enc)) != CL_OK || (st = ckks_plaintext_create(params, &s->pt)) != CL_OK ||
+        (st = ckks_ciphertext_create(params, &s->tmp_a)) != CL_OK ||
+        (st = ckks_ciphertext_create(params, &s->tmp_b)) != CL_OK) {
+        slots_ctx_free(ctx);
+        return st;
+    }
+    s->scale[top] = ckks_params_default_scale(params);
+    for (int l = top; l > 0; l--)
+        s->scale[l - 1] = s->scale[l] * s->scale[l] / (double)ckks_params_prime(params, (size_t)l);
+    slots_reset_counters(ctx);
+    *out = ctx;
+    return CL_OK;
+}
+
+void slots_ckks_set_refresher(slots_ctx *ctx, slots_refresh_fn fn, void *user)
+{
+    if (!ctx || ctx->be != &ckks_backend)
+        return;
+    ckks_state *s = ctx->impl;
+    s->refresh = fn;
+    s->refresh_user = user;
+}
+
+cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, const ckks_public_key *pk,
+                                  slots_owner **out)
+{
+    if (!ctx || !sk || !pk || !out || ctx->be != &ckks_backend)
+        return CL_ERR_INVALID;
+    ckks_state *s = ctx->impl;
+    slots_owner *o = calloc(1, sizeof *o);
+    ckks_owner_state *os = calloc(1, sizeof *os);
+    if (!o || !os) {
+        free(o);
+        free(os);
+        return CL_ERR_NOMEM;
+    }
+    o->ctx = ctx;
+    o->be = &ckks_backend;
+    o->impl = os;
+    os->sk = sk;
+    os->pk = pk;
+    cl_status st;
+    os->buf = malloc(ctx->slots * sizeof *os->buf);
+    if (!os->buf)
+        st = CL_ERR_NOMEM;
+    else if ((st = ckks_encoder_create(s->params, &os->enc)) == CL_OK)
+        st = ckks_plaintext_create(s->params, &os->pt);
+    if (st != CL_OK) {
+        slots_owner_free(o);
+        return st;
+    }
+    *out = o;
+    return CL_OK;
+}
+
+cl_status slots_ckks_owner_refresh(void *owner, ckks_ciphertext *ct)
+{
+    slots_owner *o = owner;
+    if (!o || !ct || o->be != &ckks_backend)
+        return CL_ERR_INVALID;
+    ckks_owner_state *os = o->impl;
+    ckks_state *s = o->ctx->impl;
+    const int top = o->ctx->top_level;
+    const size_t n = o->ctx->slots;
+    cl_status st;
+    /* decrypt, then a fresh encryption at the top level; nothing decrypted leaves */
+    if ((st = ckks_decrypt(os->sk, ct, os->pt)) != CL_OK || (st = ckks_decode(os->enc, os->pt, os->buf, NULL, n)) != CL_OK ||
+        (st = ckks_encode(os->enc, os->buf, n, n, top, s->scale[top], os->pt)) != CL_OK ||
+        (st = ckks_encrypt_pk(os->pk, os->pt, ct)) != CL_OK)
+        return st;
+    return CL_OK;
+}

@@ -1,0 +1,165 @@
+/* One program, two backends: the CKKS backend of the slot machine must follow
+ * the clear backend step for step, differing only by CKKS noise. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "cipherl/slots.h"
+
+#define S 64
+
+/* A program that uses every operation, mixes levels, and needs a refresh:
+ * writes the decrypted results of several stages to out[0..4*S). */
+static cl_status program(slots_ctx *ctx, slots_owner *owner, double *out)
+{
+    double x[S], y[S], mask[S];
+    for (int i = 0; i < S; i++) {
+        x[i] = 0.5 * sin(0.3 * i);
+        y[i] = 0.25 * cos(0.7 * i) + 0.1;
+        mask[i] = (i % 4 == 0) ? 1.0 : 0.0;
+    }
+    slots_vec *a, *b, *c, *d;
+    cl_status st;
+    if ((st = slots_vec_create(ctx, &a)) || (st = slots_vec_create(ctx, &b)) || (st = slots_vec_create(ctx, &c)) ||
+        (st = slots_vec_create(ctx, &d)))
+        return st;
+    if ((st = slots_encrypt(owner, x, S, a)) || (st = slots_encrypt(owner, y, S, b)))
+        goto done;
+    /* c = x*y + rot(x, 3) - 2 (levels L-1 and L mixed) */
+    if ((st = slots_mul(ctx, a, b, c)) || (st = slots_rotate(ctx, a, 3, d)) || (st = slots_add(ctx, c, d, c)) ||
+        (st = slots_add_const(ctx, c, -2.0, c)) || (st = slots_decrypt(owner, c, out, S)))
+        goto done;
+    /* d = sum over blocks of 4 of mask * c * 0.5 + y (levels L-3 and L) */
+    if ((st = slots_mul_plain(ctx, c, mask, d)) || (st = slots_mul_const(ctx, d, 0.5, d)) ||
+        (st = slots_sum(ctx, d, 1, 4, d)) || (st = slots_add_plain(ctx, d, y, d)) || (st = slots_sub(ctx, d, b, d)) ||
+        (st = slots_decrypt(owner, d, out + S, S)))
+        goto done;
+    /* drain the levels with squarings, refresh, continue */
+    while (slots_level(d) > 0)
+        if ((st = slots_mul(ctx, d, d, d)))
+            goto done;
+    if ((st = slots_decrypt(owner, d, out + 2 * S, S)) || (st = slots_refresh(ctx, d)) ||
+        (st = slots_mul(ctx, d, a, d)) || (st = slots_neg(ctx, d, d)) || (st = slots_rotate(ctx, d, -1, d)) ||
+        (st = slots_decrypt(owner, d, out + 3 * S, S)))
+        goto done;
+    if (slots_level(d) != slots_top_level(ctx) - 1)
+        st = CL_ERR_STATE;
+done:
+    slots_vec_free(a);
+    slots_vec_free(b);
+    slots_vec_free(c);
+    slots_vec_free(d);
+    return st;
+}
+
+static void test_ckks_follows_clear(void **state)
+{
+    (void)state;
+    ckks_params *params;
+    assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
+    const int levels = ckks_params_max_level(params);
+
+    /* the clear twin first: it also tells which rotation keys are needed */
+    slots_ctx *cctx;
+    slots_owner *cown;
+    slots_clear_config cfg = {.slots = S, .levels = levels};
+    assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
+    double want[4 * S];
+    assert_int_equal(program(cctx, cown, want), CL_OK);
+    int steps[16];
+    size_t nsteps = slots_rotation_steps(cctx, steps, 16);
+    assert_true(nsteps >= 3 && nsteps <= 16);
+
+    ckks_secret_key *sk;
+    ckks_public_key *pk;
+    ckks_eval_keys *keys;
+    assert_int_equal(ckks_secret_key_create(params, &sk), CL_OK);
+    assert_int_equal(ckks_public_key_create(sk, &pk), CL_OK);
+    /* keys for S-slot rotations: a rotation by k of S slots is a Galois step of k */
+    assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, nsteps, &keys), CL_OK);
+    slots_ctx *kctx;
+    slots_owner *kown;
+    assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(kctx, sk, pk, &kown), CL_OK);
+    slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
+    double got[4 * S];
+    assert_int_equal(program(kctx, kown, got), CL_OK);
+
+    double err = 0;
+    for (int i = 0; i < 4 * S; i++)
+        err = fmax(err, fabs(got[i] - want[i]));
+    assert_true(err < 1e-5);
+
+    /* both backends counted the same operations */
+    const slots_counters *a = slots_get_counters(cctx), *b = slots_get_counters(kctx);
+    assert_int_equal(a->mul, b->mul);
+    assert_int_equal(a->mul_plain, b->mul_plain);
+    assert_int_equal(a->rotate, b->rotate);
+    assert_int_equal(a->refresh, b->refresh);
+    assert_int_equal(a->min_level, b->min_level);
+
+    /* a rotation without its key is refused */
+    slots_vec *v;
+    assert_int_equal(slots_vec_create(kctx, &v), CL_OK);
+    assert_int_equal(slots_encrypt(kown, want, S, v), CL_OK);
+    assert_int_equal(slots_rotate(kctx, v, 5, v), CL_ERR_NOKEY);
+    slots_vec_free(v);
+
+    slots_owner_free(kown);
+    slots_ctx_free(kctx);
+    slots_owner_free(cown);
+    slots_ctx_free(cctx);
+    ckks_eval_keys_free(keys);
+    ckks_public_key_free(pk);
+    ckks_secret_key_free(sk);
+    ckks_params_free(params);
+}
+
+static void test_refresh_needs_owner(void **state)
+{
+    (void)state;
+    ckks_params *params;
+    assert_int_equal(ckks_params_from_preset("test-n10", CKKS_ALLOW_INSECURE, &params), CL_OK);
+    ckks_secret_key *sk;
+    ckks_public_key *pk;
+    ckks_eval_keys *keys;
+    assert_int_equal(ckks_secret_key_create(params, &sk), CL_OK);
+    assert_int_equal(ckks_public_key_create(sk, &pk), CL_OK);
+    assert_int_equal(ckks_eval_keys_create(sk, 0, NULL, 0, &keys), CL_OK);
+    slots_ctx *ctx = NULL;
+    /* no relinearization key: refused */
+    assert_int_equal(slots_ckks_create(params, keys, 8, &ctx), CL_ERR_NOKEY);
+    ckks_eval_keys_free(keys);
+    assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, NULL, 0, &keys), CL_OK);
+    assert_int_equal(slots_ckks_create(params, keys, 3, &ctx), CL_ERR_INVALID);
+    assert_int_equal(slots_ckks_create(params, keys, 8, &ctx), CL_OK);
+    slots_owner *own;
+    assert_int_equal(slots_ckks_owner_create(ctx, sk, pk, &own), CL_OK);
+    slots_vec *v;
+    double x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_int_equal(slots_vec_create(ctx, &v), CL_OK);
+    assert_int_equal(slots_encrypt(own, x, 8, v), CL_OK);
+    /* no refresher registered: the platform cannot refresh by itself */
+    assert_int_equal(slots_refresh(ctx, v), CL_ERR_STATE);
+    slots_vec_free(v);
+    slots_owner_free(own);
+    slots_ctx_free(ctx);
+    ckks_eval_keys_free(keys);
+    ckks_public_key_free(pk);
+    ckks_secret_key_free(sk);
+    ckks_params_free(params);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ckks_follows_clear),
+        cmocka_unit_test(test_refresh_needs_owner),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
