@@ -145,8 +145,10 @@ static uint64_t residue_of(long double x, const ring_modulus *m)
 cl_status ckks_encode_complex(ckks_encoder *e, const double *re, const double *im, size_t count,
                               size_t slots, int level, double scale, ckks_plaintext *pt)
 {
-    if (!e || !pt || (!re && count) || pt->params != e->params)
+    if (!e || !pt || (!re && count))
         return CL_ERR_INVALID;
+    if (pt->params != e->params)
+        return CL_ERR_PARAMS;
     const ckks_params *p = e->params;
     if (!valid_slots(p, slots) || count > slots || level < 0 || level > (int)p->q_count - 1)
         return CL_ERR_INVALID;
@@ -225,8 +227,10 @@ cl_status ckks_encode(ckks_encoder *e, const double *values, size_t count, size_
 
 cl_status ckks_decode(ckks_encoder *e, const ckks_plaintext *pt, double *re, double *im, size_t count)
 {
-    if (!e || !pt || !re || pt->params != e->params || pt->level < 0 || count > pt->slots)
+    if (!e || !pt || !re || pt->level < 0 || count > pt->slots)
         return CL_ERR_INVALID;
+    if (pt->params != e->params)
+        return CL_ERR_PARAMS;
     const ckks_params *p = e->params;
     const size_t n = p->n, slots = pt->slots, gap = n / (2 * slots);
     const int level = pt->level;

@@ -116,6 +116,15 @@ static cl_status check_ct(const ckks_evaluator *ev, const ckks_ciphertext *a)
     return CL_OK;
 }
 
+/* Every operation checks its output first: an output made for other
+ * parameters could be too small for the result. */
+static cl_status check_out(const ckks_evaluator *ev, const ckks_ciphertext *out)
+{
+    if (!ev || !out)
+        return CL_ERR_INVALID;
+    return out->params == ev->p ? CL_OK : CL_ERR_PARAMS;
+}
+
 static cl_status check_pair(const ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciphertext *b,
                             bool same_scale)
 {
@@ -159,11 +168,9 @@ static void finish(ckks_ciphertext *out, int level, int size, double scale, size
 static cl_status add_sub(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciphertext *b,
                          ckks_ciphertext *out, bool sub)
 {
-    cl_status st = check_pair(ev, a, b, true);
-    if (st != CL_OK)
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK || (st = check_pair(ev, a, b, true)) != CL_OK)
         return st;
-    if (!out || out->params != ev->p)
-        return out ? CL_ERR_PARAMS : CL_ERR_INVALID;
     const int size = a->size > b->size ? a->size : b->size;
     if ((st = ckks_ciphertext_reserve(out, a->level, size)) != CL_OK)
         return st;
@@ -206,9 +213,10 @@ cl_status ckks_sub(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciph
 
 cl_status ckks_negate(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_ct(ev, a);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_ct(ev, a);
     if (st != CL_OK || (st = ckks_ciphertext_reserve(out, a->level, a->size)) != CL_OK)
         return st;
     const size_t n = ev->p->n, limbs = (size_t)a->level + 1;
@@ -225,9 +233,10 @@ cl_status ckks_negate(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphert
 static cl_status add_sub_plain(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_plaintext *pt,
                                ckks_ciphertext *out, bool sub)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_plain(ev, a, pt);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_plain(ev, a, pt);
     if (st != CL_OK)
         return st;
     if (!scales_match(a->scale, pt->scale))
@@ -282,9 +291,12 @@ static uint64_t residue_of_real(long double x, const ring_modulus *m)
 
 cl_status ckks_add_const(ckks_evaluator *ev, const ckks_ciphertext *a, double c, ckks_ciphertext *out)
 {
-    if (!ev || !out || !isfinite(c))
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    if (!isfinite(c))
         return CL_ERR_INVALID;
-    cl_status st = check_ct(ev, a);
+    st = check_ct(ev, a);
     if (st != CL_OK)
         return st;
     long double v = (long double)c * (long double)a->scale;
@@ -308,9 +320,12 @@ cl_status ckks_add_const(ckks_evaluator *ev, const ckks_ciphertext *a, double c,
 cl_status ckks_mul_const(ckks_evaluator *ev, const ckks_ciphertext *a, double c, double const_scale,
                          ckks_ciphertext *out)
 {
-    if (!ev || !out || !isfinite(c) || !(const_scale >= 0) || !isfinite(const_scale))
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    if (!isfinite(c) || !(const_scale >= 0) || !isfinite(const_scale))
         return CL_ERR_INVALID;
-    cl_status st = check_ct(ev, a);
+    st = check_ct(ev, a);
     if (st != CL_OK)
         return st;
     if (const_scale == 0)
@@ -345,9 +360,10 @@ static double log2_q_at(const ckks_params *p, int level)
 
 cl_status ckks_mul_plain(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_plaintext *pt, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_plain(ev, a, pt);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_plain(ev, a, pt);
     if (st != CL_OK)
         return st;
     if (pt->slots != a->slots)
@@ -373,9 +389,10 @@ cl_status ckks_mul_plain(ckks_evaluator *ev, const ckks_ciphertext *a, const ckk
 
 cl_status ckks_mul(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciphertext *b, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_pair(ev, a, b, false);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_pair(ev, a, b, false);
     if (st != CL_OK)
         return st;
     if (a->size != 2 || b->size != 2)
@@ -410,9 +427,10 @@ cl_status ckks_mul(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciph
 
 cl_status ckks_rescale(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_ct(ev, a);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_ct(ev, a);
     if (st != CL_OK)
         return st;
     if (a->level < 1)
@@ -451,9 +469,10 @@ cl_status ckks_rescale(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_cipher
 
 cl_status ckks_drop_level(ckks_evaluator *ev, const ckks_ciphertext *a, int level, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_ct(ev, a);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_ct(ev, a);
     if (st != CL_OK)
         return st;
     if (level < 0 || level > a->level)
@@ -599,9 +618,10 @@ void ckks_moddown(const ckks_params *p, const uint64_t *x, size_t l, uint64_t *o
 
 cl_status ckks_relinearize(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
-    cl_status st = check_ct(ev, a);
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
+    st = check_ct(ev, a);
     if (st != CL_OK)
         return st;
     if (a->size == 2)
@@ -622,11 +642,12 @@ cl_status ckks_relinearize(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ci
 
 cl_status ckks_mul_relin(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciphertext *b, ckks_ciphertext *out)
 {
-    if (!ev)
-        return CL_ERR_INVALID;
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
     if (!ev->keys || !ev->keys->relin)
         return CL_ERR_NOKEY;
-    cl_status st = ckks_mul(ev, a, b, out);
+    st = ckks_mul(ev, a, b, out);
     if (st != CL_OK)
         return st;
     return ckks_relinearize(ev, out, out);
@@ -706,16 +727,18 @@ cl_status ckks_rotate_hoisted(ckks_evaluator *ev, const ckks_ciphertext *a, cons
 
 cl_status ckks_rotate(ckks_evaluator *ev, const ckks_ciphertext *a, int step, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
     uint64_t g = ckks_galois_element(ev->p, step);
     return rotate_galois(ev, a, &g, 1, &out);
 }
 
 cl_status ckks_conjugate(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphertext *out)
 {
-    if (!ev || !out)
-        return CL_ERR_INVALID;
+    cl_status st = check_out(ev, out);
+    if (st != CL_OK)
+        return st;
     uint64_t g = ckks_galois_conjugate(ev->p);
     return rotate_galois(ev, a, &g, 1, &out);
 }

@@ -91,8 +91,10 @@ cl_status ckks_ciphertext_reserve(ckks_ciphertext *ct, int level, int size)
 
 cl_status ckks_ciphertext_copy(ckks_ciphertext *dst, const ckks_ciphertext *src)
 {
-    if (!dst || !src || dst->params != src->params || src->level < 0)
+    if (!dst || !src || src->level < 0)
         return CL_ERR_INVALID;
+    if (dst->params != src->params)
+        return CL_ERR_PARAMS;
     if (dst == src)
         return CL_OK;
     cl_status st = ckks_ciphertext_reserve(dst, src->level, src->size);
