@@ -1,0 +1,82 @@
+/* HE-friendly building blocks of the nn layer, written once against the slot
+ * machine (so the clear and CKKS backends run the same code), each with a
+ * scalar twin that evaluates the very same formula in doubles for analysis
+ * and tests. Error bounds: docs/he-adam.md and docs/approximations.md.
+ *
+ * (Internal for now; these declarations move to include/cipherl/nn.h once the
+ * nn header settles.) */
+#ifndef CIPHERL_NN_HE_H
+#define CIPHERL_NN_HE_H
+
+#include <stddef.h>
+
+#include "cipherl/common.h"
+#include "cipherl/slots.h"
+
+/* ------------------------------------------------------------ polynomials */
+
+#define NN_POLY_MAX_DEGREE 15
+
+/* p(x) = sum_k c[k] x^k. */
+typedef struct nn_poly {
+    int degree;
+    double c[NN_POLY_MAX_DEGREE + 1];
+} nn_poly;
+
+double nn_poly_eval(const nn_poly *p, double x);
+/* The derivative p'(x) as a polynomial. */
+nn_poly nn_poly_derivative(const nn_poly *p);
+/* Multiplicative depth (levels consumed) of nn_poly_eval_slots for p. */
+int nn_poly_depth(const nn_poly *p);
+/* out = p(x) slot-wise, powers by repeated squaring and products of powers of
+ * two; depth nn_poly_depth(p) = ceil(log2(degree)) + 1 for degree >= 2. */
+cl_status nn_poly_eval_slots(slots_ctx *ctx, const nn_poly *p, const slots_vec *x, slots_vec *out);
+
+/* The activation of HE-friendly networks: the minimax quadratic of ReLU on
+ * [-bound, bound], bound/16 + x/2 + x^2/(2 bound). Its error there equioscillates
+ * at x = 0, ±bound/2, ±bound with size bound/16 (docs/he-adam.md, appendix). */
+nn_poly nn_relu_quadratic(double bound);
+
+/* ----------------------------------------------------------- HE-compatible Adam
+ *
+ * Adam with the second moment reparameterized: instead of v it keeps
+ * r ~ (w)^-1/2, w = v + delta-floor with a prior, and updates r by a
+ * degree-2 polynomial of a small quantity u, so no inverse square root is ever
+ * approximated over a wide interval. Per step:
+ *   m <- beta1 m + (1 - beta1) g
+ *   u  = kappa (g^2 + delta) r^2,          kappa = (1 - beta2) / beta2
+ *   r <- beta2^-1/2 r (1 - u/2 + 3u^2/8)   [(1 + u)^-1/2 to second order]
+ *   theta <- theta - alpha / (1 - beta1^t) * m * r
+ * with m_0 = 0, r_0 = prior^-1/2. The exact counterpart keeps
+ * w_t = beta2 w_{t-1} + (1 - beta2)(g^2 + delta), w_0 = prior, and r = w^-1/2. */
+typedef struct nn_he_adam_config {
+    double alpha;  /* learning rate */
+    double beta1;  /* first-moment decay (0.9) */
+    double beta2;  /* second-moment decay (0.999) */
+    double delta;  /* variance floor, in squared-gradient units */
+    double prior;  /* w_0: prior second moment (> 0) */
+} nn_he_adam_config;
+
+/* Checks the configuration; CL_ERR_INVALID if out of range. */
+cl_status nn_he_adam_check(const nn_he_adam_config *cfg);
+/* U, the largest u for gradients bounded by |g| <= gmax, and the resulting
+ * bound on the relative error of r (docs/he-adam.md, eq. (5)). */
+double nn_he_adam_u_max(const nn_he_adam_config *cfg, double gmax);
+double nn_he_adam_error_bound(const nn_he_adam_config *cfg, double gmax);
+
+/* Scalar twin: one step on n parameters; m, r are the state (initialize with
+ * nn_he_adam_init_scalar), t is the 1-based step. */
+void nn_he_adam_init_scalar(const nn_he_adam_config *cfg, double *m, double *r, size_t n);
+void nn_he_adam_step_scalar(const nn_he_adam_config *cfg, long t, double *theta, double *m, double *r,
+                            const double *g, size_t n);
+
+/* Slot twin: theta, m, r, g are slot vectors of the same packing. State made by
+ * nn_he_adam_init_slots (encrypted by the owner at the top level). Levels used
+ * per step: nn_he_adam_depth(). */
+cl_status nn_he_adam_init_slots(const nn_he_adam_config *cfg, slots_ctx *ctx, slots_owner *owner, slots_vec *m,
+                                slots_vec *r);
+cl_status nn_he_adam_step_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *theta,
+                                slots_vec *m, slots_vec *r, const slots_vec *g);
+int nn_he_adam_depth(void);
+
+#endif
