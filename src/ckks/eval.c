@@ -125,6 +125,12 @@ static cl_status check_out(const ckks_evaluator *ev, const ckks_ciphertext *out)
     return out->params == ev->p ? CL_OK : CL_ERR_PARAMS;
 }
 
+static cl_status check_unary(const ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciphertext *out)
+{
+    cl_status st = check_out(ev, out);
+    return st != CL_OK ? st : check_ct(ev, a);
+}
+
 static cl_status check_pair(const ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciphertext *b,
                             bool same_scale)
 {
@@ -427,10 +433,7 @@ cl_status ckks_mul(ckks_evaluator *ev, const ckks_ciphertext *a, const ckks_ciph
 
 cl_status ckks_rescale(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphertext *out)
 {
-    cl_status st = check_out(ev, out);
-    if (st != CL_OK)
-        return st;
-    st = check_ct(ev, a);
+    cl_status st = check_unary(ev, a, out);
     if (st != CL_OK)
         return st;
     if (a->level < 1)
@@ -469,10 +472,7 @@ cl_status ckks_rescale(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_cipher
 
 cl_status ckks_drop_level(ckks_evaluator *ev, const ckks_ciphertext *a, int level, ckks_ciphertext *out)
 {
-    cl_status st = check_out(ev, out);
-    if (st != CL_OK)
-        return st;
-    st = check_ct(ev, a);
+    cl_status st = check_unary(ev, a, out);
     if (st != CL_OK)
         return st;
     if (level < 0 || level > a->level)
@@ -618,10 +618,7 @@ void ckks_moddown(const ckks_params *p, const uint64_t *x, size_t l, uint64_t *o
 
 cl_status ckks_relinearize(ckks_evaluator *ev, const ckks_ciphertext *a, ckks_ciphertext *out)
 {
-    cl_status st = check_out(ev, out);
-    if (st != CL_OK)
-        return st;
-    st = check_ct(ev, a);
+    cl_status st = check_unary(ev, a, out);
     if (st != CL_OK)
         return st;
     if (a->size == 2)

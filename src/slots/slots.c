@@ -69,6 +69,18 @@ static void note_level(slots_ctx *ctx, int level)
         ctx->counters.min_level = level;
 }
 
+/* After a backend call: on success, the result's level and the count. */
+static cl_status finish(slots_ctx *ctx, cl_status st, slots_vec *out, int level, uint64_t *counter)
+{
+    if (st != CL_OK)
+        return st;
+    out->level = level;
+    (*counter)++;
+    if (level < ctx->counters.min_level)
+        ctx->counters.min_level = level;
+    return CL_OK;
+}
+
 static cl_status check1(const slots_ctx *ctx, const slots_vec *a, const slots_vec *out)
 {
     if (!ctx || !a || !out)
@@ -136,11 +148,7 @@ static cl_status add_sub(slots_ctx *ctx, const slots_vec *a, const slots_vec *b,
     if (st != CL_OK)
         return st;
     int level = a->level < b->level ? a->level : b->level;
-    if ((st = ctx->be->add(ctx, a, b, sign, level, out)) == CL_OK) {
-        out->level = level;
-        ctx->counters.add++;
-    }
-    return st;
+    return finish(ctx, ctx->be->add(ctx, a, b, sign, level, out), out, level, &ctx->counters.add);
 }
 
 cl_status slots_add(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
@@ -158,12 +166,7 @@ cl_status slots_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
     cl_status st = check1(ctx, a, out);
     if (st != CL_OK)
         return st;
-    int level = a->level;
-    if ((st = ctx->be->neg(ctx, a, out)) == CL_OK) {
-        out->level = level;
-        ctx->counters.add++;
-    }
-    return st;
+    return finish(ctx, ctx->be->neg(ctx, a, out), out, a->level, &ctx->counters.add);
 }
 
 cl_status slots_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
@@ -173,12 +176,7 @@ cl_status slots_add_plain(slots_ctx *ctx, const slots_vec *a, const double *valu
         return st;
     if (!values)
         return CL_ERR_INVALID;
-    int level = a->level;
-    if ((st = ctx->be->add_plain(ctx, a, values, out)) == CL_OK) {
-        out->level = level;
-        ctx->counters.add++;
-    }
-    return st;
+    return finish(ctx, ctx->be->add_plain(ctx, a, values, out), out, a->level, &ctx->counters.add);
 }
 
 cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
@@ -186,12 +184,7 @@ cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_ve
     cl_status st = check1(ctx, a, out);
     if (st != CL_OK)
         return st;
-    int level = a->level;
-    if ((st = ctx->be->add_const(ctx, a, c, out)) == CL_OK) {
-        out->level = level;
-        ctx->counters.add++;
-    }
-    return st;
+    return finish(ctx, ctx->be->add_const(ctx, a, c, out), out, a->level, &ctx->counters.add);
 }
 
 cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
@@ -202,12 +195,7 @@ cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slot
     int level = a->level < b->level ? a->level : b->level;
     if (level < 1)
         return CL_ERR_LEVEL;
-    if ((st = ctx->be->mul(ctx, a, b, level, out)) == CL_OK) {
-        out->level = level - 1;
-        ctx->counters.mul++;
-        note_level(ctx, level - 1);
-    }
-    return st;
+    return finish(ctx, ctx->be->mul(ctx, a, b, level, out), out, level - 1, &ctx->counters.mul);
 }
 
 cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
@@ -220,12 +208,7 @@ cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *valu
     int level = a->level;
     if (level < 1)
         return CL_ERR_LEVEL;
-    if ((st = ctx->be->mul_plain(ctx, a, values, out)) == CL_OK) {
-        out->level = level - 1;
-        ctx->counters.mul_plain++;
-        note_level(ctx, level - 1);
-    }
-    return st;
+    return finish(ctx, ctx->be->mul_plain(ctx, a, values, out), out, level - 1, &ctx->counters.mul_plain);
 }
 
 cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
@@ -236,12 +219,7 @@ cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_ve
     int level = a->level;
     if (level < 1)
         return CL_ERR_LEVEL;
-    if ((st = ctx->be->mul_const(ctx, a, c, out)) == CL_OK) {
-        out->level = level - 1;
-        ctx->counters.mul_const++;
-        note_level(ctx, level - 1);
-    }
-    return st;
+    return finish(ctx, ctx->be->mul_const(ctx, a, c, out), out, level - 1, &ctx->counters.mul_const);
 }
 
 static int cmp_int(const void *x, const void *y)
@@ -275,16 +253,11 @@ cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out
     long long s = (long long)k % (long long)ctx->slots;
     if (s < 0)
         s += (long long)ctx->slots;
-    int level = a->level;
     if (s == 0)
         return slots_copy(ctx, a, out);
     if ((st = record_step(ctx, (int)s)) != CL_OK)
         return st;
-    if ((st = ctx->be->rotate(ctx, a, (int)s, out)) == CL_OK) {
-        out->level = level;
-        ctx->counters.rotate++;
-    }
-    return st;
+    return finish(ctx, ctx->be->rotate(ctx, a, (int)s, out), out, a->level, &ctx->counters.rotate);
 }
 
 size_t slots_rotation_steps(const slots_ctx *ctx, int *steps, size_t cap)
