@@ -213,6 +213,59 @@ static void test_poly_slots(void **state)
     assert_true(fabs(worst - B / 16) < 1e-9);
 }
 
+/* The polynomial maximum: within its bound, equal on slots, promised depth. */
+static void test_max2(void **state)
+{
+    (void)state;
+    /* the degree-1 minimax of sqrt on [0,1] is t + 1/8: error 1/8 exactly */
+    nn_abs_approx a1;
+    assert_int_equal(nn_abs_approx_make(1, 1.0, &a1), CL_OK);
+    assert_true(fabs(a1.error - 0.125) < 1e-6);
+    assert_true(fabs(a1.q.c[0] - 0.125) < 1e-6 && fabs(a1.q.c[1] - 1.0) < 1e-6);
+    double prev = 1;
+    for (int n = 1; n <= 8; n++) {
+        nn_abs_approx a;
+        assert_int_equal(nn_abs_approx_make(n, 20.0, &a), CL_OK);
+        assert_true(a.error < prev * 20.0 || n == 1); /* more degree, less error */
+        prev = a.error / 20.0;
+        for (int i = 0; i < 2000; i++) {
+            double x = uniform(-10, 10), y = uniform(-10, 10);
+            assert_true(fabs(nn_max2(&a, x, y) - fmax(x, y)) <= a.error / 2 + 1e-12);
+        }
+    }
+    assert_int_equal(nn_abs_approx_make(0, 1.0, &a1), CL_ERR_INVALID);
+    assert_int_equal(nn_abs_approx_make(3, -1.0, &a1), CL_ERR_INVALID);
+
+    enum { S = 32 };
+    nn_abs_approx a;
+    assert_int_equal(nn_abs_approx_make(4, 4.0, &a), CL_OK);
+    slots_ctx *ctx;
+    slots_owner *owner;
+    slots_clear_config cc = {.slots = S, .levels = 6};
+    assert_int_equal(slots_clear_create(&cc, &ctx, &owner), CL_OK);
+    double x[S], y[S], z[S];
+    for (int i = 0; i < S; i++) {
+        x[i] = uniform(-2, 2);
+        y[i] = uniform(-2, 2);
+    }
+    slots_vec *vx, *vy, *vz;
+    assert_int_equal(slots_vec_create(ctx, &vx), CL_OK);
+    assert_int_equal(slots_vec_create(ctx, &vy), CL_OK);
+    assert_int_equal(slots_vec_create(ctx, &vz), CL_OK);
+    assert_int_equal(slots_encrypt(owner, x, S, vx), CL_OK);
+    assert_int_equal(slots_encrypt(owner, y, S, vy), CL_OK);
+    assert_int_equal(nn_max2_slots(ctx, &a, vx, vy, vz), CL_OK);
+    assert_int_equal(slots_decrypt(owner, vz, z, S), CL_OK);
+    for (int i = 0; i < S; i++)
+        assert_true(fabs(z[i] - nn_max2(&a, x[i], y[i])) < 1e-12);
+    assert_int_equal(6 - slots_level(vz), nn_max2_depth(&a));
+    slots_vec_free(vx);
+    slots_vec_free(vy);
+    slots_vec_free(vz);
+    slots_owner_free(owner);
+    slots_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_adam_optimizes),
         cmocka_unit_test(test_adam_slots_follow_scalar),
         cmocka_unit_test(test_poly_slots),
+        cmocka_unit_test(test_max2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #ifndef CIPHERL_NN_HE_H
 #define CIPHERL_NN_HE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cipherl/common.h"
@@ -36,6 +37,24 @@ cl_status nn_poly_eval_slots(slots_ctx *ctx, const nn_poly *p, const slots_vec *
  * [-bound, bound], bound/16 + x/2 + x^2/(2 bound). Its error there equioscillates
  * at x = 0, ±bound/2, ±bound with size bound/16 (docs/he-adam.md, appendix). */
 nn_poly nn_relu_quadratic(double bound);
+
+/* ------------------------------------------------------------ maximum */
+
+/* |d| on [-bound, bound] as q(d^2), q the minimax polynomial of degree n of
+ * sqrt on [0, bound^2] (Remez exchange); error = its largest error there. */
+typedef struct nn_abs_approx {
+    double bound;
+    double error; /* max |q(d^2) - |d|| on [-bound, bound] */
+    nn_poly q;
+} nn_abs_approx;
+
+cl_status nn_abs_approx_make(int n, double bound, nn_abs_approx *out);
+double nn_abs_approx_eval(const nn_abs_approx *a, double d);
+/* max(x, y) ~ (x + y)/2 + q((x - y)^2)/2; error <= a->error / 2 when |x - y| <= bound. */
+double nn_max2(const nn_abs_approx *a, double x, double y);
+int nn_max2_depth(const nn_abs_approx *a);
+cl_status nn_max2_slots(slots_ctx *ctx, const nn_abs_approx *a, const slots_vec *x, const slots_vec *y,
+                        slots_vec *out);
 
 /* ----------------------------------------------------------- HE-compatible Adam
  *
