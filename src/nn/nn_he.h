@@ -56,6 +56,45 @@ int nn_max2_depth(const nn_abs_approx *a);
 cl_status nn_max2_slots(slots_ctx *ctx, const nn_abs_approx *a, const slots_vec *x, const slots_vec *y,
                         slots_vec *out);
 
+/* ------------------------------------------------------- packed dense layers
+ * (layout and costs: the comment at the top of src/nn/he_dense.c) */
+
+typedef struct nn_dense_layout {
+    size_t d;     /* padded width: a power of two >= every layer's in and out */
+    size_t batch; /* B: a power of two; slots = 2 d B */
+} nn_dense_layout;
+
+/* A dense layer on slots: d diagonals, d transposed diagonals, optional bias
+ * (a single vector: the bias in each block's first half). Not owned here. */
+typedef struct nn_dense_slots {
+    slots_vec **diag;
+    slots_vec **tdiag;
+    slots_vec *bias;
+} nn_dense_slots;
+
+cl_status nn_dense_layout_check(const nn_dense_layout *L, size_t slots);
+/* Clear-side packing, for the owner and for tests. x: batch rows of dim values. */
+void nn_pack_batch(const nn_dense_layout *L, const double *x, size_t dim, bool doubled, double *slots);
+void nn_unpack_batch(const nn_dense_layout *L, const double *slots, size_t dim, double *x);
+/* W: out x in, row-major; diagonal k of W (or of W^T when transposed). */
+void nn_pack_diagonal(const nn_dense_layout *L, const double *W, size_t out, size_t in, bool transposed, size_t k,
+                      double *slots);
+void nn_unpack_diagonal(const nn_dense_layout *L, const double *slots, size_t out, size_t in, bool transposed,
+                        size_t k, double *W);
+/* v single -> doubled (v + rot(v, -d)); no level. */
+cl_status nn_double_slots(slots_ctx *ctx, const nn_dense_layout *L, const slots_vec *v, slots_vec *out);
+/* y (single) = W x + bias from a doubled x; one level. rot_cache (d vectors,
+ * or NULL) receives rot(x_doubled, k) for the backward pass. */
+cl_status nn_dense_forward_slots(slots_ctx *ctx, const nn_dense_layout *L, const nn_dense_slots *layer,
+                                 const slots_vec *x_doubled, slots_vec **rot_cache, slots_vec *y);
+/* From dy (single): dx = W^T dy (single; skipped when dx is NULL), and the
+ * gradients of the d diagonals, the d transposed diagonals and the bias
+ * (summed over the batch, replicated in every block). x is the layer's single
+ * input and rot_cache the forward pass's rotations of its doubled input. */
+cl_status nn_dense_backward_slots(slots_ctx *ctx, const nn_dense_layout *L, const nn_dense_slots *layer,
+                                  const slots_vec *x, slots_vec *const *rot_cache, const slots_vec *dy,
+                                  slots_vec *dx, slots_vec **grad_diag, slots_vec **grad_tdiag, slots_vec *grad_bias);
+
 /* ----------------------------------------------------------- HE-compatible Adam
  *
  * Adam with the second moment reparameterized: instead of v it keeps
