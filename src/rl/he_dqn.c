@@ -1,0 +1,760 @@
+/* HE-DQN on the slot machine (docs/he-dqn.md).
+ *
+ * Network obs_dim -> H -> H -> n_actions, packed dense layers of padded width D
+ * (docs/he-dense.md), batch B, S = 2 D B slots. Activation p(x) = x/2 +
+ * x^2/(2 b) (the ReLU quadratic without its constant: p(0) = 0 keeps padding
+ * at zero), derivative 1/2 + x/b, both through nn_poly_eval_slots.
+ *
+ * Each layer's parameters are 2D + 1 slot vectors: D diagonals of W, D
+ * diagonals of W^T, the bias. HE-Adam keeps m and r for each of them, and the
+ * target network keeps copies of the diagonals and the bias only (it never
+ * runs backward).
+ *
+ * Replay: transition t is stored by the owner in block (t mod B) of five slot
+ * vectors (state and next state single, one-hot action, reward and (1 - done)
+ * over the action slots), so a mini-batch with one transition per residue is
+ * the plain sum of B stored vectors: no rotation.
+ *
+ * Levels: every operation is preceded by ensure_level(v, need), which asks the
+ * owner to refresh v when it has fewer levels than the operation consumes, so
+ * the algorithm runs at any level budget >= nn_he_adam_depth(). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cipherl/rl.h"
+#include "nn/nn_he.h"
+#include "rl/he_dqn.h"
+
+#define NLAYERS 3
+
+struct he_dqn {
+    he_dqn_hparams hp;
+    const rl_env_spec *spec;
+    rl_env *env;
+    slots_ctx *ctx;
+    slots_owner *owner;
+    nn_dense_layout lay;
+    size_t D, B, S, P; /* P = 2D + 1 parameter vectors per layer */
+    size_t in[NLAYERS], out[NLAYERS];
+    int n_act;
+
+    slots_vec **w[NLAYERS], **m[NLAYERS], **r[NLAYERS], **g[NLAYERS], **tw[NLAYERS];
+    /* training caches: each layer's single input, its doubled input's rotations, pre-activations */
+    slots_vec *x[NLAYERS], **rot[NLAYERS], *z[NLAYERS - 1];
+    slots_vec *q, *y, *t0, *t1, *t2, *xd, *dq, *dh;
+
+    /* replay */
+    size_t cap, stored, pos;
+    slots_vec **rs, **rn, **ra, **rr, **rd;
+
+    nn_poly act, dact;
+    nn_abs_approx mx;
+    nn_he_adam_config adam;
+    rl_rng rng_owner, rng_env, rng_sample;
+
+    double obs[RL_MAX_OBS];
+    double ep_ret;
+    int ep_len;
+    bool started;
+    int64_t total_timesteps;
+    int *actions;
+    size_t actions_cap;
+
+    he_dqn_stats stats;
+    double *buf, *mask;
+};
+
+void he_dqn_hparams_default(he_dqn_hparams *hp)
+{
+    memset(hp, 0, sizeof *hp);
+    hp->n_timesteps = 50000;
+    hp->learning_rate = 2.3e-3;
+    hp->buffer_size = 10000;
+    hp->learning_starts = 1000;
+    hp->batch_size = 32;
+    hp->gamma = 0.99;
+    hp->train_freq = 4;
+    hp->gradient_steps = 1;
+    hp->target_update_interval = 250;
+    hp->exploration_fraction = 0.16;
+    hp->exploration_initial_eps = 1.0;
+    hp->exploration_final_eps = 0.04;
+    hp->net_arch = 16;
+    hp->activation_bound = 4.0;
+    hp->max_degree = 4;
+    hp->max_bound = 16.0;
+    hp->adam_beta1 = 0.9;
+    hp->adam_beta2 = 0.999;
+    hp->adam_delta = 0.1;
+    hp->adam_prior = 0.1;
+}
+
+static bool pow2(size_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out)
+{
+    if (!env_id || !hp)
+        return CL_ERR_INVALID;
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec)
+        return CL_ERR_INVALID;
+    if (spec->action_kind != RL_ACTION_DISCRETE)
+        return CL_ERR_UNSUPPORTED;
+    if (hp->net_arch < 1 || hp->batch_size < 1 || !pow2((size_t)hp->batch_size))
+        return CL_ERR_INVALID;
+    size_t w = (size_t)spec->obs_dim;
+    if ((size_t)hp->net_arch > w)
+        w = (size_t)hp->net_arch;
+    if ((size_t)spec->n_actions > w)
+        w = (size_t)spec->n_actions;
+    size_t d = 1;
+    while (d < w)
+        d *= 2;
+    if (d_out)
+        *d_out = d;
+    if (slots_out)
+        *slots_out = 2 * d * (size_t)hp->batch_size;
+    return CL_OK;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static cl_status vecs_create(slots_ctx *ctx, slots_vec ***out, size_t n)
+{
+    slots_vec **v = calloc(n, sizeof *v);
+    if (!v)
+        return CL_ERR_NOMEM;
+    *out = v;
+    for (size_t i = 0; i < n; i++) {
+        cl_status st = slots_vec_create(ctx, &v[i]);
+        if (st != CL_OK)
+            return st;
+    }
+    return CL_OK;
+}
+
+static void vecs_free(slots_vec **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        slots_vec_free(v[i]);
+    free(v);
+}
+
+/* Refresh v (the owner re-encrypts it at the top level) when an operation
+ * needing `need` levels could not run on it. */
+static cl_status ensure_level(he_dqn *ag, slots_vec *v, int need)
+{
+    if (need > slots_top_level(ag->ctx))
+        return CL_ERR_LEVEL;
+    if (slots_level(v) >= need)
+        return CL_OK;
+    return slots_refresh(ag->ctx, v);
+}
+
+static void counters_acc(slots_counters *acc, const slots_counters *a, const slots_counters *b)
+{
+    acc->mul += b->mul - a->mul;
+    acc->mul_plain += b->mul_plain - a->mul_plain;
+    acc->mul_const += b->mul_const - a->mul_const;
+    acc->add += b->add - a->add;
+    acc->rotate += b->rotate - a->rotate;
+    acc->refresh += b->refresh - a->refresh;
+    acc->encrypt += b->encrypt - a->encrypt;
+    acc->decrypt += b->decrypt - a->decrypt;
+    acc->min_level = b->min_level;
+}
+
+static nn_dense_slots layer_view(const he_dqn *ag, slots_vec **p)
+{
+    nn_dense_slots l = {.diag = p, .tdiag = p + ag->D, .bias = p[2 * ag->D]};
+    return l;
+}
+
+/* ------------------------------------------------------------- creation */
+
+static cl_status init_weights(he_dqn *ag)
+{
+    const size_t D = ag->D, S = ag->S;
+    cl_status st = CL_OK;
+    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
+        const size_t in = ag->in[l], out = ag->out[l];
+        double *W = malloc(in * out * sizeof *W);
+        if (!W)
+            return CL_ERR_NOMEM;
+        const double a = 1.0 / sqrt((double)in);
+        for (size_t i = 0; i < in * out; i++)
+            W[i] = rl_rng_range(&ag->rng_owner, -a, a);
+        for (size_t k = 0; k < D && st == CL_OK; k++) {
+            nn_pack_diagonal(&ag->lay, W, out, in, false, k, ag->buf);
+            if ((st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][k])) != CL_OK)
+                break;
+            nn_pack_diagonal(&ag->lay, W, out, in, true, k, ag->buf);
+            st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][D + k]);
+        }
+        memset(ag->buf, 0, S * sizeof *ag->buf);
+        for (size_t j = 0; j < out; j++) {
+            const double b = rl_rng_range(&ag->rng_owner, -a, a);
+            for (size_t blk = 0; blk < ag->B; blk++)
+                ag->buf[blk * 2 * D + j] = b;
+        }
+        if (st == CL_OK)
+            st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][2 * D]);
+        free(W);
+        for (size_t p = 0; p < ag->P && st == CL_OK; p++)
+            st = nn_he_adam_init_slots(&ag->adam, ag->ctx, ag->owner, ag->m[l][p], ag->r[l][p]);
+    }
+    return st;
+}
+
+cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                        uint64_t seed, he_dqn **out)
+{
+    if (!env_id || !hp || !ctx || !owner || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    size_t D, S;
+    cl_status st = he_dqn_layout(env_id, hp, &D, &S);
+    if (st != CL_OK)
+        return st;
+    if (slots_count(ctx) != S)
+        return CL_ERR_PARAMS;
+    if (slots_top_level(ctx) < nn_he_adam_depth())
+        return CL_ERR_LEVEL;
+    if (!(hp->gamma >= 0 && hp->gamma <= 1) || hp->buffer_size < hp->batch_size ||
+        hp->learning_starts < hp->batch_size || hp->train_freq < 1 || hp->target_update_interval < 1 ||
+        hp->gradient_steps == 0 || hp->gradient_steps < -1 || !(hp->activation_bound > 0) ||
+        !(hp->exploration_fraction >= 0))
+        return CL_ERR_INVALID;
+
+    he_dqn *ag = calloc(1, sizeof *ag);
+    if (!ag)
+        return CL_ERR_NOMEM;
+    ag->hp = *hp;
+    ag->ctx = ctx;
+    ag->owner = owner;
+    ag->D = D;
+    ag->B = (size_t)hp->batch_size;
+    ag->S = S;
+    ag->P = 2 * D + 1;
+    ag->lay.d = D;
+    ag->lay.batch = ag->B;
+    ag->adam = (nn_he_adam_config){.alpha = hp->learning_rate,
+                                   .beta1 = hp->adam_beta1,
+                                   .beta2 = hp->adam_beta2,
+                                   .delta = hp->adam_delta,
+                                   .prior = hp->adam_prior};
+    if ((st = nn_he_adam_check(&ag->adam)) != CL_OK)
+        goto fail;
+    if ((st = nn_abs_approx_make(hp->max_degree, hp->max_bound, &ag->mx)) != CL_OK)
+        goto fail;
+    ag->act = nn_relu_quadratic(hp->activation_bound);
+    ag->act.c[0] = 0.0; /* p(0) = 0: padding stays zero; the next bias absorbs the shift */
+    ag->dact = nn_poly_derivative(&ag->act);
+    if ((st = rl_env_create(env_id, &ag->env)) != CL_OK)
+        goto fail;
+    ag->spec = rl_env_get_spec(ag->env);
+    ag->n_act = ag->spec->n_actions;
+    ag->in[0] = (size_t)ag->spec->obs_dim;
+    ag->out[0] = ag->in[1] = ag->out[1] = ag->in[2] = (size_t)hp->net_arch;
+    ag->out[2] = (size_t)ag->n_act;
+    rl_rng_seed(&ag->rng_owner, seed);
+    rl_rng_seed(&ag->rng_env, seed ^ 0x5eed0e11ULL);
+    rl_rng_seed(&ag->rng_sample, seed ^ 0x5a3b1e5ULL);
+
+    ag->buf = calloc(S, sizeof *ag->buf);
+    ag->mask = calloc(S, sizeof *ag->mask);
+    if (!ag->buf || !ag->mask) {
+        st = CL_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t b = 0; b < ag->B; b++)
+        ag->mask[b * 2 * D] = hp->gamma; /* slot 0 of each block, with gamma folded in */
+
+    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
+        if ((st = vecs_create(ctx, &ag->w[l], ag->P)) != CL_OK || (st = vecs_create(ctx, &ag->m[l], ag->P)) != CL_OK ||
+            (st = vecs_create(ctx, &ag->r[l], ag->P)) != CL_OK || (st = vecs_create(ctx, &ag->g[l], ag->P)) != CL_OK ||
+            (st = vecs_create(ctx, &ag->rot[l], D)) != CL_OK || (st = slots_vec_create(ctx, &ag->x[l])) != CL_OK)
+            break;
+        /* target: diagonals and bias only */
+        if (!(ag->tw[l] = calloc(ag->P, sizeof *ag->tw[l]))) {
+            st = CL_ERR_NOMEM;
+            break;
+        }
+        for (size_t k = 0; k < D && st == CL_OK; k++)
+            st = slots_vec_create(ctx, &ag->tw[l][k]);
+        if (st == CL_OK)
+            st = slots_vec_create(ctx, &ag->tw[l][2 * D]);
+        if (st == CL_OK && l < NLAYERS - 1)
+            st = slots_vec_create(ctx, &ag->z[l]);
+    }
+    slots_vec **one[] = {&ag->q, &ag->y, &ag->t0, &ag->t1, &ag->t2, &ag->xd, &ag->dq, &ag->dh};
+    for (size_t i = 0; i < sizeof one / sizeof one[0] && st == CL_OK; i++)
+        st = slots_vec_create(ctx, one[i]);
+    if (st != CL_OK)
+        goto fail;
+
+    ag->cap = ((size_t)hp->buffer_size + ag->B - 1) / ag->B * ag->B;
+    if ((st = vecs_create(ctx, &ag->rs, ag->cap)) != CL_OK || (st = vecs_create(ctx, &ag->rn, ag->cap)) != CL_OK ||
+        (st = vecs_create(ctx, &ag->ra, ag->cap)) != CL_OK || (st = vecs_create(ctx, &ag->rr, ag->cap)) != CL_OK ||
+        (st = vecs_create(ctx, &ag->rd, ag->cap)) != CL_OK)
+        goto fail;
+
+    if ((st = init_weights(ag)) != CL_OK || (st = he_dqn_update_target(ag)) != CL_OK)
+        goto fail;
+    memset(&ag->stats.target, 0, sizeof ag->stats.target);
+    *out = ag;
+    return CL_OK;
+fail:
+    he_dqn_free(ag);
+    return st;
+}
+
+void he_dqn_free(he_dqn *ag)
+{
+    if (!ag)
+        return;
+    for (int l = 0; l < NLAYERS; l++) {
+        vecs_free(ag->w[l], ag->P);
+        vecs_free(ag->m[l], ag->P);
+        vecs_free(ag->r[l], ag->P);
+        vecs_free(ag->g[l], ag->P);
+        vecs_free(ag->tw[l], ag->P);
+        vecs_free(ag->rot[l], ag->D);
+        slots_vec_free(ag->x[l]);
+        if (l < NLAYERS - 1)
+            slots_vec_free(ag->z[l]);
+    }
+    slots_vec *one[] = {ag->q, ag->y, ag->t0, ag->t1, ag->t2, ag->xd, ag->dq, ag->dh};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        slots_vec_free(one[i]);
+    vecs_free(ag->rs, ag->cap);
+    vecs_free(ag->rn, ag->cap);
+    vecs_free(ag->ra, ag->cap);
+    vecs_free(ag->rr, ag->cap);
+    vecs_free(ag->rd, ag->cap);
+    rl_env_free(ag->env);
+    free(ag->actions);
+    free(ag->buf);
+    free(ag->mask);
+    free(ag);
+}
+
+/* ------------------------------------------------------------- platform side */
+
+/* Forward pass of the network with parameters p from the single input x (its
+ * content is consumed: x may be refreshed). With caches (training), each
+ * layer's single input goes to ag->x[l], rotations to ag->rot[l] and
+ * pre-activations to ag->z[l]. Output (single) in out. */
+static cl_status forward(he_dqn *ag, slots_vec **const p[NLAYERS], slots_vec *x, bool cache, slots_vec *out)
+{
+    cl_status st = CL_OK;
+    const int ad = nn_poly_depth(&ag->act);
+    slots_vec *cur = x;
+    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
+        nn_dense_slots layer = {.diag = p[l], .tdiag = NULL, .bias = p[l][2 * ag->D]};
+        for (size_t k = 0; k < ag->D && st == CL_OK; k++)
+            st = ensure_level(ag, p[l][k], 1);
+        if (st != CL_OK || (st = ensure_level(ag, cur, 1)) != CL_OK)
+            break;
+        /* the bias joins the product's level: keep it there rather than drag the sum down */
+        int lvl = slots_level(cur);
+        for (size_t k = 0; k < ag->D; k++)
+            if (slots_level(p[l][k]) < lvl)
+                lvl = slots_level(p[l][k]);
+        if ((st = ensure_level(ag, p[l][2 * ag->D], lvl - 1)) != CL_OK)
+            break;
+        if (cache && (st = slots_copy(ag->ctx, cur, ag->x[l])) != CL_OK)
+            break;
+        if ((st = nn_double_slots(ag->ctx, &ag->lay, cur, ag->xd)) != CL_OK)
+            break;
+        slots_vec *zo = (l == NLAYERS - 1) ? out : (cache ? ag->z[l] : ag->t0);
+        if ((st = nn_dense_forward_slots(ag->ctx, &ag->lay, &layer, ag->xd, cache ? ag->rot[l] : NULL, zo)) != CL_OK)
+            break;
+        if (l == NLAYERS - 1)
+            break;
+        if ((st = ensure_level(ag, zo, ad)) != CL_OK)
+            break;
+        st = nn_poly_eval_slots(ag->ctx, &ag->act, zo, ag->t1);
+        cur = ag->t1;
+    }
+    return st;
+}
+
+/* m (slot 0 of each block) = max over the action slots 0..n_act-1 of q's block,
+ * by the polynomial maximum; q may be refreshed. Other slots: garbage. */
+static cl_status max_actions(he_dqn *ag, slots_vec *q, slots_vec *m, slots_vec *tmp)
+{
+    const int need = nn_max2_depth(&ag->mx);
+    const int n = ag->n_act;
+    cl_status st = ensure_level(ag, q, need);
+    if (st != CL_OK || (st = slots_copy(ag->ctx, q, m)) != CL_OK)
+        return st;
+    if (pow2((size_t)n)) {
+        /* tournament: after the round with stride s, slot i holds max(q_i .. q_{i+2s-1}) */
+        for (int s = 1; s < n && st == CL_OK; s *= 2) {
+            if ((st = ensure_level(ag, m, need)) != CL_OK || (st = slots_rotate(ag->ctx, m, s, tmp)) != CL_OK)
+                break;
+            st = nn_max2_slots(ag->ctx, &ag->mx, m, tmp, m);
+        }
+    } else {
+        /* max(...max(max(q0, q1), q2)..., q_{n-1}): never a padded slot */
+        for (int j = 1; j < n && st == CL_OK; j++) {
+            if ((st = ensure_level(ag, m, need)) != CL_OK || (st = ensure_level(ag, q, need)) != CL_OK ||
+                (st = slots_rotate(ag->ctx, q, j, tmp)) != CL_OK)
+                break;
+            st = nn_max2_slots(ag->ctx, &ag->mx, m, tmp, m);
+        }
+    }
+    return st;
+}
+
+static cl_status batch_of(he_dqn *ag, slots_vec **store, const size_t *idx, slots_vec *out)
+{
+    cl_status st = slots_copy(ag->ctx, store[idx[0]], out);
+    for (size_t b = 1; b < ag->B && st == CL_OK; b++)
+        st = slots_add(ag->ctx, out, store[idx[b]], out);
+    return st;
+}
+
+static cl_status train_step(he_dqn *ag, const size_t *idx)
+{
+    slots_ctx *ctx = ag->ctx;
+    const size_t D = ag->D;
+    cl_status st;
+    slots_vec **tp[NLAYERS] = {ag->tw[0], ag->tw[1], ag->tw[2]};
+    slots_vec **op[NLAYERS] = {ag->w[0], ag->w[1], ag->w[2]};
+
+    /* target: y = R + gamma (1 - done) max_a Q_target(s', a), over the action slots */
+    if ((st = batch_of(ag, ag->rn, idx, ag->t2)) != CL_OK || (st = forward(ag, tp, ag->t2, false, ag->y)) != CL_OK)
+        return st;
+    if ((st = max_actions(ag, ag->y, ag->t2, ag->t0)) != CL_OK || (st = ensure_level(ag, ag->t2, 1)) != CL_OK ||
+        (st = slots_mul_plain(ctx, ag->t2, ag->mask, ag->t2)) != CL_OK) /* gamma * max at slot 0 */
+        return st;
+    if ((st = slots_copy(ctx, ag->t2, ag->y)) != CL_OK)
+        return st;
+    for (int j = 1; j < ag->n_act && st == CL_OK; j++) /* broadcast to the action slots */
+        if ((st = slots_rotate(ctx, ag->t2, -j, ag->t0)) == CL_OK)
+            st = slots_add(ctx, ag->y, ag->t0, ag->y);
+    if (st != CL_OK || (st = batch_of(ag, ag->rd, idx, ag->t1)) != CL_OK ||
+        (st = ensure_level(ag, ag->y, 1)) != CL_OK || (st = slots_mul(ctx, ag->y, ag->t1, ag->y)) != CL_OK ||
+        (st = batch_of(ag, ag->rr, idx, ag->t1)) != CL_OK || (st = slots_add(ctx, ag->y, ag->t1, ag->y)) != CL_OK)
+        return st;
+
+    /* online forward with caches, then dQ = 2 (Q - y) A / B */
+    if ((st = batch_of(ag, ag->rs, idx, ag->t2)) != CL_OK || (st = forward(ag, op, ag->t2, true, ag->q)) != CL_OK)
+        return st;
+    if ((st = slots_sub(ctx, ag->q, ag->y, ag->dq)) != CL_OK || (st = batch_of(ag, ag->ra, idx, ag->t1)) != CL_OK ||
+        (st = ensure_level(ag, ag->dq, 2)) != CL_OK || (st = slots_mul(ctx, ag->dq, ag->t1, ag->dq)) != CL_OK ||
+        (st = slots_mul_const(ctx, ag->dq, 2.0 / (double)ag->B, ag->dq)) != CL_OK)
+        return st;
+
+    /* backward: dq is dy of the last layer; dh = dx; dy of layer l-1 = dh p'(z) */
+    for (int l = NLAYERS - 1; l >= 0; l--) {
+        nn_dense_slots layer = layer_view(ag, ag->w[l]);
+        for (size_t k = 0; k < D && l > 0 && st == CL_OK; k++)
+            st = ensure_level(ag, ag->w[l][D + k], 1);
+        if (st != CL_OK || (st = ensure_level(ag, ag->dq, 1)) != CL_OK)
+            return st;
+        if ((st = nn_dense_backward_slots(ctx, &ag->lay, &layer, ag->x[l], ag->rot[l], ag->dq, l > 0 ? ag->dh : NULL,
+                                          ag->g[l], ag->g[l] + D, ag->g[l][2 * D])) != CL_OK)
+            return st;
+        if (l == 0)
+            break;
+        if ((st = ensure_level(ag, ag->z[l - 1], nn_poly_depth(&ag->dact))) != CL_OK ||
+            (st = nn_poly_eval_slots(ctx, &ag->dact, ag->z[l - 1], ag->t0)) != CL_OK ||
+            (st = ensure_level(ag, ag->dh, 1)) != CL_OK || (st = ensure_level(ag, ag->t0, 1)) != CL_OK ||
+            (st = slots_mul(ctx, ag->dh, ag->t0, ag->dq)) != CL_OK)
+            return st;
+    }
+
+    /* HE-compatible Adam on every parameter vector */
+    const long t = (long)ag->stats.train_steps + 1;
+    const int ad = nn_he_adam_depth();
+    for (int l = 0; l < NLAYERS; l++)
+        for (size_t p = 0; p < ag->P; p++) {
+            if ((st = ensure_level(ag, ag->g[l][p], ad)) != CL_OK || (st = ensure_level(ag, ag->r[l][p], ad)) != CL_OK ||
+                (st = ensure_level(ag, ag->m[l][p], 3)) != CL_OK ||
+                (st = nn_he_adam_step_slots(ctx, &ag->adam, t, ag->w[l][p], ag->m[l][p], ag->r[l][p], ag->g[l][p])) !=
+                    CL_OK)
+                return st;
+        }
+    ag->stats.train_steps++;
+    return CL_OK;
+}
+
+cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
+{
+    if (!ag || !idx)
+        return CL_ERR_INVALID;
+    for (size_t b = 0; b < ag->B; b++)
+        if (idx[b] >= ag->stored || idx[b] % ag->B != b)
+            return CL_ERR_INVALID;
+    slots_counters before = *slots_get_counters(ag->ctx);
+    cl_status st = train_step(ag, idx);
+    counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
+    return st;
+}
+
+cl_status he_dqn_update_target(he_dqn *ag)
+{
+    if (!ag)
+        return CL_ERR_INVALID;
+    slots_counters before = *slots_get_counters(ag->ctx);
+    cl_status st = CL_OK;
+    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
+        for (size_t k = 0; k < ag->D && st == CL_OK; k++)
+            st = slots_copy(ag->ctx, ag->w[l][k], ag->tw[l][k]);
+        if (st == CL_OK)
+            st = slots_copy(ag->ctx, ag->w[l][2 * ag->D], ag->tw[l][2 * ag->D]);
+    }
+    counters_acc(&ag->stats.target, &before, slots_get_counters(ag->ctx));
+    return st;
+}
+
+/* ------------------------------------------------------------- owner side */
+
+cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
+                       bool terminated)
+{
+    if (!ag || !obs || !next_obs || action < 0 || action >= ag->n_act)
+        return CL_ERR_INVALID;
+    const size_t S = ag->S, off = (ag->pos % ag->B) * 2 * ag->D, od = ag->in[0];
+    const size_t i = ag->pos;
+    double *v = ag->buf;
+    cl_status st;
+    memset(v, 0, S * sizeof *v);
+    memcpy(v + off, obs, od * sizeof *v);
+    if ((st = slots_encrypt(ag->owner, v, S, ag->rs[i])) != CL_OK)
+        return st;
+    memcpy(v + off, next_obs, od * sizeof *v);
+    if ((st = slots_encrypt(ag->owner, v, S, ag->rn[i])) != CL_OK)
+        return st;
+    memset(v + off, 0, od * sizeof *v);
+    v[off + (size_t)action] = 1.0;
+    if ((st = slots_encrypt(ag->owner, v, S, ag->ra[i])) != CL_OK)
+        return st;
+    for (int j = 0; j < ag->n_act; j++)
+        v[off + (size_t)j] = reward;
+    if ((st = slots_encrypt(ag->owner, v, S, ag->rr[i])) != CL_OK)
+        return st;
+    for (int j = 0; j < ag->n_act; j++)
+        v[off + (size_t)j] = terminated ? 0.0 : 1.0;
+    if ((st = slots_encrypt(ag->owner, v, S, ag->rd[i])) != CL_OK)
+        return st;
+    ag->pos = (ag->pos + 1) % ag->cap;
+    if (ag->stored < ag->cap)
+        ag->stored++;
+    return CL_OK;
+}
+
+cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q)
+{
+    if (!ag || !obs || !action)
+        return CL_ERR_INVALID;
+    slots_counters before = *slots_get_counters(ag->ctx);
+    double *v = ag->buf;
+    memset(v, 0, ag->S * sizeof *v);
+    memcpy(v, obs, ag->in[0] * sizeof *v); /* batch position 0 */
+    slots_vec **op[NLAYERS] = {ag->w[0], ag->w[1], ag->w[2]};
+    cl_status st = slots_encrypt(ag->owner, v, ag->S, ag->t2);
+    if (st == CL_OK)
+        st = forward(ag, op, ag->t2, false, ag->q);
+    double *qv = ag->buf;
+    if (st == CL_OK)
+        st = slots_decrypt(ag->owner, ag->q, qv, (size_t)ag->n_act);
+    counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
+    if (st != CL_OK)
+        return st;
+    int best = 0;
+    for (int a = 1; a < ag->n_act; a++)
+        if (qv[a] > qv[best])
+            best = a;
+    *action = best;
+    if (q)
+        memcpy(q, qv, (size_t)ag->n_act * sizeof *q);
+    ag->stats.greedy_actions++;
+    return CL_OK;
+}
+
+/* stable_baselines3.common.utils.get_linear_fn */
+static double exploration_eps(const he_dqn *ag)
+{
+    const he_dqn_hparams *hp = &ag->hp;
+    const double progress = (double)ag->stats.env_steps / (double)ag->total_timesteps;
+    if (hp->exploration_fraction <= 0 || progress > hp->exploration_fraction)
+        return hp->exploration_final_eps;
+    return hp->exploration_initial_eps +
+           progress * (hp->exploration_final_eps - hp->exploration_initial_eps) / hp->exploration_fraction;
+}
+
+static cl_status sample_and_train(he_dqn *ag)
+{
+    size_t idx[64], *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
+    if (!ip)
+        return CL_ERR_NOMEM;
+    /* stratified: block b gets a uniform stored transition with index ≡ b (mod B) */
+    for (size_t b = 0; b < ag->B; b++) {
+        const size_t count = (ag->stored - b + ag->B - 1) / ag->B;
+        ip[b] = b + ag->B * (size_t)rl_rng_below(&ag->rng_sample, (uint32_t)count);
+    }
+    cl_status st = he_dqn_train_on(ag, ip);
+    if (ip != idx)
+        free(ip);
+    return st;
+}
+
+cl_status he_dqn_learn(he_dqn *ag, int64_t n_steps, he_dqn_episode_fn cb, void *user)
+{
+    if (!ag || n_steps < 0)
+        return CL_ERR_INVALID;
+    const he_dqn_hparams *hp = &ag->hp;
+    if (!ag->started) {
+        ag->total_timesteps = hp->n_timesteps > 0 ? hp->n_timesteps : (n_steps > 0 ? n_steps : 1);
+        rl_env_reset(ag->env, &ag->rng_env, ag->obs);
+        ag->ep_ret = 0;
+        ag->ep_len = 0;
+        ag->started = true;
+    }
+    cl_status st = CL_OK;
+    for (int64_t i = 0; i < n_steps && st == CL_OK; i++) {
+        /* owner: epsilon-greedy on the decrypted Q(s) */
+        const double eps = exploration_eps(ag);
+        const double u = rl_rng_uniform(&ag->rng_owner);
+        const int random_action = (int)rl_rng_below(&ag->rng_owner, (uint32_t)ag->n_act);
+        int a = random_action;
+        if (ag->stats.env_steps >= hp->learning_starts && u >= eps)
+            if ((st = he_dqn_act(ag, ag->obs, &a, NULL)) != CL_OK)
+                break;
+        if ((size_t)ag->stats.env_steps >= ag->actions_cap) {
+            size_t nc = ag->actions_cap ? 2 * ag->actions_cap : 1024;
+            int *na = realloc(ag->actions, nc * sizeof *na);
+            if (!na)
+                return CL_ERR_NOMEM;
+            ag->actions = na;
+            ag->actions_cap = nc;
+        }
+        ag->actions[ag->stats.env_steps] = a;
+        double next[RL_MAX_OBS], reward, action = (double)a;
+        bool term, trunc;
+        if ((st = rl_env_step(ag->env, &action, next, &reward, &term, &trunc)) != CL_OK)
+            break;
+        /* a time-limit truncation still bootstraps (SB3's handle_timeout_termination) */
+        if ((st = he_dqn_store(ag, ag->obs, a, reward, next, term)) != CL_OK)
+            break;
+        ag->stats.env_steps++;
+        ag->ep_ret += reward;
+        ag->ep_len++;
+        if (term || trunc) {
+            ag->stats.episodes++;
+            if (cb)
+                cb(user, ag->stats.env_steps, ag->ep_ret, ag->ep_len);
+            rl_env_reset(ag->env, &ag->rng_env, ag->obs);
+            ag->ep_ret = 0;
+            ag->ep_len = 0;
+        } else {
+            memcpy(ag->obs, next, sizeof next);
+        }
+        /* platform: training phase and target update */
+        const int64_t n = ag->stats.env_steps;
+        if (n > hp->learning_starts && n % hp->train_freq == 0) {
+            const int64_t gs = hp->gradient_steps < 0 ? hp->train_freq : hp->gradient_steps;
+            for (int64_t k = 0; k < gs && st == CL_OK; k++)
+                st = sample_and_train(ag);
+        }
+        if (st == CL_OK && n % hp->target_update_interval == 0)
+            st = he_dqn_update_target(ag);
+    }
+    return st;
+}
+
+cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *returns)
+{
+    if (!ag || episodes < 0 || (episodes > 0 && !returns))
+        return CL_ERR_INVALID;
+    rl_env *env;
+    cl_status st = rl_env_create(ag->spec->id, &env);
+    if (st != CL_OK)
+        return st;
+    rl_rng rng;
+    rl_rng_seed(&rng, seed);
+    for (int e = 0; e < episodes && st == CL_OK; e++) {
+        double obs[RL_MAX_OBS], ret = 0, reward;
+        bool term = false, trunc = false;
+        rl_env_reset(env, &rng, obs);
+        while (!term && !trunc && st == CL_OK) {
+            int a;
+            if ((st = he_dqn_act(ag, obs, &a, NULL)) != CL_OK)
+                break;
+            double action = (double)a;
+            if ((st = rl_env_step(env, &action, obs, &reward, &term, &trunc)) != CL_OK)
+                break;
+            ret += reward;
+        }
+        returns[e] = ret;
+    }
+    rl_env_free(env);
+    return st;
+}
+
+/* ------------------------------------------------------------- inspection */
+
+const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag)
+{
+    return ag ? &ag->stats : NULL;
+}
+
+const int *he_dqn_actions(const he_dqn *ag)
+{
+    return ag ? ag->actions : NULL;
+}
+
+int he_dqn_layer_count(void)
+{
+    return NLAYERS;
+}
+
+void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out)
+{
+    if (!ag || layer < 0 || layer >= NLAYERS)
+        return;
+    if (in)
+        *in = ag->in[layer];
+    if (out)
+        *out = ag->out[layer];
+}
+
+static cl_status unpack_set(he_dqn *ag, slots_vec **set, int layer, bool transposed, double *W, double *b)
+{
+    if (!ag || layer < 0 || layer >= NLAYERS || !W)
+        return CL_ERR_INVALID;
+    const size_t in = ag->in[layer], out = ag->out[layer], D = ag->D;
+    cl_status st = CL_OK;
+    for (size_t k = 0; k < D && st == CL_OK; k++)
+        if ((st = slots_decrypt(ag->owner, set[(transposed ? D : 0) + k], ag->buf, ag->S)) == CL_OK)
+            nn_unpack_diagonal(&ag->lay, ag->buf, out, in, transposed, k, W);
+    if (st == CL_OK && b && (st = slots_decrypt(ag->owner, set[2 * D], ag->buf, ag->S)) == CL_OK)
+        memcpy(b, ag->buf, out * sizeof *b);
+    return st;
+}
+
+cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, double *b)
+{
+    if (!ag || layer < 0 || layer >= NLAYERS)
+        return CL_ERR_INVALID;
+    return unpack_set(ag, ag->w[layer], layer, transposed, W, b);
+}
+
+cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db)
+{
+    if (!ag || layer < 0 || layer >= NLAYERS)
+        return CL_ERR_INVALID;
+    if (ag->stats.train_steps == 0)
+        return CL_ERR_STATE;
+    return unpack_set(ag, ag->g[layer], layer, transposed, dW, db);
+}

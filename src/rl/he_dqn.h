@@ -1,0 +1,109 @@
+/* HE-DQN: DQN whose whole training step runs on the slot machine, so the same
+ * code trains in clear (doubles) and on CKKS ciphertexts. Design and costs:
+ * docs/he-dqn.md.
+ *
+ * The platform side (slots_ctx) runs forward passes, polynomial targets, the
+ * loss gradient, backpropagation, the HE-compatible Adam and target updates.
+ * The owner side (slots_owner, in the same process for now) encrypts states,
+ * actions, rewards and initial weights, decrypts Q(s) to choose actions, and
+ * refreshes ciphertexts whose levels ran out (interactive mode).
+ *
+ * (Internal for now: include as "rl/he_dqn.h".) */
+#ifndef CIPHERL_RL_HE_DQN_H
+#define CIPHERL_RL_HE_DQN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cipherl/common.h"
+#include "cipherl/slots.h"
+
+/* Hyperparameters: Stable-Baselines3 / RL Zoo names where they exist. */
+typedef struct he_dqn_hparams {
+    int64_t n_timesteps;            /* length of the exploration schedule (<= 0: the first learn call's n_steps) */
+    double learning_rate;
+    int64_t buffer_size;            /* transitions kept (rounded up to a multiple of batch_size) */
+    int64_t learning_starts;        /* environment steps of uniform random actions before training (>= batch_size) */
+    int batch_size;                 /* B: a power of two */
+    double gamma;
+    int64_t train_freq;             /* environment steps between training phases */
+    int64_t gradient_steps;         /* training steps per phase; -1: train_freq */
+    int64_t target_update_interval; /* environment steps between hard target updates */
+    double exploration_fraction;
+    double exploration_initial_eps;
+    double exploration_final_eps;
+    int net_arch;                   /* H: width of both hidden layers */
+    /* HE-specific */
+    double activation_bound;        /* b of p(x) = x/2 + x^2/(2b) (ReLU quadratic without its constant) */
+    int max_degree;                 /* n: degree of the polynomial of |x| (in x^2) of the maximum */
+    double max_bound;               /* the maximum is accurate for |Q(s',a) - Q(s',a')| <= max_bound */
+    double adam_beta1, adam_beta2;
+    double adam_delta;              /* HE-Adam's variance floor */
+    double adam_prior;              /* HE-Adam's prior second moment */
+} he_dqn_hparams;
+
+/* Defaults for CartPole-v1 (docs/he-dqn.md). */
+void he_dqn_hparams_default(he_dqn_hparams *hp);
+
+/* The padded width D and the slot count S = 2 D B the slot machine must have
+ * for env_id and hp (CL_ERR_INVALID for an unknown or continuous environment). */
+cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out);
+
+typedef struct he_dqn he_dqn;
+
+/* Creates the agent: its environment, networks (initialized PyTorch-style from
+ * seed and encrypted by the owner), HE-Adam state and replay. ctx must have
+ * he_dqn_layout's slot count and at least nn_he_adam_depth() levels; ctx and
+ * owner stay the caller's. */
+cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                        uint64_t seed, he_dqn **out);
+void he_dqn_free(he_dqn *ag);
+
+/* Called at the end of every episode during learning. */
+typedef void (*he_dqn_episode_fn)(void *user, int64_t step, double episode_return, int episode_length);
+
+/* Runs n_steps environment steps: exploration, storage, training phases and
+ * target updates as SB3's DQN schedules them. Can be called repeatedly. */
+cl_status he_dqn_learn(he_dqn *ag, int64_t n_steps, he_dqn_episode_fn cb, void *user);
+
+/* Greedy action for obs (the owner decrypts Q(obs, .) and takes the argmax);
+ * q (n_actions values, or NULL) receives the decrypted Q-values. */
+cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q);
+/* Runs `episodes` greedy episodes in a fresh environment reset from seed. */
+cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *returns);
+
+/* What training and acting cost so far, counted by the slot machine. */
+typedef struct he_dqn_stats {
+    int64_t env_steps;
+    int64_t train_steps;
+    int64_t episodes;
+    int64_t greedy_actions;  /* action selections that ran the network */
+    slots_counters train;    /* summed over all training steps (min_level: lowest reached) */
+    slots_counters act;      /* summed over all greedy action selections */
+    slots_counters target;   /* summed over all target updates */
+} he_dqn_stats;
+const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag);
+
+/* Layer sizes: layer 0..2, in x out. */
+int he_dqn_layer_count(void);
+void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out);
+/* The owner decrypts layer's weights: W (out x in, row-major) from the diagonal
+ * set (transposed = false) or the transposed set, and the bias (b may be NULL). */
+cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, double *b);
+/* The gradients of the last training step, decrypted the same way. */
+cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db);
+/* The decrypted action sequence of learning so far (he_dqn_get_stats()->env_steps of them). */
+const int *he_dqn_actions(const he_dqn *ag);
+
+/* ---- lower level, for tests ---- */
+/* The owner stores one transition (obs and next_obs: obs_dim values). */
+cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
+                       bool terminated);
+/* One training step on the stored transitions idx[0..B) (idx[b] ≡ b mod B,
+ * indices into the replay's slots) followed by no target update. */
+cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx);
+/* Hard target update now. */
+cl_status he_dqn_update_target(he_dqn *ag);
+
+#endif

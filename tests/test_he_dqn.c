@@ -1,0 +1,391 @@
+/* HE-DQN on the slot machine: one training step's gradients against a plain
+ * double reference of the same polynomial network, the CKKS run following its
+ * clear twin (same actions, weights within a bound), and learning CartPole in
+ * clear.
+ *
+ * Knobs for experiments (the defaults are what the test asserts):
+ * HE_DQN_TEST=<test name> runs one test; HE_DQN_CLEAR_ONLY=1 stops the
+ * fidelity test after its clear run; HE_DQN_STEPS, HE_DQN_H, HE_DQN_B,
+ * HE_DQN_LS, HE_DQN_LEVELS override the learning test's steps, width, batch,
+ * learning_starts and level budget. Run CKKS tests with OMP_NUM_THREADS=1 on a shared 2-core
+ * machine: spinning OpenMP threads slow them tenfold. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cipherl/ckks.h"
+#include "cipherl/rl.h"
+#include "nn/nn_he.h"
+#include "rl/he_dqn.h"
+
+enum { H = 8, NB = 4, OBS = 4, NA = 2 };
+
+static he_dqn_hparams small_hparams(void)
+{
+    he_dqn_hparams hp;
+    he_dqn_hparams_default(&hp);
+    hp.net_arch = H;
+    hp.batch_size = NB;
+    return hp;
+}
+
+/* ------------------------------------------------ plain reference network */
+
+typedef struct plain_net {
+    size_t in[3], out[3];
+    double W[3][H * H], b[3][H];
+} plain_net;
+
+static void plain_forward(const plain_net *n, const nn_poly *act, const double *s, double z[2][H], double h[3][H],
+                          double *q)
+{
+    memcpy(h[0], s, OBS * sizeof *s);
+    for (int l = 0; l < 3; l++) {
+        double *o = l == 2 ? q : z[l];
+        for (size_t r = 0; r < n->out[l]; r++) {
+            double v = n->b[l][r];
+            for (size_t c = 0; c < n->in[l]; c++)
+                v += n->W[l][r * n->in[l] + c] * h[l][c];
+            o[r] = v;
+        }
+        if (l < 2)
+            for (size_t r = 0; r < n->out[l]; r++)
+                h[l + 1][r] = nn_poly_eval(act, z[l][r]);
+    }
+}
+
+typedef struct batch {
+    double s[NB][OBS], s2[NB][OBS], r[NB];
+    int a[NB];
+    bool term[NB];
+} batch;
+
+/* Loss (1/B) sum_b (Q(s_b, a_b) - y_b)^2 with y from the target net (fixed), and its gradient. */
+static double plain_loss_grad(const plain_net *n, const plain_net *tgt, const nn_poly *act, const nn_abs_approx *mx,
+                              double gamma, const batch *bt, plain_net *grad)
+{
+    const nn_poly dact = nn_poly_derivative(act);
+    double loss = 0;
+    if (grad) {
+        memset(grad, 0, sizeof *grad);
+        memcpy(grad->in, n->in, sizeof grad->in);
+        memcpy(grad->out, n->out, sizeof grad->out);
+    }
+    for (int b = 0; b < NB; b++) {
+        double z[2][H], h[3][H], q[NA], zt[2][H], ht[3][H], qt[NA];
+        plain_forward(tgt, act, bt->s2[b], zt, ht, qt);
+        const double y = bt->r[b] + gamma * (bt->term[b] ? 0.0 : 1.0) * nn_max2(mx, qt[0], qt[1]);
+        plain_forward(n, act, bt->s[b], z, h, q);
+        const double e = q[bt->a[b]] - y;
+        loss += e * e / NB;
+        if (!grad)
+            continue;
+        double dy[H] = {0};
+        dy[bt->a[b]] = 2.0 * e / NB;
+        for (int l = 2; l >= 0; l--) {
+            double dx[H] = {0};
+            for (size_t r = 0; r < n->out[l]; r++) {
+                grad->b[l][r] += dy[r];
+                for (size_t c = 0; c < n->in[l]; c++) {
+                    grad->W[l][r * n->in[l] + c] += dy[r] * h[l][c];
+                    dx[c] += n->W[l][r * n->in[l] + c] * dy[r];
+                }
+            }
+            if (l > 0)
+                for (size_t c = 0; c < n->in[l]; c++)
+                    dy[c] = dx[c] * nn_poly_eval(&dact, z[l - 1][c]);
+        }
+    }
+    return loss;
+}
+
+static void read_net(he_dqn *ag, plain_net *n, bool grads, bool transposed)
+{
+    memset(n, 0, sizeof *n);
+    for (int l = 0; l < 3; l++) {
+        he_dqn_layer_shape(ag, l, &n->in[l], &n->out[l]);
+        if (grads)
+            assert_int_equal(he_dqn_get_grads(ag, l, transposed, n->W[l], n->b[l]), CL_OK);
+        else
+            assert_int_equal(he_dqn_get_weights(ag, l, transposed, n->W[l], n->b[l]), CL_OK);
+    }
+}
+
+static double net_diff(const plain_net *a, const plain_net *b)
+{
+    double e = 0;
+    for (int l = 0; l < 3; l++) {
+        for (size_t i = 0; i < a->in[l] * a->out[l]; i++)
+            e = fmax(e, fabs(a->W[l][i] - b->W[l][i]));
+        for (size_t i = 0; i < a->out[l]; i++)
+            e = fmax(e, fabs(a->b[l][i] - b->b[l][i]));
+    }
+    return e;
+}
+
+static double net_max(const plain_net *a)
+{
+    plain_net z;
+    memset(&z, 0, sizeof z);
+    memcpy(z.in, a->in, sizeof z.in);
+    memcpy(z.out, a->out, sizeof z.out);
+    return net_diff(a, &z);
+}
+
+/* ------------------------------------------------ 2. gradients of one step */
+
+static void test_gradients_match_plain(void **state)
+{
+    (void)state;
+    he_dqn_hparams hp = small_hparams();
+    hp.learning_starts = NB;
+    size_t d, S;
+    assert_int_equal(he_dqn_layout("CartPole-v1", &hp, &d, &S), CL_OK);
+    assert_int_equal(d, 8);
+    assert_int_equal(S, 64);
+    slots_ctx *ctx;
+    slots_owner *own;
+    slots_clear_config cfg = {.slots = S, .levels = 6};
+    assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
+    he_dqn *ag;
+    assert_int_equal(he_dqn_create("CartPole-v1", &hp, ctx, own, 7, &ag), CL_OK);
+
+    rl_rng rng;
+    rl_rng_seed(&rng, 3);
+    batch bt;
+    for (int b = 0; b < NB; b++) {
+        for (int j = 0; j < OBS; j++) {
+            bt.s[b][j] = rl_rng_range(&rng, -1.5, 1.5);
+            bt.s2[b][j] = rl_rng_range(&rng, -1.5, 1.5);
+        }
+        bt.a[b] = (int)rl_rng_below(&rng, NA);
+        bt.r[b] = rl_rng_range(&rng, 0, 2);
+        bt.term[b] = b == 2;
+        assert_int_equal(he_dqn_store(ag, bt.s[b], bt.a[b], bt.r[b], bt.s2[b], bt.term[b]), CL_OK);
+    }
+    plain_net w0, wt;
+    read_net(ag, &w0, false, false);
+    read_net(ag, &wt, false, true);
+    assert_true(net_diff(&w0, &wt) == 0); /* both packings of one matrix */
+
+    const size_t idx[NB] = {0, 1, 2, 3};
+    assert_int_equal(he_dqn_train_on(ag, idx), CL_OK);
+
+    nn_poly act = nn_relu_quadratic(hp.activation_bound);
+    act.c[0] = 0;
+    nn_abs_approx mx;
+    assert_int_equal(nn_abs_approx_make(hp.max_degree, hp.max_bound, &mx), CL_OK);
+    plain_net want, got, got_t;
+    const double loss = plain_loss_grad(&w0, &w0, &act, &mx, hp.gamma, &bt, &want);
+    assert_true(loss > 0);
+    read_net(ag, &got, true, false);
+    read_net(ag, &got_t, true, true);
+    const double scale = net_max(&want);
+    assert_true(scale > 1e-3);
+    assert_true(net_diff(&got, &want) < 1e-10 * (1 + scale));
+    assert_true(net_diff(&got_t, &want) < 1e-10 * (1 + scale));
+
+    /* the reference itself against central finite differences of the loss */
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < w0.in[l] * w0.out[l]; i += 3) {
+            plain_net wp = w0, wm = w0;
+            const double h = 1e-6;
+            wp.W[l][i] += h;
+            wm.W[l][i] -= h;
+            const double fd = (plain_loss_grad(&wp, &w0, &act, &mx, hp.gamma, &bt, NULL) -
+                               plain_loss_grad(&wm, &w0, &act, &mx, hp.gamma, &bt, NULL)) /
+                              (2 * h);
+            assert_true(fabs(fd - want.W[l][i]) < 1e-6 * (1 + fabs(fd)));
+        }
+
+    /* the step moved the weights, and both packings stayed equal */
+    plain_net w1, w1t;
+    read_net(ag, &w1, false, false);
+    read_net(ag, &w1t, false, true);
+    assert_true(net_diff(&w1, &w0) > 0);
+    assert_true(net_diff(&w1, &w1t) < 1e-12);
+
+    he_dqn_free(ag);
+    slots_owner_free(own);
+    slots_ctx_free(ctx);
+}
+
+/* ------------------------------------------------ 1. CKKS follows clear */
+
+enum { FID_STEPS = 10 };
+
+static he_dqn_hparams fidelity_hparams(void)
+{
+    he_dqn_hparams hp = small_hparams();
+    hp.n_timesteps = FID_STEPS;
+    hp.learning_starts = 4;
+    hp.buffer_size = 12;
+    hp.train_freq = 3;
+    hp.gradient_steps = 1;
+    hp.target_update_interval = 8;
+    hp.exploration_initial_eps = 0.25;
+    hp.exploration_final_eps = 0.25;
+    hp.learning_rate = 5e-3;
+    return hp;
+}
+
+static void test_ckks_follows_clear(void **state)
+{
+    (void)state;
+    he_dqn_hparams hp = fidelity_hparams();
+    size_t S;
+    assert_int_equal(he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
+    ckks_params *params;
+    assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
+    const int levels = ckks_params_max_level(params);
+
+    /* the clear twin */
+    slots_ctx *cctx;
+    slots_owner *cown;
+    slots_clear_config cfg = {.slots = S, .levels = levels};
+    assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
+    he_dqn *cag;
+    assert_int_equal(he_dqn_create("CartPole-v1", &hp, cctx, cown, 11, &cag), CL_OK);
+    assert_int_equal(he_dqn_learn(cag, FID_STEPS, NULL, NULL), CL_OK);
+    const he_dqn_stats *cs = he_dqn_get_stats(cag);
+    assert_true(cs->train_steps >= 2);
+    assert_true(cs->greedy_actions >= 2);
+    int steps[64];
+    const size_t nsteps = slots_rotation_steps(cctx, steps, 64);
+    assert_true(nsteps > 0 && nsteps < 64);
+    print_message("# clear: train %lld steps: rot %llu mul %llu mulp %llu mulc %llu refresh %llu enc %llu; act %lld: rot %llu refresh %llu; nsteps %zu\n",
+                  (long long)cs->train_steps, (unsigned long long)cs->train.rotate, (unsigned long long)cs->train.mul,
+                  (unsigned long long)cs->train.mul_plain, (unsigned long long)cs->train.mul_const,
+                  (unsigned long long)cs->train.refresh, (unsigned long long)slots_get_counters(cctx)->encrypt,
+                  (long long)cs->greedy_actions, (unsigned long long)cs->act.rotate,
+                  (unsigned long long)cs->act.refresh, nsteps);
+
+    /* the encrypted run */
+    ckks_secret_key *sk;
+    ckks_public_key *pk;
+    ckks_eval_keys *keys;
+    assert_int_equal(ckks_secret_key_create(params, &sk), CL_OK);
+    assert_int_equal(ckks_public_key_create(sk, &pk), CL_OK);
+    assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, nsteps, &keys), CL_OK);
+    slots_ctx *kctx;
+    slots_owner *kown;
+    assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(kctx, sk, pk, &kown), CL_OK);
+    slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
+    if (getenv("HE_DQN_CLEAR_ONLY"))
+        return;
+    he_dqn *kag;
+    assert_int_equal(he_dqn_create("CartPole-v1", &hp, kctx, kown, 11, &kag), CL_OK);
+    assert_int_equal(he_dqn_learn(kag, FID_STEPS, NULL, NULL), CL_OK);
+    const he_dqn_stats *ks = he_dqn_get_stats(kag);
+
+    /* same actions, same operations, weights within the bound */
+    assert_int_equal(ks->env_steps, cs->env_steps);
+    assert_int_equal(ks->train_steps, cs->train_steps);
+    assert_memory_equal(he_dqn_actions(kag), he_dqn_actions(cag), FID_STEPS * sizeof(int));
+    assert_int_equal(ks->train.rotate, cs->train.rotate);
+    assert_int_equal(ks->train.refresh, cs->train.refresh);
+    assert_int_equal(ks->act.refresh, cs->act.refresh);
+    double err = 0;
+    for (int t = 0; t < 2; t++) {
+        plain_net a, b;
+        read_net(cag, &a, false, t);
+        read_net(kag, &b, false, t);
+        err = fmax(err, net_diff(&a, &b));
+    }
+    print_message("# HE-DQN fidelity: %lld train steps, largest weight difference %.3g\n",
+                  (long long)cs->train_steps, err);
+    assert_true(err < 1e-3);
+
+    he_dqn_free(kag);
+    slots_owner_free(kown);
+    slots_ctx_free(kctx);
+    ckks_eval_keys_free(keys);
+    ckks_public_key_free(pk);
+    ckks_secret_key_free(sk);
+    he_dqn_free(cag);
+    slots_owner_free(cown);
+    slots_ctx_free(cctx);
+    ckks_params_free(params);
+}
+
+/* ------------------------------------------------ 3. learning in clear */
+
+typedef struct curve {
+    double ret[4096];
+    int n;
+} curve;
+
+static void on_episode(void *user, int64_t step, double ret, int len)
+{
+    (void)step;
+    (void)len;
+    curve *c = user;
+    if (c->n < 4096)
+        c->ret[c->n++] = ret;
+}
+
+static void test_learns_cartpole_clear(void **state)
+{
+    (void)state;
+    he_dqn_hparams hp;
+    he_dqn_hparams_default(&hp);
+    if (getenv("HE_DQN_H"))
+        hp.net_arch = atoi(getenv("HE_DQN_H"));
+    if (getenv("HE_DQN_LS"))
+        hp.learning_starts = atoi(getenv("HE_DQN_LS"));
+    if (getenv("HE_DQN_B"))
+        hp.batch_size = atoi(getenv("HE_DQN_B"));
+    const int64_t steps = hp.n_timesteps = getenv("HE_DQN_STEPS") ? atoll(getenv("HE_DQN_STEPS")) : 8000;
+    size_t S;
+    assert_int_equal(he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
+    slots_ctx *ctx;
+    slots_owner *own;
+    slots_clear_config cfg = {.slots = S, .levels = getenv("HE_DQN_LEVELS") ? atoi(getenv("HE_DQN_LEVELS")) : 6};
+    assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
+    he_dqn *ag;
+    assert_int_equal(he_dqn_create("CartPole-v1", &hp, ctx, own, 1, &ag), CL_OK);
+    curve *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    assert_int_equal(he_dqn_learn(ag, steps, on_episode, c), CL_OK);
+    double last = 0;
+    const int k = c->n < 10 ? c->n : 10;
+    for (int i = c->n - k; i < c->n; i++)
+        last += c->ret[i] / k;
+    double ev[5];
+    assert_int_equal(he_dqn_evaluate(ag, 5, 99, ev), CL_OK);
+    double evm = (ev[0] + ev[1] + ev[2] + ev[3] + ev[4]) / 5;
+    const he_dqn_stats *s = he_dqn_get_stats(ag);
+    print_message("# HE-DQN CartPole clear: %d episodes, last-10 mean %.1f, greedy eval %.1f; per train step: "
+                  "%.1f rotations, %.1f refreshes, %.1f mul, %.1f mul_const; per greedy action: %.1f rotations, "
+                  "%.1f refreshes\n",
+                  c->n, last, evm, (double)s->train.rotate / s->train_steps,
+                  (double)s->train.refresh / s->train_steps, (double)s->train.mul / s->train_steps,
+                  (double)s->train.mul_const / s->train_steps, (double)s->act.rotate / s->greedy_actions,
+                  (double)s->act.refresh / s->greedy_actions);
+    assert_true(last > 44.0);
+    free(c);
+    he_dqn_free(ag);
+    slots_owner_free(own);
+    slots_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradients_match_plain),
+        cmocka_unit_test(test_ckks_follows_clear),
+        cmocka_unit_test(test_learns_cartpole_clear),
+    };
+    const char *filter = getenv("HE_DQN_TEST");
+    if (filter)
+        cmocka_set_test_filter(filter);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
