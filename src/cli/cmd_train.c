@@ -1,16 +1,409 @@
-/* cipherl train / eval — placeholder until the baselines land (issue 3). */
+/* cipherl train / eval — train a plaintext DQN or TD3 agent (mode plain) on a
+ * classic-control task, and evaluate a saved model deterministically. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cipherl/rl.h"
 #include "cli/cli.h"
+
+#define MAX_HP 64
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* "--name value" or "--name=value": returns the value and advances *i, or
+ * NULL if argv[*i] is not that option. *missing is set when the value is
+ * absent. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n))
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n])
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+static int parse_steps(const char *s, int64_t *out)
+{
+    /* integers, also written 5e4 */
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (!*s || errno || *end || !isfinite(d) || d < 1 || d > 1e13 || d != floor(d))
+        return 0;
+    *out = (int64_t)d;
+    return 1;
+}
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cipherl train --mode plain --env ENV [--algo dqn|td3] [--seed S] [--steps N]\n"
+        "                     [--log FILE.csv] [--out MODEL] [--hp NAME=VALUE]... [--progress]\n"
+        "\n"
+        "Trains an agent on ENV (see 'cipherl env list'). --algo defaults to dqn for\n"
+        "discrete actions and td3 for continuous ones; hyperparameters default to\n"
+        "Stable-Baselines3's, overridden by the RL Zoo's tuned set for ENV, and each\n"
+        "can be set with --hp NAME=VALUE (Stable-Baselines3's names: learning_rate,\n"
+        "buffer_size, learning_starts, batch_size, tau, gamma, train_freq,\n"
+        "gradient_steps, net_arch, adam_eps, n_timesteps; DQN: target_update_interval,\n"
+        "exploration_fraction, exploration_initial_eps, exploration_final_eps,\n"
+        "max_grad_norm; TD3: policy_delay, target_policy_noise, target_noise_clip,\n"
+        "noise_type, noise_std). --steps defaults to n_timesteps.\n"
+        "--log writes one CSV row per episode: step,episode,return,length.\n"
+        "--out saves the deterministic policy as a model file for 'cipherl eval'.\n"
+        "A progress line is drawn on stderr when it is a terminal, or with --progress.\n"
+        "Modes: plain (others arrive with the encrypted training).\n");
+}
+
+static void draw_progress(int64_t step, int64_t total, double elapsed, int64_t episodes,
+                          const double *recent, int n_recent, int final)
+{
+    double sps = elapsed > 0 ? (double)step / elapsed : 0.0;
+    double left = sps > 0 ? (double)(total - step) / sps : 0.0;
+    char mean[32] = "-";
+    if (n_recent > 0) {
+        double s = 0;
+        for (int i = 0; i < n_recent; i++)
+            s += recent[i];
+        snprintf(mean, sizeof mean, "%.1f", s / n_recent);
+    }
+    long l = (long)(left + 0.5);
+    fprintf(stderr,
+            "\r%lld/%lld steps | %.0f steps/s | %lld episodes | mean return (last 20) %s | "
+            "left %ld:%02ld:%02ld   ",
+            (long long)step, (long long)total, sps, (long long)episodes, mean, l / 3600,
+            (l / 60) % 60, l % 60);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
 
 int cli_cmd_train(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    cli_error("train: not available yet");
-    return 1;
+    const char *mode = "plain", *env_id = NULL, *algo_s = NULL, *log_path = NULL,
+               *out_path = NULL;
+    const char *hps[MAX_HP];
+    int n_hp = 0, progress = isatty(STDERR_FILENO), missing = 0;
+    uint64_t seed = 0;
+    int64_t steps = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            train_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--progress")) {
+            progress = 1;
+        } else if (!strcmp(argv[i], "--no-progress")) {
+            progress = 0;
+        } else if ((v = opt_value(argc, argv, &i, "--mode", &missing))) {
+            mode = v;
+        } else if ((v = opt_value(argc, argv, &i, "--env", &missing))) {
+            env_id = v;
+        } else if ((v = opt_value(argc, argv, &i, "--algo", &missing))) {
+            algo_s = v;
+        } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
+            if (!parse_u64(v, &seed)) {
+                cli_error("train: --seed: '%s' is not a non-negative integer", v);
+                return 2;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--steps", &missing))) {
+            if (!parse_steps(v, &steps)) {
+                cli_error("train: --steps: '%s' is not a positive integer", v);
+                return 2;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--log", &missing))) {
+            log_path = v;
+        } else if ((v = opt_value(argc, argv, &i, "--out", &missing))) {
+            out_path = v;
+        } else if ((v = opt_value(argc, argv, &i, "--hp", &missing))) {
+            if (n_hp == MAX_HP) {
+                cli_error("train: too many --hp options");
+                return 2;
+            }
+            hps[n_hp++] = v;
+        } else if (missing) {
+            cli_error("train: option '%s' needs a value", argv[i]);
+            return 2;
+        } else {
+            cli_error("train: unknown option '%s' (try 'cipherl train --help')", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            cli_error("train: option '%s' needs a value", argv[i]);
+            return 2;
+        }
+    }
+    if (strcmp(mode, "plain")) {
+        if (!strcmp(mode, "clear") || !strcmp(mode, "interactive") || !strcmp(mode, "bootstrap"))
+            cli_error("train: mode %s is not available yet (available: plain)", mode);
+        else
+            cli_error("train: unknown mode '%s' (modes: plain, clear, interactive, bootstrap)",
+                      mode);
+        return 2;
+    }
+    if (!env_id) {
+        cli_error("train: --env ENV is required (see 'cipherl env list')");
+        return 2;
+    }
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec) {
+        cli_error("train: unknown environment '%s' (see 'cipherl env list')", env_id);
+        return 2;
+    }
+    rl_algo algo = rl_algo_default_for(spec);
+    if (algo_s && rl_algo_parse(algo_s, &algo) != CL_OK) {
+        cli_error("train: unknown algorithm '%s' (dqn or td3)", algo_s);
+        return 2;
+    }
+    rl_hparams hp;
+    cl_status st = rl_hp_defaults(algo, env_id, &hp);
+    if (st == CL_ERR_UNSUPPORTED) {
+        cli_error("train: %s needs %s actions; %s has %s actions", rl_algo_name(algo),
+                  algo == RL_ALGO_DQN ? "discrete" : "continuous", env_id,
+                  spec->action_kind == RL_ACTION_DISCRETE ? "discrete" : "continuous");
+        return 2;
+    } else if (st != CL_OK) {
+        cli_error("train: %s", cl_strerror(st));
+        return 1;
+    }
+    char err[1280];
+    for (int k = 0; k < n_hp; k++)
+        if (rl_hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
+            cli_error("train: --hp %s: %s", hps[k], err);
+            return 2;
+        }
+    if (rl_hp_check(&hp, err, sizeof err) != CL_OK) {
+        cli_error("train: %s", err);
+        return 2;
+    }
+    if (steps == 0)
+        steps = hp.n_timesteps;
+
+    FILE *log = NULL;
+    if (log_path) {
+        log = fopen(log_path, "w");
+        if (!log) {
+            cli_error("train: cannot write '%s': %s", log_path, strerror(errno));
+            return 1;
+        }
+        fprintf(log, "step,episode,return,length\n");
+    }
+    rl_env *env = NULL;
+    rl_agent *ag = NULL;
+    st = rl_env_create(env_id, &env);
+    if (st == CL_OK)
+        st = rl_agent_create(&hp, spec, seed ^ 0x5bd1e9955bd1e995ULL, &ag);
+    if (st != CL_OK) {
+        cli_error("train: cannot set up: %s", cl_strerror(st));
+        rl_env_free(env);
+        if (log)
+            fclose(log);
+        return 1;
+    }
+    rl_rng env_rng;
+    rl_rng_seed(&env_rng, seed);
+    rl_agent_begin(ag, env, &env_rng, steps);
+
+    double recent[20];
+    int n_recent = 0, recent_pos = 0;
+    double t0 = now_s(), last_draw = 0.0;
+    rl_step_info info = {0};
+    int rc = 0;
+    for (int64_t s = 0; s < steps; s++) {
+        st = rl_agent_step(ag, env, &env_rng, &info);
+        if (st != CL_OK) {
+            if (progress)
+                fputc('\n', stderr);
+            cli_error("train: step %lld failed: %s", (long long)s + 1, cl_strerror(st));
+            rc = 1;
+            break;
+        }
+        if (info.episode_done) {
+            recent[recent_pos] = info.episode_return;
+            recent_pos = (recent_pos + 1) % 20;
+            if (n_recent < 20)
+                n_recent++;
+            if (log)
+                fprintf(log, "%lld,%lld,%.10g,%lld\n", (long long)info.step,
+                        (long long)info.episode, info.episode_return,
+                        (long long)info.episode_length);
+        }
+        if (progress && (s & 63) == 0) {
+            double t = now_s();
+            if (t - last_draw >= 0.25) {
+                last_draw = t;
+                draw_progress(info.step, steps, t - t0, info.episode, recent, n_recent, 0);
+            }
+        }
+    }
+    double elapsed = now_s() - t0;
+    if (progress && rc == 0)
+        draw_progress(info.step, steps, elapsed, info.episode, recent, n_recent, 1);
+    if (log && fclose(log) != 0 && rc == 0) {
+        cli_error("train: writing '%s' failed", log_path);
+        rc = 1;
+    }
+    if (rc == 0 && out_path) {
+        st = rl_agent_save(ag, out_path);
+        if (st != CL_OK) {
+            cli_error("train: cannot save the model to '%s': %s", out_path, cl_strerror(st));
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
+        double mean = 0;
+        for (int i = 0; i < n_recent; i++)
+            mean += recent[i];
+        char mtxt[64] = "n/a (no episode finished)";
+        if (n_recent)
+            snprintf(mtxt, sizeof mtxt, "%.2f", mean / n_recent);
+        printf("trained %s on %s (mode plain, seed %llu): %lld steps, %lld episodes, "
+               "%lld gradient steps in %.2f s (%.0f env steps/s); mean return of the last %d "
+               "episodes %s\n",
+               rl_algo_name(algo), env_id, (unsigned long long)seed, (long long)info.step,
+               (long long)info.episode, (long long)info.gradient_steps, elapsed,
+               elapsed > 0 ? (double)info.step / elapsed : 0.0, n_recent, mtxt);
+        char hpbuf[2048];
+        rl_hp_format(&hp, hpbuf, sizeof hpbuf);
+        printf("hyperparameters: %s\n", hpbuf);
+    }
+    rl_agent_free(ag);
+    rl_env_free(env);
+    return rc;
+}
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cipherl eval --model MODEL --env ENV [--episodes K] [--seed S] [--json]\n"
+        "\n"
+        "Runs K episodes (default 100) of MODEL's deterministic policy (greedy for DQN,\n"
+        "the actor's action for TD3) on ENV, resets drawn from seed S (default 0), and\n"
+        "prints the mean and standard deviation (over episodes) of the episode return;\n"
+        "with --json one object {\"env\", \"episodes\", \"mean_return\", \"std_return\"}.\n");
 }
 
 int cli_cmd_eval(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    cli_error("eval: not available yet");
-    return 1;
+    const char *model = NULL, *env_id = NULL;
+    uint64_t seed = 0, episodes = 100;
+    int json = 0, missing = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            eval_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if ((v = opt_value(argc, argv, &i, "--model", &missing))) {
+            model = v;
+        } else if ((v = opt_value(argc, argv, &i, "--env", &missing))) {
+            env_id = v;
+        } else if ((v = opt_value(argc, argv, &i, "--episodes", &missing))) {
+            if (!parse_u64(v, &episodes) || episodes < 1 || episodes > 10000000) {
+                cli_error("eval: --episodes: '%s' is not an integer in [1, 10000000]", v);
+                return 2;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
+            if (!parse_u64(v, &seed)) {
+                cli_error("eval: --seed: '%s' is not a non-negative integer", v);
+                return 2;
+            }
+        } else if (!missing) {
+            cli_error("eval: unknown option '%s' (try 'cipherl eval --help')", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            cli_error("eval: option '%s' needs a value", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !env_id) {
+        cli_error("eval: --model MODEL and --env ENV are required");
+        return 2;
+    }
+    if (!rl_env_find(env_id)) {
+        cli_error("eval: unknown environment '%s' (see 'cipherl env list')", env_id);
+        return 2;
+    }
+    rl_policy *pol;
+    cl_status st = rl_policy_load(model, &pol);
+    if (st != CL_OK) {
+        if (st == CL_ERR_IO)
+            cli_error("eval: cannot read '%s': %s", model, strerror(errno));
+        else
+            cli_error("eval: '%s' is not a usable model file: %s", model, cl_strerror(st));
+        return 1;
+    }
+    if (strcmp(rl_policy_env_id(pol), env_id)) {
+        cli_error("eval: the model was trained on %s, not %s", rl_policy_env_id(pol), env_id);
+        rl_policy_free(pol);
+        return 1;
+    }
+    rl_env *env;
+    double *ret = malloc((size_t)episodes * sizeof(double));
+    st = ret ? rl_env_create(env_id, &env) : CL_ERR_NOMEM;
+    if (st != CL_OK) {
+        cli_error("eval: %s", cl_strerror(st));
+        free(ret);
+        rl_policy_free(pol);
+        return 1;
+    }
+    rl_rng rng;
+    rl_rng_seed(&rng, seed);
+    st = rl_policy_evaluate(pol, env, &rng, (int)episodes, ret);
+    rl_env_free(env);
+    rl_policy_free(pol);
+    if (st != CL_OK) {
+        cli_error("eval: %s", cl_strerror(st));
+        free(ret);
+        return 1;
+    }
+    double mean = 0, var = 0;
+    for (uint64_t e = 0; e < episodes; e++)
+        mean += ret[e];
+    mean /= (double)episodes;
+    for (uint64_t e = 0; e < episodes; e++)
+        var += (ret[e] - mean) * (ret[e] - mean);
+    double sd = sqrt(var / (double)episodes);
+    free(ret);
+    if (json)
+        printf("{\"env\": \"%s\", \"episodes\": %llu, \"mean_return\": %.6f, \"std_return\": %.6f}\n",
+               env_id, (unsigned long long)episodes, mean, sd);
+    else
+        printf("%s: mean return %.2f ± %.2f over %llu deterministic episodes (seed %llu)\n", env_id,
+               mean, sd, (unsigned long long)episodes, (unsigned long long)seed);
+    return 0;
 }

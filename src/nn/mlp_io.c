@@ -1,0 +1,111 @@
+/* (De)serialization of a plain MLP: a fixed little-endian layout,
+ *   u32 n_layers, u32 hidden_act, u32 out_act, u32 sizes[n_layers + 1],
+ *   f64 params[n_params] (IEEE 754 bit patterns),
+ * read back with every length and value checked. */
+#include <math.h>
+#include <string.h>
+
+#include "cipherl/nn.h"
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_f64(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static double get_f64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+size_t nn_mlp_serialized_size(const nn_mlp *net)
+{
+    return 4 * (3 + (size_t)net->n_layers + 1) + 8 * net->n_params;
+}
+
+cl_status nn_mlp_serialize(const nn_mlp *net, uint8_t *buf, size_t cap, size_t *written)
+{
+    if (!net || !buf)
+        return CL_ERR_INVALID;
+    size_t need = nn_mlp_serialized_size(net);
+    if (cap < need)
+        return CL_ERR_INVALID;
+    uint8_t *p = buf;
+    put_u32(p, (uint32_t)net->n_layers); p += 4;
+    put_u32(p, (uint32_t)net->hidden_act); p += 4;
+    put_u32(p, (uint32_t)net->out_act); p += 4;
+    for (int l = 0; l <= net->n_layers; l++) {
+        put_u32(p, (uint32_t)net->sizes[l]);
+        p += 4;
+    }
+    for (size_t i = 0; i < net->n_params; i++, p += 8)
+        put_f64(p, net->params[i]);
+    if (written)
+        *written = need;
+    return CL_OK;
+}
+
+cl_status nn_mlp_deserialize(const uint8_t *buf, size_t len, size_t *consumed, nn_mlp **out)
+{
+    if (!buf || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    if (len < 12)
+        return CL_ERR_TRUNCATED;
+    uint32_t n_layers = get_u32(buf), hact = get_u32(buf + 4), oact = get_u32(buf + 8);
+    if (n_layers < 1 || n_layers > NN_MLP_MAX_LAYERS || hact > NN_ACT_TANH || oact > NN_ACT_TANH)
+        return CL_ERR_FORMAT;
+    size_t pos = 12;
+    if (len - pos < 4 * ((size_t)n_layers + 1))
+        return CL_ERR_TRUNCATED;
+    int sizes[NN_MLP_MAX_LAYERS + 1];
+    for (uint32_t l = 0; l <= n_layers; l++, pos += 4) {
+        uint32_t s = get_u32(buf + pos);
+        if (s < 1 || s > NN_MLP_MAX_WIDTH)
+            return CL_ERR_FORMAT;
+        sizes[l] = (int)s;
+    }
+    size_t n_params = 0;
+    for (uint32_t l = 0; l < n_layers; l++)
+        n_params += (size_t)sizes[l] * (size_t)sizes[l + 1] + (size_t)sizes[l + 1];
+    if ((len - pos) / 8 < n_params)
+        return CL_ERR_TRUNCATED;
+    nn_mlp *net;
+    cl_status st = nn_mlp_create(sizes[0], sizes + 1, (int)n_layers - 1, sizes[n_layers],
+                                 (nn_act)hact, (nn_act)oact, &net);
+    if (st != CL_OK)
+        return st == CL_ERR_INVALID ? CL_ERR_FORMAT : st;
+    for (size_t i = 0; i < n_params; i++, pos += 8) {
+        double d = get_f64(buf + pos);
+        if (!isfinite(d)) {
+            nn_mlp_free(net);
+            return CL_ERR_FORMAT;
+        }
+        net->params[i] = d;
+    }
+    if (consumed)
+        *consumed = pos;
+    *out = net;
+    return CL_OK;
+}

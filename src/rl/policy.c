@@ -1,0 +1,333 @@
+/* Deterministic policies and the model file format.
+ *
+ * Model file (all integers little-endian):
+ *   "CIPHERLM"            8 bytes magic
+ *   u32 version           RL_MODEL_VERSION
+ *   u32 algo              rl_algo
+ *   u32 id_len, id bytes  environment id (1..63 bytes, no NUL)
+ *   u32 obs_dim, u32 action_kind, u32 n_actions, u32 action_dim
+ *   f64 action_low, f64 action_high
+ *   u64 net_len, net      nn_mlp_serialize's bytes
+ *   u64 checksum          FNV-1a 64 of every byte before it
+ * Loading checks lengths first (CL_ERR_TRUNCATED, or CL_ERR_FORMAT for
+ * trailing bytes), then the checksum, then that everything agrees with the
+ * environment's spaces. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl/agent_internal.h"
+
+static const char MAGIC[8] = {'C', 'I', 'P', 'H', 'E', 'R', 'L', 'M'};
+
+cl_status rl_policy_wrap(rl_algo algo, const rl_env_spec *spec, nn_mlp *net, int owns_net,
+                         rl_policy *pol)
+{
+    memset(pol, 0, sizeof *pol);
+    if (strlen(spec->id) >= sizeof pol->env_id)
+        return CL_ERR_INVALID;
+    pol->algo = algo;
+    pol->spec = spec;
+    strcpy(pol->env_id, spec->id);
+    pol->net = net;
+    pol->owns_net = owns_net;
+    cl_status st = nn_mlp_ws_create(net, 1, &pol->ws);
+    if (st != CL_OK)
+        return st;
+    return CL_OK;
+}
+
+void rl_policy_release(rl_policy *pol)
+{
+    nn_mlp_ws_free(pol->ws);
+    if (pol->owns_net)
+        nn_mlp_free(pol->net);
+    pol->ws = NULL;
+    pol->net = NULL;
+}
+
+void rl_policy_free(rl_policy *pol)
+{
+    if (!pol)
+        return;
+    rl_policy_release(pol);
+    free(pol);
+}
+
+const char *rl_policy_env_id(const rl_policy *pol) { return pol->env_id; }
+rl_algo rl_policy_algo(const rl_policy *pol) { return pol->algo; }
+
+cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action)
+{
+    if (!pol || !obs || !action)
+        return CL_ERR_INVALID;
+    const double *y = nn_mlp_forward(pol->net, pol->ws, obs, 1);
+    if (!y)
+        return CL_ERR_STATE;
+    const rl_env_spec *s = pol->spec;
+    if (pol->algo == RL_ALGO_DQN) {
+        int best = 0;
+        for (int a = 1; a < s->n_actions; a++)
+            if (y[a] > y[best])
+                best = a;
+        action[0] = (double)best;
+    } else {
+        for (int j = 0; j < s->action_dim; j++)
+            action[j] = s->action_low + 0.5 * (y[j] + 1.0) * (s->action_high - s->action_low);
+    }
+    return CL_OK;
+}
+
+cl_status rl_policy_evaluate(rl_policy *pol, rl_env *env, rl_rng *rng, int episodes,
+                             double *returns)
+{
+    if (!pol || !env || !rng || episodes < 0 || (episodes > 0 && !returns))
+        return CL_ERR_INVALID;
+    if (strcmp(rl_env_get_spec(env)->id, pol->env_id))
+        return CL_ERR_PARAMS;
+    double obs[RL_MAX_OBS], action[RL_MAX_ACT];
+    for (int e = 0; e < episodes; e++) {
+        rl_env_reset(env, rng, obs);
+        double ret = 0.0;
+        for (;;) {
+            cl_status st = rl_policy_act(pol, obs, action);
+            if (st != CL_OK)
+                return st;
+            double r;
+            bool term, trunc;
+            st = rl_env_step(env, action, obs, &r, &term, &trunc);
+            if (st != CL_OK)
+                return st;
+            ret += r;
+            if (term || trunc)
+                break;
+        }
+        returns[e] = ret;
+    }
+    return CL_OK;
+}
+
+/* ------------------------------------------------------------ the file */
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void put_u32(uint8_t **p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        (*p)[i] = (uint8_t)(v >> (8 * i));
+    *p += 4;
+}
+
+static void put_u64(uint8_t **p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        (*p)[i] = (uint8_t)(v >> (8 * i));
+    *p += 8;
+}
+
+static void put_f64(uint8_t **p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put_u64(p, v);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static double get_f64(const uint8_t *p)
+{
+    uint64_t v = get_u64(p);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+cl_status rl_policy_serialize(const rl_policy *pol, uint8_t **buf, size_t *len)
+{
+    if (!pol || !buf || !len)
+        return CL_ERR_INVALID;
+    const rl_env_spec *s = pol->spec;
+    size_t id_len = strlen(pol->env_id);
+    size_t net_len = nn_mlp_serialized_size(pol->net);
+    size_t total = 8 + 4 + 4 + 4 + id_len + 16 + 16 + 8 + net_len + 8;
+    uint8_t *b = malloc(total), *p = b;
+    if (!b)
+        return CL_ERR_NOMEM;
+    memcpy(p, MAGIC, 8);
+    p += 8;
+    put_u32(&p, RL_MODEL_VERSION);
+    put_u32(&p, (uint32_t)pol->algo);
+    put_u32(&p, (uint32_t)id_len);
+    memcpy(p, pol->env_id, id_len);
+    p += id_len;
+    put_u32(&p, (uint32_t)s->obs_dim);
+    put_u32(&p, (uint32_t)s->action_kind);
+    put_u32(&p, (uint32_t)s->n_actions);
+    put_u32(&p, (uint32_t)s->action_dim);
+    put_f64(&p, s->action_low);
+    put_f64(&p, s->action_high);
+    put_u64(&p, net_len);
+    cl_status st = nn_mlp_serialize(pol->net, p, net_len, NULL);
+    if (st != CL_OK) {
+        free(b);
+        return st;
+    }
+    p += net_len;
+    put_u64(&p, fnv1a64(b, (size_t)(p - b)));
+    *buf = b;
+    *len = total;
+    return CL_OK;
+}
+
+static int same_double(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
+{
+    if (!out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    if (!buf)
+        return CL_ERR_INVALID;
+    if (len < 8)
+        return len && memcmp(buf, MAGIC, len) ? CL_ERR_FORMAT : CL_ERR_TRUNCATED;
+    if (memcmp(buf, MAGIC, 8))
+        return CL_ERR_FORMAT;
+    if (len < 12)
+        return CL_ERR_TRUNCATED;
+    if (get_u32(buf + 8) != RL_MODEL_VERSION)
+        return CL_ERR_VERSION;
+    if (len < 20)
+        return CL_ERR_TRUNCATED;
+    uint32_t algo = get_u32(buf + 12), id_len = get_u32(buf + 16);
+    if (id_len < 1 || id_len > 63)
+        return CL_ERR_FORMAT;
+    size_t pos = 20;
+    if (len - pos < (size_t)id_len + 16 + 16 + 8)
+        return CL_ERR_TRUNCATED;
+    char id[64];
+    memcpy(id, buf + pos, id_len);
+    id[id_len] = 0;
+    pos += id_len;
+    uint32_t obs_dim = get_u32(buf + pos), kind = get_u32(buf + pos + 4);
+    uint32_t n_actions = get_u32(buf + pos + 8), action_dim = get_u32(buf + pos + 12);
+    double low = get_f64(buf + pos + 16), high = get_f64(buf + pos + 24);
+    pos += 32;
+    uint64_t net_len = get_u64(buf + pos);
+    pos += 8;
+    if (net_len > len - pos || len - pos - net_len < 8)
+        return CL_ERR_TRUNCATED;
+    if (len - pos - net_len > 8)
+        return CL_ERR_FORMAT;
+    if (get_u64(buf + len - 8) != fnv1a64(buf, len - 8))
+        return CL_ERR_CHECKSUM;
+    /* the content must agree with the environment as this build knows it */
+    const rl_env_spec *spec = rl_env_find(id);
+    if (!spec || (algo != RL_ALGO_DQN && algo != RL_ALGO_TD3) ||
+        obs_dim != (uint32_t)spec->obs_dim || kind != (uint32_t)spec->action_kind ||
+        (algo == RL_ALGO_DQN) != (spec->action_kind == RL_ACTION_DISCRETE))
+        return CL_ERR_FORMAT;
+    if (spec->action_kind == RL_ACTION_DISCRETE ? n_actions != (uint32_t)spec->n_actions
+                                                : (action_dim != (uint32_t)spec->action_dim ||
+                                                   !same_double(low, spec->action_low) ||
+                                                   !same_double(high, spec->action_high)))
+        return CL_ERR_FORMAT;
+    nn_mlp *net;
+    size_t used;
+    cl_status st = nn_mlp_deserialize(buf + pos, (size_t)net_len, &used, &net);
+    if (st != CL_OK)
+        return st == CL_ERR_TRUNCATED ? CL_ERR_FORMAT : st;
+    int outs = algo == RL_ALGO_DQN ? spec->n_actions : spec->action_dim;
+    if (used != net_len || nn_mlp_inputs(net) != spec->obs_dim || nn_mlp_outputs(net) != outs ||
+        net->hidden_act != NN_ACT_RELU ||
+        net->out_act != (algo == RL_ALGO_DQN ? NN_ACT_IDENTITY : NN_ACT_TANH)) {
+        nn_mlp_free(net);
+        return CL_ERR_FORMAT;
+    }
+    rl_policy *pol = malloc(sizeof *pol);
+    if (!pol) {
+        nn_mlp_free(net);
+        return CL_ERR_NOMEM;
+    }
+    st = rl_policy_wrap((rl_algo)algo, spec, net, 1, pol);
+    if (st != CL_OK) {
+        nn_mlp_free(net);
+        free(pol);
+        return st;
+    }
+    *out = pol;
+    return CL_OK;
+}
+
+cl_status rl_policy_load(const char *path, rl_policy **out)
+{
+    if (!out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    if (!path)
+        return CL_ERR_INVALID;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return CL_ERR_IO;
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return CL_ERR_NOMEM;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap >= ((size_t)1 << 31)) {
+                free(buf);
+                fclose(f);
+                return CL_ERR_FORMAT;
+            }
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return CL_ERR_NOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return CL_ERR_IO;
+    }
+    cl_status st = rl_policy_deserialize(buf, len, out);
+    free(buf);
+    return st;
+}

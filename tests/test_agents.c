@@ -1,0 +1,435 @@
+/* Tests of the plaintext baselines: hyperparameters (defaults, parsing,
+ * errors), replay buffer, SB3 training-loop bookkeeping, model files (round
+ * trip, every truncation and every corrupted byte refused), a TD3 smoke run
+ * and a short DQN run on CartPole-v1 that must really learn. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cipherl/rl.h"
+
+static void test_hp_defaults(void **state)
+{
+    (void)state;
+    rl_hparams hp;
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &hp), CL_OK);
+    assert_int_equal(hp.n_timesteps, 50000);
+    assert_true(hp.learning_rate == 2.3e-3);
+    assert_int_equal(hp.batch_size, 64);
+    assert_int_equal(hp.train_freq, 256);
+    assert_int_equal(hp.gradient_steps, 128);
+    assert_int_equal(hp.target_update_interval, 10);
+    assert_true(hp.tau == 1.0 && hp.max_grad_norm == 10.0 && hp.exploration_final_eps == 0.04);
+    assert_int_equal(hp.n_net_arch, 2);
+    assert_int_equal(hp.net_arch[0], 256);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "Acrobot-v1", &hp), CL_OK);
+    assert_int_equal(hp.gradient_steps, -1);
+    assert_int_equal(hp.n_timesteps, 100000);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "MountainCar-v0", &hp), CL_OK);
+    assert_true(hp.gamma == 0.98 && hp.learning_rate == 4e-3);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_TD3, "Pendulum-v1", &hp), CL_OK);
+    assert_int_equal(hp.learning_starts, 10000);
+    assert_int_equal(hp.n_timesteps, 20000);
+    assert_true(hp.tau == 0.005 && hp.policy_delay == 2 && hp.target_policy_noise == 0.2 &&
+                hp.target_noise_clip == 0.5 && hp.noise_type == RL_NOISE_NORMAL);
+    assert_int_equal(hp.net_arch[0], 400);
+    assert_int_equal(hp.net_arch[1], 300);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_TD3, "MountainCarContinuous-v0", &hp), CL_OK);
+    assert_int_equal(hp.noise_type, RL_NOISE_OU);
+    assert_true(hp.noise_std == 0.5);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_TD3, "CartPole-v1", &hp), CL_ERR_UNSUPPORTED);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "Pendulum-v1", &hp), CL_ERR_UNSUPPORTED);
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "NoSuchEnv-v0", &hp), CL_ERR_INVALID);
+}
+
+static void test_hp_parse(void **state)
+{
+    (void)state;
+    rl_hparams hp;
+    char err[1280];
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &hp), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "learning_rate=1e-3", err, sizeof err), CL_OK);
+    assert_true(hp.learning_rate == 1e-3);
+    assert_int_equal(rl_hp_assign(&hp, "buffer_size=1e4", err, sizeof err), CL_OK);
+    assert_int_equal(hp.buffer_size, 10000);
+    assert_int_equal(rl_hp_assign(&hp, "net_arch=[32, 16,8]", err, sizeof err), CL_OK);
+    assert_int_equal(hp.n_net_arch, 3);
+    assert_int_equal(hp.net_arch[2], 8);
+    assert_int_equal(rl_hp_assign(&hp, "net_arch=64,64", err, sizeof err), CL_OK);
+    assert_int_equal(hp.n_net_arch, 2);
+    assert_int_equal(rl_hp_assign(&hp, "net_arch=[]", err, sizeof err), CL_OK);
+    assert_int_equal(hp.n_net_arch, 0);
+    assert_int_equal(rl_hp_assign(&hp, "gradient_steps=-1", err, sizeof err), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "batch_size=32", err, sizeof err), CL_OK);
+    assert_int_equal(hp.batch_size, 32);
+
+    /* unknown names, names of the other algorithm, bad values */
+    assert_int_equal(rl_hp_assign(&hp, "lerning_rate=1", err, sizeof err), CL_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown hyperparameter 'lerning_rate'"));
+    assert_int_equal(rl_hp_assign(&hp, "policy_delay=2", err, sizeof err), CL_ERR_INVALID);
+    assert_non_null(strstr(err, "does not apply to dqn"));
+    assert_int_equal(rl_hp_assign(&hp, "learning_rate", err, sizeof err), CL_ERR_PARSE);
+    assert_int_equal(rl_hp_assign(&hp, "=3", err, sizeof err), CL_ERR_PARSE);
+    const char *bad[] = {"learning_rate=abc", "learning_rate=0", "learning_rate=-1",
+                         "learning_rate=nan", "learning_rate=", "batch_size=0",
+                         "batch_size=2.5", "batch_size=12x", "gamma=1.01", "tau=0",
+                         "train_freq=0", "gradient_steps=-2", "exploration_fraction=2",
+                         "net_arch=[64,0]", "net_arch=[64,", "net_arch=[a]",
+                         "net_arch=[1,2,3,4,5,6,7]", "net_arch=[5000]",
+                         "buffer_size=1e20", "max_grad_norm=0", "learning_starts=-5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rl_hparams keep = hp;
+        err[0] = 0;
+        assert_int_equal(rl_hp_assign(&hp, bad[i], err, sizeof err), CL_ERR_PARSE);
+        assert_true(strlen(err) > 0);
+        assert_memory_equal(&keep, &hp, sizeof hp); /* nothing changed */
+    }
+    assert_int_equal(rl_hp_check(&hp, err, sizeof err), CL_OK);
+
+    assert_int_equal(rl_hp_defaults(RL_ALGO_TD3, "Pendulum-v1", &hp), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "noise_type=ornstein-uhlenbeck", err, sizeof err), CL_OK);
+    assert_int_equal(hp.noise_type, RL_NOISE_OU);
+    assert_int_equal(rl_hp_assign(&hp, "noise_type=uniform", err, sizeof err), CL_ERR_PARSE);
+    assert_int_equal(rl_hp_assign(&hp, "target_update_interval=5", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_hp_assign(&hp, "policy_delay=3", err, sizeof err), CL_OK);
+    assert_int_equal(hp.policy_delay, 3);
+
+    /* format lists every applicable name once */
+    char buf[2048];
+    size_t n = rl_hp_format(&hp, buf, sizeof buf);
+    assert_true(n < sizeof buf);
+    assert_non_null(strstr(buf, "policy_delay=3"));
+    assert_non_null(strstr(buf, "net_arch=[400,300]"));
+    assert_null(strstr(buf, "exploration_fraction"));
+    /* and parses back */
+    rl_hparams back;
+    assert_int_equal(rl_hp_defaults(RL_ALGO_TD3, "Pendulum-v1", &back), CL_OK);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+        assert_int_equal(rl_hp_assign(&back, tok, err, sizeof err), CL_OK);
+    assert_memory_equal(&back, &hp, sizeof hp);
+    /* a short buffer is truncated but still terminated */
+    char small[8];
+    assert_true(rl_hp_format(&hp, small, sizeof small) == n);
+    assert_int_equal(strlen(small), 7);
+
+    rl_algo a;
+    assert_int_equal(rl_algo_parse("td3", &a), CL_OK);
+    assert_int_equal(a, RL_ALGO_TD3);
+    assert_int_equal(rl_algo_parse("ppo", &a), CL_ERR_INVALID);
+}
+
+static void test_replay(void **state)
+{
+    (void)state;
+    rl_replay *rb;
+    assert_int_equal(rl_replay_create(0, 2, 1, &rb), CL_ERR_INVALID);
+    assert_int_equal(rl_replay_create(3, 2, 1, &rb), CL_OK);
+    for (int i = 0; i < 5; i++) {
+        double o[2] = {i, -i}, n[2] = {i + 1, -i - 1}, a = i % 2;
+        rl_replay_add(rb, o, &a, 10.0 * i, n, i == 4);
+    }
+    assert_int_equal(rb->size, 3);
+    assert_int_equal(rb->pos, 2);
+    rl_rng rng;
+    rl_rng_seed(&rng, 1);
+    double o[64], a[32], r[32], n[64], d[32];
+    int seen[5] = {0};
+    rl_replay_sample(rb, &rng, 32, o, a, r, n, d);
+    for (int b = 0; b < 32; b++) {
+        int i = (int)o[2 * b];
+        assert_true(i >= 2 && i <= 4); /* only the newest three remain */
+        seen[i] = 1;
+        assert_true(o[2 * b + 1] == -i && n[2 * b] == i + 1 && n[2 * b + 1] == -i - 1);
+        assert_true(a[b] == i % 2 && r[b] == 10.0 * i && d[b] == (i == 4 ? 1.0 : 0.0));
+    }
+    assert_true(seen[2] && seen[3] && seen[4]);
+    rl_replay_free(rb);
+}
+
+static rl_agent *small_agent(rl_algo algo, const char *env_id, uint64_t seed,
+                             const char *const *extra, int n_extra)
+{
+    rl_hparams hp;
+    char err[1280];
+    assert_int_equal(rl_hp_defaults(algo, env_id, &hp), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "net_arch=[16,16]", err, sizeof err), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "batch_size=8", err, sizeof err), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "buffer_size=1000", err, sizeof err), CL_OK);
+    for (int i = 0; i < n_extra; i++)
+        assert_int_equal(rl_hp_assign(&hp, extra[i], err, sizeof err), CL_OK);
+    rl_agent *ag;
+    assert_int_equal(rl_agent_create(&hp, rl_env_find(env_id), seed, &ag), CL_OK);
+    return ag;
+}
+
+/* train_freq / gradient_steps / learning_starts counted as SB3 does */
+static void test_dqn_bookkeeping(void **state)
+{
+    (void)state;
+    const char *extra[] = {"learning_starts=20", "train_freq=4", "gradient_steps=-1",
+                           "target_update_interval=7"};
+    rl_agent *ag = small_agent(RL_ALGO_DQN, "CartPole-v1", 5, extra, 4);
+    rl_env *env;
+    assert_int_equal(rl_env_create("CartPole-v1", &env), CL_OK);
+    rl_rng er;
+    rl_rng_seed(&er, 9);
+    rl_step_info info;
+    assert_int_equal(rl_agent_step(ag, env, &er, &info), CL_ERR_STATE); /* not begun */
+    assert_int_equal(rl_agent_begin(ag, env, &er, 100), CL_OK);
+    int64_t episodes = 0, len_sum = 0;
+    for (int s = 1; s <= 100; s++) {
+        assert_int_equal(rl_agent_step(ag, env, &er, &info), CL_OK);
+        assert_int_equal(info.step, s);
+        /* phases at 4, 8, ...; training only once past learning_starts */
+        int64_t want = s < 24 ? 0 : (s / 4 - 5) * 4;
+        assert_int_equal(info.gradient_steps, want);
+        if (info.episode_done) {
+            episodes++;
+            len_sum += info.episode_length;
+            assert_int_equal(info.episode, episodes);
+            assert_true(info.episode_return == (double)info.episode_length); /* +1 per step */
+        }
+    }
+    assert_true(episodes >= 1 && len_sum <= 100);
+    rl_env_free(env);
+    rl_agent_free(ag);
+}
+
+/* TD3 runs, its gradient steps are counted, its actions stay in bounds */
+static void test_td3_smoke(void **state)
+{
+    (void)state;
+    const char *extra[] = {"learning_starts=50", "noise_type=ornstein-uhlenbeck"};
+    rl_agent *ag = small_agent(RL_ALGO_TD3, "MountainCarContinuous-v0", 3, extra, 2);
+    rl_env *env;
+    assert_int_equal(rl_env_create("MountainCarContinuous-v0", &env), CL_OK);
+    rl_rng er;
+    rl_rng_seed(&er, 2);
+    assert_int_equal(rl_agent_begin(ag, env, &er, 300), CL_OK);
+    rl_step_info info;
+    for (int s = 0; s < 300; s++)
+        assert_int_equal(rl_agent_step(ag, env, &er, &info), CL_OK);
+    assert_int_equal(info.gradient_steps, 250);
+    rl_policy *pol = rl_agent_policy(ag);
+    double obs[2] = {-0.5, 0.01}, act[1];
+    assert_int_equal(rl_policy_act(pol, obs, act), CL_OK);
+    assert_true(act[0] >= -1.0 && act[0] <= 1.0 && isfinite(act[0]));
+    double ret[2];
+    assert_int_equal(rl_policy_evaluate(pol, env, &er, 2, ret), CL_OK);
+    assert_true(isfinite(ret[0]) && isfinite(ret[1]));
+    rl_env_free(env);
+    rl_agent_free(ag);
+}
+
+static void test_model_round_trip_and_corruption(void **state)
+{
+    (void)state;
+    const char *envs[2] = {"Acrobot-v1", "Pendulum-v1"};
+    rl_algo algos[2] = {RL_ALGO_DQN, RL_ALGO_TD3};
+    for (int e = 0; e < 2; e++) {
+        rl_agent *ag = small_agent(algos[e], envs[e], 17, NULL, 0);
+        uint8_t *buf;
+        size_t len;
+        assert_int_equal(rl_agent_serialize(ag, &buf, &len), CL_OK);
+        rl_policy *pol;
+        assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_OK);
+        assert_string_equal(rl_policy_env_id(pol), envs[e]);
+        assert_int_equal(rl_policy_algo(pol), algos[e]);
+        rl_rng rng;
+        rl_rng_seed(&rng, 4);
+        for (int t = 0; t < 20; t++) {
+            double obs[RL_MAX_OBS], a1[RL_MAX_ACT], a2[RL_MAX_ACT];
+            for (int i = 0; i < 6; i++)
+                obs[i] = rl_rng_range(&rng, -1, 1);
+            assert_int_equal(rl_policy_act(rl_agent_policy(ag), obs, a1), CL_OK);
+            assert_int_equal(rl_policy_act(pol, obs, a2), CL_OK);
+            assert_true(a1[0] == a2[0]);
+        }
+        rl_policy_free(pol);
+        /* every truncation */
+        for (size_t n = 0; n < len; n++) {
+            pol = (rl_policy *)1;
+            cl_status st = rl_policy_deserialize(buf, n, &pol);
+            assert_true(st == CL_ERR_TRUNCATED || st == CL_ERR_FORMAT);
+            assert_null(pol);
+        }
+        /* every corrupted byte (one bit flipped) */
+        for (size_t i = 0; i < len; i++) {
+            uint8_t keep = buf[i];
+            buf[i] ^= (uint8_t)(1u << (i % 8));
+            pol = (rl_policy *)1;
+            assert_int_not_equal(rl_policy_deserialize(buf, len, &pol), CL_OK);
+            assert_null(pol);
+            buf[i] = keep;
+        }
+        /* trailing garbage, another version */
+        uint8_t *longer = malloc(len + 1);
+        memcpy(longer, buf, len);
+        longer[len] = 0;
+        assert_int_equal(rl_policy_deserialize(longer, len + 1, &pol), CL_ERR_FORMAT);
+        free(longer);
+        buf[8] = 2;
+        assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_VERSION);
+        buf[8] = 1;
+        buf[0] = 'X';
+        assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_FORMAT);
+        buf[0] = 'C';
+
+        /* through a file */
+        char path[] = "/tmp/cipherl_test_model_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(rl_agent_save(ag, path), CL_OK);
+        assert_int_equal(rl_policy_load(path, &pol), CL_OK);
+        rl_policy_free(pol);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(buf, 1, len / 2, f), len / 2);
+        fclose(f);
+        assert_int_equal(rl_policy_load(path, &pol), CL_ERR_TRUNCATED);
+        remove(path);
+        assert_int_equal(rl_policy_load(path, &pol), CL_ERR_IO);
+        free(buf);
+        rl_agent_free(ag);
+    }
+}
+
+/* DQN on CartPole-v1 with SB3's default network size and the RL Zoo's other
+ * settings: 25k steps must give a deterministic policy far above a random
+ * one (about 22). */
+static void test_dqn_learns_cartpole(void **state)
+{
+    (void)state;
+    rl_hparams hp;
+    char err[1280];
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &hp), CL_OK);
+    assert_int_equal(rl_hp_assign(&hp, "net_arch=[64,64]", err, sizeof err), CL_OK);
+    rl_agent *ag;
+    assert_int_equal(rl_agent_create(&hp, rl_env_find("CartPole-v1"), 7 ^ 0x5bd1e9955bd1e995ULL,
+                                     &ag), CL_OK);
+    rl_env *env;
+    assert_int_equal(rl_env_create("CartPole-v1", &env), CL_OK);
+    rl_rng er;
+    rl_rng_seed(&er, 7);
+    const int64_t steps = 25000;
+    assert_int_equal(rl_agent_begin(ag, env, &er, steps), CL_OK);
+    rl_step_info info;
+    for (int64_t s = 0; s < steps; s++)
+        assert_int_equal(rl_agent_step(ag, env, &er, &info), CL_OK);
+    double ret[20], mean = 0;
+    rl_rng_seed(&er, 12345);
+    assert_int_equal(rl_policy_evaluate(rl_agent_policy(ag), env, &er, 20, ret), CL_OK);
+    for (int i = 0; i < 20; i++)
+        mean += ret[i] / 20;
+    print_message("DQN CartPole-v1, 25k steps, net [64,64]: mean eval return %.1f\n", mean);
+    assert_true(mean >= 100.0);
+    rl_env_free(env);
+    rl_agent_free(ag);
+}
+
+
+/* ------------------------------------------------------------- the CLI */
+
+static int run_cli(const char *args, const char *out_path)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' %s > '%s' 2>&1", CIPHERL_CLI, args, out_path);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    return text;
+}
+
+static void test_cli_train_eval(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cipherl_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[256], model[256], log[256], args[1024];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(model, sizeof model, "%s/m.model", dir);
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+
+    snprintf(args, sizeof args,
+             "train --mode plain --env CartPole-v1 --seed 3 --steps 3000 --log '%s' --out '%s' "
+             "--hp net_arch=[16] --hp learning_starts=500",
+             log, model);
+    assert_int_equal(run_cli(args, out), 0);
+    assert_non_null(strstr(slurp(out), "env steps/s"));
+    const char *csv = slurp(log);
+    assert_true(!strncmp(csv, "step,episode,return,length\n", 27));
+    assert_non_null(strchr(csv + 27, ','));
+
+    snprintf(args, sizeof args, "eval --model '%s' --env CartPole-v1 --episodes 3 --json", model);
+    assert_int_equal(run_cli(args, out), 0);
+    const char *js = slurp(out);
+    assert_non_null(strstr(js, "\"env\": \"CartPole-v1\""));
+    assert_non_null(strstr(js, "\"episodes\": 3"));
+    assert_non_null(strstr(js, "\"mean_return\""));
+    assert_non_null(strstr(js, "\"std_return\""));
+    snprintf(args, sizeof args, "eval --model '%s' --env CartPole-v1 --episodes 2", model);
+    assert_int_equal(run_cli(args, out), 0);
+    assert_non_null(strstr(slurp(out), "±"));
+
+    /* refusals */
+    snprintf(args, sizeof args, "eval --model '%s' --env Acrobot-v1", model);
+    assert_int_equal(run_cli(args, out), 1);
+    assert_non_null(strstr(slurp(out), "trained on CartPole-v1"));
+    FILE *f = fopen(model, "r+b");
+    assert_non_null(f);
+    fseek(f, 40, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    snprintf(args, sizeof args, "eval --model '%s' --env CartPole-v1", model);
+    assert_int_equal(run_cli(args, out), 1);
+    assert_non_null(strstr(slurp(out), "cipherl: eval:"));
+    assert_int_equal(run_cli("train --mode clear --env CartPole-v1", out), 2);
+    assert_non_null(strstr(slurp(out), "mode clear is not available yet"));
+    assert_int_equal(run_cli("train --env CartPole-v1 --hp nope=1", out), 2);
+    assert_non_null(strstr(slurp(out), "unknown hyperparameter 'nope'"));
+    assert_int_equal(run_cli("train --env CartPole-v1 --hp batch_size=-3", out), 2);
+    assert_int_equal(run_cli("train --env CartPole-v1 --algo td3", out), 2);
+    assert_int_equal(run_cli("train --env Nope-v0", out), 2);
+    assert_int_equal(run_cli("train --env CartPole-v1 --steps 0", out), 2);
+    assert_int_equal(run_cli("eval --env CartPole-v1", out), 2);
+
+    remove(out);
+    remove(model);
+    remove(log);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hp_defaults),
+        cmocka_unit_test(test_hp_parse),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_dqn_bookkeeping),
+        cmocka_unit_test(test_td3_smoke),
+        cmocka_unit_test(test_model_round_trip_and_corruption),
+        cmocka_unit_test(test_dqn_learns_cartpole),
+        cmocka_unit_test(test_cli_train_eval),
+    };
+    return cmocka_run_group_tests_name("agents", tests, NULL, NULL);
+}

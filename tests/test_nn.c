@@ -1,0 +1,283 @@
+/* Tests of the plain nn layer: gradients by finite differences, losses, Adam
+ * against hand-computed steps, clipping, Polyak updates, serialization. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cipherl/nn.h"
+
+/* splitmix64 as a uniform source */
+static double uniform01(void *ctx)
+{
+    uint64_t *s = ctx;
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* loss = sum_i c_i * out_i (+ MSE or Huber to a target), gradients checked
+ * against central differences for every parameter and every input. */
+static double net_loss(const nn_mlp *net, nn_mlp_ws *ws, const double *x, int batch,
+                       const double *target, int which, double *dout)
+{
+    const double *y = nn_mlp_forward(net, ws, x, batch);
+    size_t n = (size_t)batch * (size_t)nn_mlp_outputs(net);
+    if (which == 0)
+        return nn_loss_mse(y, target, n, dout);
+    return nn_loss_huber(y, target, n, 1.0, dout);
+}
+
+static void check_gradients(nn_act hidden, nn_act outact, int which)
+{
+    uint64_t seed = 42 + (uint64_t)which * 7 + (uint64_t)hidden * 3 + (uint64_t)outact;
+    const int widths[2] = {7, 5};
+    nn_mlp *net;
+    assert_int_equal(nn_mlp_create(3, widths, 2, 2, hidden, outact, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    nn_mlp_ws *ws;
+    const int B = 6;
+    assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
+    double x[6 * 3], target[6 * 2], dout[6 * 2], dx[6 * 3];
+    for (int i = 0; i < B * 3; i++)
+        x[i] = 4.0 * uniform01(&seed) - 2.0;
+    for (int i = 0; i < B * 2; i++)
+        target[i] = 3.0 * uniform01(&seed) - 1.5;
+    double *grad = calloc(net->n_params, sizeof(double));
+    net_loss(net, ws, x, B, target, which, dout);
+    assert_int_equal(nn_mlp_backward(net, ws, dout, grad, dx), CL_OK);
+    const double h = 1e-6;
+    double worst = 0.0;
+    for (size_t i = 0; i < net->n_params; i++) {
+        double keep = net->params[i];
+        net->params[i] = keep + h;
+        double lp = net_loss(net, ws, x, B, target, which, NULL);
+        net->params[i] = keep - h;
+        double lm = net_loss(net, ws, x, B, target, which, NULL);
+        net->params[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        double err = fabs(fd - grad[i]) / fmax(1.0, fabs(fd));
+        if (err > worst)
+            worst = err;
+    }
+    for (int i = 0; i < B * 3; i++) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double lp = net_loss(net, ws, x, B, target, which, NULL);
+        x[i] = keep - h;
+        double lm = net_loss(net, ws, x, B, target, which, NULL);
+        x[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        double err = fabs(fd - dx[i]) / fmax(1.0, fabs(fd));
+        if (err > worst)
+            worst = err;
+    }
+    assert_true(worst < 1e-6);
+    /* gradients accumulate: a second backward doubles them */
+    double *g2 = calloc(net->n_params, sizeof(double));
+    memcpy(g2, grad, net->n_params * sizeof(double));
+    net_loss(net, ws, x, B, target, which, dout);
+    assert_int_equal(nn_mlp_backward(net, ws, dout, g2, NULL), CL_OK);
+    for (size_t i = 0; i < net->n_params; i++)
+        assert_true(fabs(g2[i] - 2 * grad[i]) <= 1e-12 * fmax(1.0, fabs(grad[i])));
+    free(g2);
+    free(grad);
+    nn_mlp_ws_free(ws);
+    nn_mlp_free(net);
+}
+
+static void test_grad_relu_identity_mse(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_IDENTITY, 0); }
+static void test_grad_relu_tanh_mse(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_TANH, 0); }
+static void test_grad_tanh_identity_huber(void **state) { (void)state; check_gradients(NN_ACT_TANH, NN_ACT_IDENTITY, 1); }
+static void test_grad_relu_identity_huber(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_IDENTITY, 1); }
+
+/* Wide layers exercise the 4 x 8 GEMM tiles and their remainders. */
+static void test_forward_matches_naive(void **state)
+{
+    (void)state;
+    uint64_t seed = 7;
+    const int widths[2] = {37, 70};
+    nn_mlp *net;
+    assert_int_equal(nn_mlp_create(5, widths, 2, 3, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    nn_mlp_ws *ws;
+    const int B = 11;
+    assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
+    double x[11 * 5];
+    for (int i = 0; i < B * 5; i++)
+        x[i] = uniform01(&seed) * 2 - 1;
+    const double *y = nn_mlp_forward(net, ws, x, B);
+    assert_non_null(y);
+    for (int b = 0; b < B; b++) {
+        double cur[128], nxt[128];
+        memcpy(cur, x + b * 5, 5 * sizeof(double));
+        for (int l = 0; l < net->n_layers; l++) {
+            int n = net->sizes[l], m = net->sizes[l + 1];
+            for (int j = 0; j < m; j++) {
+                double s = net->params[net->b_off[l] + (size_t)j];
+                for (int k = 0; k < n; k++)
+                    s += cur[k] * net->params[net->w_off[l] + (size_t)k * m + (size_t)j];
+                nxt[j] = (l + 1 < net->n_layers && s < 0) ? 0 : s;
+            }
+            memcpy(cur, nxt, (size_t)m * sizeof(double));
+        }
+        for (int j = 0; j < 3; j++)
+            assert_true(fabs(cur[j] - y[b * 3 + j]) < 1e-12);
+    }
+    /* the same rows one and three at a time (the few-rows kernel) */
+    double yall[11 * 3];
+    memcpy(yall, y, sizeof yall);
+    for (int b = 0; b + 3 <= B; b += 3) {
+        const double *y3 = nn_mlp_forward(net, ws, x + b * 5, 3);
+        for (int j = 0; j < 9; j++)
+            assert_true(fabs(y3[j] - yall[b * 3 + j]) < 1e-12);
+        const double *y1 = nn_mlp_forward(net, ws, x + b * 5, 1);
+        for (int j = 0; j < 3; j++)
+            assert_true(fabs(y1[j] - yall[b * 3 + j]) < 1e-12);
+    }
+    /* batch out of range */
+    assert_null(nn_mlp_forward(net, ws, x, B + 1));
+    assert_null(nn_mlp_forward(net, ws, x, 0));
+    nn_mlp_ws_free(ws);
+    nn_mlp_free(net);
+}
+
+static void test_losses(void **state)
+{
+    (void)state;
+    double p[4] = {0.0, 2.0, -3.0, 0.5}, t[4] = {0.5, 0.0, 0.0, 0.5}, d[4];
+    /* MSE: (0.25 + 4 + 9 + 0) / 4 */
+    assert_true(fabs(nn_loss_mse(p, t, 4, d) - 13.25 / 4) < 1e-15);
+    assert_true(fabs(d[0] - (-0.25)) < 1e-15 && fabs(d[2] - (-1.5)) < 1e-15);
+    /* Huber beta 1: 0.125, 1.5, 2.5, 0 */
+    assert_true(fabs(nn_loss_huber(p, t, 4, 1.0, d) - 4.125 / 4) < 1e-15);
+    assert_true(fabs(d[0] - (-0.125)) < 1e-15);
+    assert_true(fabs(d[1] - 0.25) < 1e-15);
+    assert_true(fabs(d[2] - (-0.25)) < 1e-15);
+    assert_true(d[3] == 0.0);
+}
+
+static void test_adam_hand_computed(void **state)
+{
+    (void)state;
+    nn_adam *opt;
+    assert_int_equal(nn_adam_create(2, 0.1, 0.9, 0.999, 1e-8, &opt), CL_OK);
+    double p[2] = {1.0, -2.0};
+    double g1[2] = {0.5, -3.0}, g2[2] = {-1.0, 0.25};
+    nn_adam_step(opt, p, g1);
+    /* step 1: m = 0.1 g, v = 0.001 g^2, p -= 0.1 * sign(g) / (1 + 1e-8 / |g|) */
+    assert_true(fabs(p[0] - 0.900000002) < 1e-15);
+    assert_true(fabs(p[1] - (-1.9000000003333333)) < 1e-15);
+    nn_adam_step(opt, p, g2);
+    assert_true(fabs(p[0] - 0.9366103542405654) < 1e-14);
+    assert_true(fabs(p[1] - (-1.8394086508071494)) < 1e-14);
+    assert_int_equal(opt->t, 2);
+    nn_adam_reset(opt);
+    assert_int_equal(opt->t, 0);
+    assert_true(opt->m[0] == 0.0 && opt->v[1] == 0.0);
+    nn_adam_free(opt);
+    assert_int_equal(nn_adam_create(2, 0.1, 1.0, 0.999, 1e-8, &opt), CL_ERR_INVALID);
+}
+
+static void test_sgd_clip_polyak(void **state)
+{
+    (void)state;
+    double p[3] = {1, 2, 3}, g[3] = {3, 0, 4};
+    nn_sgd_step(p, g, 3, 0.5);
+    assert_true(p[0] == -0.5 && p[1] == 2 && p[2] == 1);
+    double n = nn_clip_grad_norm(g, 3, 1.0);
+    assert_true(fabs(n - 5.0) < 1e-15);
+    assert_true(fabs(sqrt(g[0] * g[0] + g[2] * g[2]) - 1.0) < 1e-6);
+    double h[2] = {0.3, 0.4};
+    nn_clip_grad_norm(h, 2, 10.0);
+    assert_true(h[0] == 0.3 && h[1] == 0.4);
+
+    uint64_t seed = 3;
+    const int w[1] = {4};
+    nn_mlp *a, *b, *c;
+    assert_int_equal(nn_mlp_create(2, w, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &a), CL_OK);
+    assert_int_equal(nn_mlp_create(2, w, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &b), CL_OK);
+    assert_int_equal(nn_mlp_create(2, w, 1, 2, NN_ACT_RELU, NN_ACT_IDENTITY, &c), CL_OK);
+    nn_mlp_init_default(a, uniform01, &seed);
+    nn_mlp_init_default(b, uniform01, &seed);
+    double b0 = b->params[0], a0 = a->params[0];
+    assert_int_equal(nn_mlp_polyak(b, a, 0.25), CL_OK);
+    assert_true(fabs(b->params[0] - (0.75 * b0 + 0.25 * a0)) < 1e-15);
+    assert_int_equal(nn_mlp_polyak(b, a, 1.0), CL_OK);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(double));
+    assert_int_equal(nn_mlp_polyak(c, a, 0.5), CL_ERR_PARAMS);
+    assert_int_equal(nn_mlp_copy_params(c, a), CL_ERR_PARAMS);
+    nn_mlp_free(a);
+    nn_mlp_free(b);
+    nn_mlp_free(c);
+}
+
+static void test_create_invalid(void **state)
+{
+    (void)state;
+    nn_mlp *net = (nn_mlp *)1;
+    const int bad[1] = {0};
+    assert_int_equal(nn_mlp_create(0, NULL, 0, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
+    assert_null(net);
+    assert_int_equal(nn_mlp_create(2, bad, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_create(2, NULL, NN_MLP_MAX_LAYERS, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_create(2, NULL, 0, 1, (nn_act)9, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
+}
+
+static void test_serialize_round_trip(void **state)
+{
+    (void)state;
+    uint64_t seed = 11;
+    const int w[2] = {6, 4};
+    nn_mlp *net, *back;
+    assert_int_equal(nn_mlp_create(3, w, 2, 2, NN_ACT_RELU, NN_ACT_TANH, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    size_t sz = nn_mlp_serialized_size(net), wr = 0, used = 0;
+    uint8_t *buf = malloc(sz);
+    assert_int_equal(nn_mlp_serialize(net, buf, sz - 1, &wr), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_serialize(net, buf, sz, &wr), CL_OK);
+    assert_int_equal(wr, sz);
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+    assert_int_equal(used, sz);
+    assert_true(nn_mlp_same_arch(net, back));
+    assert_memory_equal(net->params, back->params, net->n_params * sizeof(double));
+    nn_mlp_free(back);
+    /* every truncation is refused */
+    for (size_t len = 0; len < sz; len++) {
+        back = (nn_mlp *)1;
+        assert_int_equal(nn_mlp_deserialize(buf, len, &used, &back), CL_ERR_TRUNCATED);
+        assert_null(back);
+    }
+    /* impossible architecture, NaN weight */
+    buf[0] = 200;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    buf[0] = 3;
+    memset(buf + sz - 8, 0xff, 8);
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    free(buf);
+    nn_mlp_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_relu_identity_mse),
+        cmocka_unit_test(test_grad_relu_tanh_mse),
+        cmocka_unit_test(test_grad_tanh_identity_huber),
+        cmocka_unit_test(test_grad_relu_identity_huber),
+        cmocka_unit_test(test_forward_matches_naive),
+        cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_adam_hand_computed),
+        cmocka_unit_test(test_sgd_clip_polyak),
+        cmocka_unit_test(test_create_invalid),
+        cmocka_unit_test(test_serialize_round_trip),
+    };
+    return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
+}
