@@ -100,6 +100,9 @@ struct ckks_eval_keys {
 void ckks_expand_poly(const ckks_params *p, const uint8_t seed[RING_SEED_BYTES], uint64_t domain,
                       size_t first, size_t count, uint64_t *out);
 
+/* Residue of round(x) mod q for |x| < 2^126 (encoder and evaluator constants). */
+uint64_t ckks_residue_of_real(long double x, const ring_modulus *m);
+
 /* Resizing; contents are unspecified afterwards. */
 cl_status ckks_plaintext_reserve(ckks_plaintext *pt, int level);
 cl_status ckks_ciphertext_reserve(ckks_ciphertext *ct, int level, int size);

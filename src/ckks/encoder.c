@@ -123,8 +123,8 @@ static bool valid_slots(const ckks_params *p, size_t slots)
     return slots >= 1 && slots <= p->n / 2 && (slots & (slots - 1)) == 0;
 }
 
-/* Residue of round(x) mod q for |x| < 2^126. */
-static uint64_t residue_of(long double x, const ring_modulus *m)
+/* Declared in ckks_internal.h; the evaluator uses it for constants. */
+uint64_t ckks_residue_of_real(long double x, const ring_modulus *m)
 {
     long double r = roundl(x);
     bool neg = r < 0;
@@ -205,8 +205,8 @@ cl_status ckks_encode_complex(ckks_encoder *e, const double *re, const double *i
             uint64_t *d = pt->data + (size_t)i * n;
             memset(d, 0, n * sizeof *d);
             for (size_t k = 0; k < slots; k++) {
-                d[k * gap] = residue_of((long double)creal(z[k]) * scale, &p->mod[i]);
-                d[n / 2 + k * gap] = residue_of((long double)cimag(z[k]) * scale, &p->mod[i]);
+                d[k * gap] = ckks_residue_of_real((long double)creal(z[k]) * scale, &p->mod[i]);
+                d[n / 2 + k * gap] = ckks_residue_of_real((long double)cimag(z[k]) * scale, &p->mod[i]);
             }
         }
     }

@@ -276,25 +276,6 @@ cl_status ckks_sub_plain(ckks_evaluator *ev, const ckks_ciphertext *a, const ckk
     return add_sub_plain(ev, a, p, out, true);
 }
 
-/* Residue of round(x) mod q for |x| < 2^126. */
-static uint64_t residue_of_real(long double x, const ring_modulus *m)
-{
-    long double r = roundl(x);
-    bool neg = r < 0;
-    if (neg)
-        r = -r;
-    const long double two64 = 18446744073709551616.0L;
-    unsigned __int128 mag;
-    if (r < two64) {
-        mag = (uint64_t)r;
-    } else {
-        long double hi = floorl(r / two64);
-        mag = ((unsigned __int128)(uint64_t)hi << 64) | (uint64_t)(r - hi * two64);
-    }
-    uint64_t v = ring_reduce128(mag, m);
-    return neg ? ring_negmod(v, m->q) : v;
-}
-
 cl_status ckks_add_const(ckks_evaluator *ev, const ckks_ciphertext *a, double c, ckks_ciphertext *out)
 {
     cl_status st = check_out(ev, out);
@@ -314,7 +295,7 @@ cl_status ckks_add_const(ckks_evaluator *ev, const ckks_ciphertext *a, double c,
     const size_t n = ev->p->n, limbs = (size_t)a->level + 1;
     for (size_t i = 0; i < limbs; i++) {
         const ring_modulus *m = &ev->p->mod[i];
-        const uint64_t r = residue_of_real(v, m);
+        const uint64_t r = ckks_residue_of_real(v, m);
         uint64_t *z = out->poly[0] + i * n;
         for (size_t k = 0; k < n; k++)
             z[k] = ring_addmod(z[k], r, m->q);
@@ -344,7 +325,7 @@ cl_status ckks_mul_const(ckks_evaluator *ev, const ckks_ciphertext *a, double c,
     const size_t n = ev->p->n, limbs = (size_t)a->level + 1;
     for (size_t i = 0; i < limbs; i++) {
         const ring_modulus *m = &ev->p->mod[i];
-        const uint64_t w = residue_of_real(v, m), ws = ring_shoup(w, m->q);
+        const uint64_t w = ckks_residue_of_real(v, m), ws = ring_shoup(w, m->q);
         for (int s = 0; s < a->size; s++) {
             const uint64_t *x = a->poly[s] + i * n;
             uint64_t *z = out->poly[s] + i * n;
