@@ -1,5 +1,6 @@
 /* Tests of the plain nn layer: gradients by finite differences, losses, Adam
- * against hand-computed steps, clipping, Polyak updates, serialization. */
+ * against hand-computed steps, clipping, Polyak updates, serialization, the
+ * HE-friendly activation NN_ACT_POLY2 (the same nn_poly as the HE networks). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cipherl/nn.h"
+#include "nn/nn_he.h"
 
 /* splitmix64 as a uniform source */
 static double uniform01(void *ctx)
@@ -42,6 +44,8 @@ static void check_gradients(nn_act hidden, nn_act outact, int which)
     nn_mlp *net;
     assert_int_equal(nn_mlp_create(3, widths, 2, 2, hidden, outact, &net), CL_OK);
     nn_mlp_init_default(net, uniform01, &seed);
+    if (nn_mlp_uses_poly2(net))
+        assert_int_equal(nn_mlp_set_act_bound(net, 3.0), CL_OK);
     nn_mlp_ws *ws;
     const int B = 6;
     assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
@@ -97,6 +101,137 @@ static void test_grad_relu_identity_mse(void **state) { (void)state; check_gradi
 static void test_grad_relu_tanh_mse(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_TANH, 0); }
 static void test_grad_tanh_identity_huber(void **state) { (void)state; check_gradients(NN_ACT_TANH, NN_ACT_IDENTITY, 1); }
 static void test_grad_relu_identity_huber(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_IDENTITY, 1); }
+static void test_grad_poly2_identity_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_IDENTITY, 0); }
+static void test_grad_poly2_identity_huber(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_IDENTITY, 1); }
+static void test_grad_poly2_tanh_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_TANH, 0); }
+static void test_grad_poly2_poly2_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_POLY2, 0); }
+static void test_grad_relu_poly2_huber(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_POLY2, 1); }
+
+/* the HE networks' activation: nn_relu_quadratic(b) without its constant */
+static nn_poly he_act(double b)
+{
+    nn_poly p = nn_relu_quadratic(b);
+    p.c[0] = 0.0;
+    return p;
+}
+
+/* NN_ACT_POLY2 applies exactly nn_poly_eval of the HE networks' polynomial
+ * to every pre-activation, in hidden layers and at the output. */
+static void test_poly2_forward(void **state)
+{
+    (void)state;
+    uint64_t seed = 21;
+    const double b = 2.5;
+    const nn_poly p = he_act(b);
+    /* a single layer: the POLY2 output against the identity output, elementwise and exact */
+    nn_mlp *lin, *pol;
+    assert_int_equal(nn_mlp_create(5, NULL, 0, 13, NN_ACT_RELU, NN_ACT_IDENTITY, &lin), CL_OK);
+    assert_int_equal(nn_mlp_create(5, NULL, 0, 13, NN_ACT_RELU, NN_ACT_POLY2, &pol), CL_OK);
+    nn_mlp_init_default(lin, uniform01, &seed);
+    assert_int_equal(nn_mlp_copy_params(pol, lin), CL_ERR_PARAMS); /* other activation */
+    memcpy(pol->params, lin->params, lin->n_params * sizeof(double));
+    const int B = 9;
+    nn_mlp_ws *wl, *wp, *wrong;
+    assert_int_equal(nn_mlp_ws_create(lin, B, &wl), CL_OK);
+    assert_int_equal(nn_mlp_ws_create(pol, B, &wp), CL_OK);
+    double x[9 * 5];
+    for (int i = 0; i < B * 5; i++)
+        x[i] = 6.0 * uniform01(&seed) - 3.0;
+    /* no bound yet: no forward pass */
+    assert_null(nn_mlp_forward(pol, wp, x, B));
+    assert_int_equal(nn_mlp_set_act_bound(pol, 0.0), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_set_act_bound(pol, -1.0), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_set_act_bound(pol, NAN), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_set_act_bound(pol, INFINITY), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_set_act_bound(NULL, 1.0), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_set_act_bound(pol, b), CL_OK);
+    assert_true(pol->act_bound == b);
+    /* a workspace made for the identity network keeps no pre-activations */
+    assert_int_equal(nn_mlp_ws_create(lin, B, &wrong), CL_OK);
+    assert_null(nn_mlp_forward(pol, wrong, x, B));
+    nn_mlp_ws_free(wrong);
+    const double *z = nn_mlp_forward(lin, wl, x, B);
+    const double *y = nn_mlp_forward(pol, wp, x, B);
+    assert_non_null(z);
+    assert_non_null(y);
+    for (int i = 0; i < B * 13; i++) {
+        assert_true(y[i] == nn_poly_eval(&p, z[i]));
+        /* and that polynomial is x/2 + x^2/(2b) */
+        assert_true(fabs(y[i] - (z[i] / 2 + z[i] * z[i] / (2 * b))) <= 1e-14 * fmax(1.0, fabs(y[i])));
+    }
+    nn_mlp_ws_free(wl);
+    nn_mlp_ws_free(wp);
+    nn_mlp_free(lin);
+    nn_mlp_free(pol);
+
+    /* hidden POLY2 layers (wide, for the GEMM tiles) against a naive evaluation */
+    const int widths[2] = {37, 20};
+    nn_mlp *net;
+    assert_int_equal(nn_mlp_create(4, widths, 2, 3, NN_ACT_POLY2, NN_ACT_IDENTITY, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    assert_int_equal(nn_mlp_set_act_bound(net, b), CL_OK);
+    nn_mlp_ws *ws;
+    assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
+    y = nn_mlp_forward(net, ws, x, B);
+    assert_non_null(y);
+    for (int r = 0; r < B; r++) {
+        double cur[64], nxt[64];
+        memcpy(cur, x + r * 4, 4 * sizeof(double));
+        for (int l = 0; l < net->n_layers; l++) {
+            int n = net->sizes[l], m = net->sizes[l + 1];
+            for (int j = 0; j < m; j++) {
+                double s = net->params[net->b_off[l] + (size_t)j];
+                for (int k = 0; k < n; k++)
+                    s += cur[k] * net->params[net->w_off[l] + (size_t)k * m + (size_t)j];
+                nxt[j] = l + 1 < net->n_layers ? nn_poly_eval(&p, s) : s;
+            }
+            memcpy(cur, nxt, (size_t)m * sizeof(double));
+        }
+        for (int j = 0; j < 3; j++)
+            assert_true(fabs(cur[j] - y[r * 3 + j]) < 1e-12);
+    }
+    /* one row at a time (the policy's path) gives the same */
+    double yall[9 * 3];
+    memcpy(yall, y, sizeof yall);
+    for (int r = 0; r < B; r++) {
+        const double *y1 = nn_mlp_forward(net, ws, x + r * 4, 1);
+        for (int j = 0; j < 3; j++)
+            assert_true(fabs(y1[j] - yall[r * 3 + j]) < 1e-12);
+    }
+    nn_mlp_ws_free(ws);
+    nn_mlp_free(net);
+}
+
+/* The bound is part of a POLY2 network's architecture. */
+static void test_poly2_same_arch(void **state)
+{
+    (void)state;
+    const int w[1] = {4};
+    nn_mlp *a, *b, *r1, *r2;
+    assert_int_equal(nn_mlp_create(2, w, 1, 1, NN_ACT_POLY2, NN_ACT_IDENTITY, &a), CL_OK);
+    assert_int_equal(nn_mlp_create(2, w, 1, 1, NN_ACT_POLY2, NN_ACT_IDENTITY, &b), CL_OK);
+    assert_int_equal(nn_mlp_create(2, w, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &r1), CL_OK);
+    assert_int_equal(nn_mlp_create(2, w, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &r2), CL_OK);
+    assert_true(nn_mlp_uses_poly2(a) && !nn_mlp_uses_poly2(r1));
+    assert_int_equal(nn_mlp_set_act_bound(a, 4.0), CL_OK);
+    assert_int_equal(nn_mlp_set_act_bound(b, 2.0), CL_OK);
+    assert_false(nn_mlp_same_arch(a, b));
+    assert_int_equal(nn_mlp_copy_params(b, a), CL_ERR_PARAMS);
+    assert_int_equal(nn_mlp_polyak(b, a, 0.5), CL_ERR_PARAMS);
+    assert_int_equal(nn_mlp_set_act_bound(b, 4.0), CL_OK);
+    assert_true(nn_mlp_same_arch(a, b));
+    a->params[0] = 1.0;
+    assert_int_equal(nn_mlp_polyak(b, a, 0.5), CL_OK);
+    assert_true(b->params[0] == 0.5);
+    assert_false(nn_mlp_same_arch(a, r1));
+    /* the bound does not matter to networks without POLY2 */
+    assert_int_equal(nn_mlp_set_act_bound(r1, 7.0), CL_OK);
+    assert_true(nn_mlp_same_arch(r1, r2));
+    nn_mlp_free(a);
+    nn_mlp_free(b);
+    nn_mlp_free(r1);
+    nn_mlp_free(r2);
+}
 
 /* Wide layers exercise the 4 x 8 GEMM tiles and their remainders. */
 static void test_forward_matches_naive(void **state)
@@ -229,6 +364,47 @@ static void test_create_invalid(void **state)
     assert_int_equal(nn_mlp_create(2, bad, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
     assert_int_equal(nn_mlp_create(2, NULL, NN_MLP_MAX_LAYERS, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
     assert_int_equal(nn_mlp_create(2, NULL, 0, 1, (nn_act)9, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_create(2, NULL, 0, 1, NN_ACT_RELU, (nn_act)(NN_ACT_POLY2 + 1), &net), CL_ERR_INVALID);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64d(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* a round trip of net, every truncation refused; returns the bytes */
+static uint8_t *round_trip(const nn_mlp *net, size_t *size)
+{
+    size_t sz = nn_mlp_serialized_size(net), wr = 0, used = 0;
+    uint8_t *buf = malloc(sz);
+    nn_mlp *back;
+    assert_int_equal(nn_mlp_serialize(net, buf, sz - 1, &wr), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_serialize(net, buf, sz, &wr), CL_OK);
+    assert_int_equal(wr, sz);
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+    assert_int_equal(used, sz);
+    assert_true(nn_mlp_same_arch(net, back));
+    assert_true(back->hidden_act == net->hidden_act && back->out_act == net->out_act);
+    assert_memory_equal(net->params, back->params, net->n_params * sizeof(double));
+    if (nn_mlp_uses_poly2(net))
+        assert_true(back->act_bound == net->act_bound);
+    nn_mlp_free(back);
+    for (size_t len = 0; len < sz; len++) {
+        back = (nn_mlp *)1;
+        assert_int_equal(nn_mlp_deserialize(buf, len, &used, &back), CL_ERR_TRUNCATED);
+        assert_null(back);
+    }
+    *size = sz;
+    return buf;
 }
 
 static void test_serialize_round_trip(void **state)
@@ -237,30 +413,129 @@ static void test_serialize_round_trip(void **state)
     uint64_t seed = 11;
     const int w[2] = {6, 4};
     nn_mlp *net, *back;
+    size_t sz, used;
     assert_int_equal(nn_mlp_create(3, w, 2, 2, NN_ACT_RELU, NN_ACT_TANH, &net), CL_OK);
     nn_mlp_init_default(net, uniform01, &seed);
-    size_t sz = nn_mlp_serialized_size(net), wr = 0, used = 0;
-    uint8_t *buf = malloc(sz);
-    assert_int_equal(nn_mlp_serialize(net, buf, sz - 1, &wr), CL_ERR_INVALID);
-    assert_int_equal(nn_mlp_serialize(net, buf, sz, &wr), CL_OK);
-    assert_int_equal(wr, sz);
+    uint8_t *buf = round_trip(net, &sz);
+    /* header: magic, version, 2 + 1 layers, ReLU, tanh, no bound */
+    assert_memory_equal(buf, "NMLP", 4);
+    assert_int_equal(buf[4], NN_MLP_FORMAT_VERSION);
+    assert_int_equal(buf[8], 3);
+    /* impossible architectures, NaN weight, activation out of range */
+    buf[8] = 200;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    buf[8] = 0;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    buf[8] = 3;
+    buf[12] = 4;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    buf[12] = 1;
+    buf[16] = 0xff;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    buf[16] = 2;
+    put64d(buf + 20, 1.0); /* a bound without POLY2 */
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    put64d(buf + 20, 0.0);
     assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
-    assert_int_equal(used, sz);
+    nn_mlp_free(back);
+    /* unknown block versions, a bad magic */
+    buf[4] = 3;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_VERSION);
+    buf[4] = 1;
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_VERSION);
+    buf[4] = NN_MLP_FORMAT_VERSION;
+    buf[0] = 'X';
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    buf[0] = 'N';
+    memset(buf + sz - 8, 0xff, 8);
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    assert_null(back);
+
+    /* a version 1 block (older builds: no magic, version nor bound) still reads */
+    size_t sz1 = sz - 16;
+    uint8_t *old = malloc(sz1);
+    memcpy(old, buf + 8, 12);             /* n_layers, hidden_act, out_act */
+    memcpy(old + 12, buf + 28, sz - 28);  /* sizes, params */
+    assert_int_equal(nn_mlp_deserialize(old, sz1, &used, &back), CL_ERR_FORMAT); /* NaN weight */
+    put64d(old + sz1 - 8, net->params[net->n_params - 1]);
+    assert_int_equal(nn_mlp_deserialize(old, sz1, &used, &back), CL_OK);
+    assert_int_equal(used, sz1);
     assert_true(nn_mlp_same_arch(net, back));
     assert_memory_equal(net->params, back->params, net->n_params * sizeof(double));
     nn_mlp_free(back);
-    /* every truncation is refused */
-    for (size_t len = 0; len < sz; len++) {
+    for (size_t len = 0; len < sz1; len++)
+        assert_int_equal(nn_mlp_deserialize(old, len, &used, &back), CL_ERR_TRUNCATED);
+    put32(old + 4, NN_ACT_POLY2); /* version 1 had no POLY2 (and no bound) */
+    assert_int_equal(nn_mlp_deserialize(old, sz1, &used, &back), CL_ERR_FORMAT);
+    put32(old, 0);
+    assert_int_equal(nn_mlp_deserialize(old, sz1, &used, &back), CL_ERR_FORMAT);
+    assert_null(back);
+    free(old);
+    free(buf);
+    nn_mlp_free(net);
+}
+
+static void test_serialize_poly2(void **state)
+{
+    (void)state;
+    uint64_t seed = 12;
+    const int w[2] = {8, 5};
+    nn_mlp *net, *back;
+    size_t sz, used;
+    assert_int_equal(nn_mlp_create(4, w, 2, 2, NN_ACT_POLY2, NN_ACT_IDENTITY, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    /* no bound: nothing to write */
+    uint8_t tmp[1024];
+    assert_true(nn_mlp_serialized_size(net) <= sizeof tmp);
+    assert_int_equal(nn_mlp_serialize(net, tmp, sizeof tmp, NULL), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_set_act_bound(net, 4.0), CL_OK);
+    uint8_t *buf = round_trip(net, &sz);
+    /* the restored network computes the same */
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+    nn_mlp_ws *w1, *w2;
+    assert_int_equal(nn_mlp_ws_create(net, 3, &w1), CL_OK);
+    assert_int_equal(nn_mlp_ws_create(back, 3, &w2), CL_OK);
+    double x[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = 4.0 * uniform01(&seed) - 2.0;
+    const double *y1 = nn_mlp_forward(net, w1, x, 3), *y2 = nn_mlp_forward(back, w2, x, 3);
+    assert_non_null(y1);
+    assert_non_null(y2);
+    assert_memory_equal(y1, y2, 6 * sizeof(double));
+    nn_mlp_ws_free(w1);
+    nn_mlp_ws_free(w2);
+    nn_mlp_free(back);
+    /* a corrupted bound is refused: not finite, zero, negative */
+    const double bad[6] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, -4.0};
+    for (int i = 0; i < 6; i++) {
+        put64d(buf + 20, bad[i]);
         back = (nn_mlp *)1;
-        assert_int_equal(nn_mlp_deserialize(buf, len, &used, &back), CL_ERR_TRUNCATED);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
         assert_null(back);
     }
-    /* impossible architecture, NaN weight */
-    buf[0] = 200;
-    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
-    buf[0] = 3;
-    memset(buf + sz - 8, 0xff, 8);
-    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+    /* every bit of the bound flipped: refused or a valid positive bound */
+    put64d(buf + 20, 4.0);
+    for (int bit = 0; bit < 64; bit++) {
+        buf[20 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        cl_status st = nn_mlp_deserialize(buf, sz, &used, &back);
+        if (st == CL_OK) {
+            assert_true(isfinite(back->act_bound) && back->act_bound > 0.0);
+            nn_mlp_free(back);
+        } else {
+            assert_int_equal(st, CL_ERR_FORMAT);
+        }
+        buf[20 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+    nn_mlp_free(back);
+    /* an output POLY2 alone also carries the bound */
+    nn_mlp *o;
+    assert_int_equal(nn_mlp_create(4, w, 2, 2, NN_ACT_RELU, NN_ACT_POLY2, &o), CL_OK);
+    nn_mlp_init_default(o, uniform01, &seed);
+    assert_int_equal(nn_mlp_set_act_bound(o, 0.75), CL_OK);
+    uint8_t *b2 = round_trip(o, &sz);
+    free(b2);
+    nn_mlp_free(o);
     free(buf);
     nn_mlp_free(net);
 }
@@ -272,12 +547,20 @@ int main(void)
         cmocka_unit_test(test_grad_relu_tanh_mse),
         cmocka_unit_test(test_grad_tanh_identity_huber),
         cmocka_unit_test(test_grad_relu_identity_huber),
+        cmocka_unit_test(test_grad_poly2_identity_mse),
+        cmocka_unit_test(test_grad_poly2_identity_huber),
+        cmocka_unit_test(test_grad_poly2_tanh_mse),
+        cmocka_unit_test(test_grad_poly2_poly2_mse),
+        cmocka_unit_test(test_grad_relu_poly2_huber),
+        cmocka_unit_test(test_poly2_forward),
+        cmocka_unit_test(test_poly2_same_arch),
         cmocka_unit_test(test_forward_matches_naive),
         cmocka_unit_test(test_losses),
         cmocka_unit_test(test_adam_hand_computed),
         cmocka_unit_test(test_sgd_clip_polyak),
         cmocka_unit_test(test_create_invalid),
         cmocka_unit_test(test_serialize_round_trip),
+        cmocka_unit_test(test_serialize_poly2),
     };
     return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * Includes only layers below it (ring, ckks, slots).
  *
  * This header holds the plaintext part (mode `plain`): a small multilayer
- * perceptron in doubles with exact ReLU/tanh, mini-batch forward and backward
+ * perceptron in doubles with exact ReLU/tanh (or the HE-friendly quadratic
+ * NN_ACT_POLY2, so that networks trained by HE-DQN run here), mini-batch
+ * forward and backward
  * passes, MSE and Huber losses, Adam (PyTorch's formulation) and SGD, target
  * network updates and (de)serialization. Matrices are contiguous and
  * row-major; a batch is batch-major (one row per sample). Nothing allocates
@@ -26,22 +28,30 @@ extern "C" {
 typedef enum nn_act {
     NN_ACT_IDENTITY = 0,
     NN_ACT_RELU = 1,
-    NN_ACT_TANH = 2
+    NN_ACT_TANH = 2,
+    /* The HE-friendly activation p(x) = x/2 + x^2/(2b), b = the network's
+     * act_bound > 0: the ReLU minimax quadratic on [-b, b]
+     * (nn_relu_quadratic(b) of src/nn/nn_he.h) without its constant, as the
+     * HE networks (src/rl/he_dqn.c) apply it; p'(x) = 1/2 + x/b. Evaluated
+     * through that same nn_poly (nn_poly_eval, nn_poly_derivative). */
+    NN_ACT_POLY2 = 3
 } nn_act;
 
 #define NN_MLP_MAX_LAYERS 8      /* dense layers (hidden layers + output) */
 #define NN_MLP_MAX_WIDTH 65536   /* largest layer width accepted */
 
 /* A multilayer perceptron: n_layers dense layers y = act(x W + b), the hidden
- * ones with hidden_act, the last with out_act. All parameters live in one
- * contiguous array `params` of n_params doubles: for each layer l in order,
- * W_l (sizes[l] x sizes[l+1], row-major: W_l[i * sizes[l+1] + j] links input
- * i to output j) followed by b_l (sizes[l+1]). A gradient array has the same
- * layout. */
+ * ones with hidden_act, the last with out_act; act_bound is the b of
+ * NN_ACT_POLY2 (0 = not set; the other activations ignore it). All parameters
+ * live in one contiguous array `params` of n_params doubles: for each layer l
+ * in order, W_l (sizes[l] x sizes[l+1], row-major: W_l[i * sizes[l+1] + j]
+ * links input i to output j) followed by b_l (sizes[l+1]). A gradient array
+ * has the same layout. */
 typedef struct nn_mlp {
     int n_layers;
     int sizes[NN_MLP_MAX_LAYERS + 1]; /* sizes[0] inputs ... sizes[n_layers] outputs */
     nn_act hidden_act, out_act;
+    double act_bound; /* b of NN_ACT_POLY2 (set with nn_mlp_set_act_bound) */
     size_t n_params;
     double *params;
     size_t w_off[NN_MLP_MAX_LAYERS]; /* offset of W_l in params */
@@ -49,10 +59,16 @@ typedef struct nn_mlp {
 } nn_mlp;
 
 /* n_in inputs, n_hidden hidden layers of the given widths (n_hidden may be 0),
- * n_out outputs. Parameters are zero until initialized. CL_ERR_INVALID for bad
- * sizes, CL_ERR_NOMEM. */
+ * n_out outputs. Parameters are zero until initialized; act_bound is 0, so a
+ * network with an NN_ACT_POLY2 layer needs nn_mlp_set_act_bound before its
+ * first forward pass (nn_mlp_forward returns NULL until then).
+ * CL_ERR_INVALID for bad sizes or activations, CL_ERR_NOMEM. */
 cl_status nn_mlp_create(int n_in, const int *hidden, int n_hidden, int n_out,
                         nn_act hidden_act, nn_act out_act, nn_mlp **out);
+/* Sets b of NN_ACT_POLY2. CL_ERR_INVALID unless b is finite and > 0. */
+cl_status nn_mlp_set_act_bound(nn_mlp *net, double b);
+/* 1 if the hidden or the output activation is NN_ACT_POLY2. */
+int nn_mlp_uses_poly2(const nn_mlp *net);
 void nn_mlp_free(nn_mlp *net);
 int nn_mlp_inputs(const nn_mlp *net);
 int nn_mlp_outputs(const nn_mlp *net);
@@ -69,7 +85,8 @@ cl_status nn_mlp_copy_params(nn_mlp *dst, const nn_mlp *src);
 /* Polyak averaging as Stable-Baselines3: dst <- (1 - tau) dst + tau src
  * (tau = 1 is a hard copy). CL_ERR_PARAMS if architectures differ. */
 cl_status nn_mlp_polyak(nn_mlp *dst, const nn_mlp *src, double tau);
-/* 1 if same layer sizes and activations. */
+/* 1 if same layer sizes and activations (and the same act_bound when they
+ * include NN_ACT_POLY2). */
 int nn_mlp_same_arch(const nn_mlp *a, const nn_mlp *b);
 
 /* Workspace for forward/backward on batches of up to max_batch rows. One
@@ -132,14 +149,30 @@ void nn_adam_step(nn_adam *opt, double *params, const double *grad);
 
 /* ========================================================= serialization */
 
+/* Network block, version 2 (what nn_mlp_serialize writes; little-endian,
+ * doubles as IEEE 754 bit patterns):
+ *   u32 NN_MLP_FORMAT_MAGIC, u32 NN_MLP_FORMAT_VERSION,
+ *   u32 n_layers, u32 hidden_act, u32 out_act, f64 act_bound (0 when no
+ *   layer is NN_ACT_POLY2), u32 sizes[n_layers + 1], f64 params[n_params].
+ * Version 1 (read only) had no magic, version nor bound:
+ *   u32 n_layers (1..NN_MLP_MAX_LAYERS), u32 hidden_act, u32 out_act,
+ *   u32 sizes[n_layers + 1], f64 params[n_params], activations < NN_ACT_POLY2.
+ * The first word tells them apart. */
+#define NN_MLP_FORMAT_MAGIC 0x504C4D4Eu /* bytes "NMLP" */
+#define NN_MLP_FORMAT_VERSION 2
+
 /* Byte size of nn_mlp_serialize's output. */
 size_t nn_mlp_serialized_size(const nn_mlp *net);
-/* Writes the architecture and parameters (little-endian, IEEE doubles) to buf.
- * CL_ERR_INVALID if cap is too small. */
+/* Writes the architecture and parameters (version 2 above) to buf.
+ * CL_ERR_INVALID if cap is too small, or for an activation out of range or an
+ * NN_ACT_POLY2 network whose act_bound is not finite and > 0. */
 cl_status nn_mlp_serialize(const nn_mlp *net, uint8_t *buf, size_t cap, size_t *written);
-/* Reads a network written by nn_mlp_serialize from buf (len bytes); sets
- * *consumed. CL_ERR_TRUNCATED if buf ends early, CL_ERR_FORMAT for an
- * impossible architecture or a non-finite parameter, CL_ERR_NOMEM. */
+/* Reads a network written by nn_mlp_serialize (version 2) or by older
+ * builds (version 1) from buf (len bytes); sets *consumed. CL_ERR_TRUNCATED
+ * if buf ends early, CL_ERR_VERSION for an unknown block version,
+ * CL_ERR_FORMAT for an impossible architecture, an activation out of range, a
+ * bound that is not finite and > 0 with NN_ACT_POLY2 (or not 0 without it) or
+ * a non-finite parameter, CL_ERR_NOMEM. */
 cl_status nn_mlp_deserialize(const uint8_t *buf, size_t len, size_t *consumed, nn_mlp **out);
 
 #ifdef __cplusplus

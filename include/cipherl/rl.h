@@ -174,13 +174,30 @@ cl_status rl_policy_evaluate(rl_policy *pol, rl_env *env, rl_rng *rng, int episo
                              double *returns);
 void rl_policy_free(rl_policy *pol);
 
+/* A policy around a network trained elsewhere (HE-DQN's decrypted network,
+ * say): algo's policy network for environment env_id, with obs_dim inputs and
+ * n_actions (DQN) or action_dim (TD3) outputs, hidden activation NN_ACT_RELU
+ * or NN_ACT_POLY2 (then net->act_bound finite and > 0), output
+ * NN_ACT_IDENTITY (DQN's Q-values) or NN_ACT_TANH (TD3's actor). Takes
+ * ownership of net on success (rl_policy_free frees it); on failure the
+ * caller keeps it. CL_ERR_PARAMS if net does not fit (sizes, activations,
+ * bound), CL_ERR_UNSUPPORTED if algo does not fit the action space,
+ * CL_ERR_INVALID for NULL arguments, an unknown env_id, an unknown algo or a
+ * non-finite parameter, CL_ERR_NOMEM. */
+cl_status rl_policy_from_mlp(rl_algo algo, const char *env_id, nn_mlp *net, rl_policy **out);
+
 /* Model files: "CIPHERLM" magic, u32 format version, algorithm, environment
  * id and spaces, the policy network, FNV-1a 64 checksum of all that precedes
- * it. Loading returns CL_ERR_FORMAT/TRUNCATED/VERSION/CHECKSUM/IO, never
- * crashes. */
-#define RL_MODEL_VERSION 1
+ * it. Version 2 carries the network block of version 2 (NN_MLP_FORMAT_VERSION:
+ * activations including NN_ACT_POLY2 and its bound); version 1 files (ReLU
+ * networks of older builds) are still read. Loading returns
+ * CL_ERR_FORMAT/TRUNCATED/VERSION/CHECKSUM/IO, never crashes. */
+#define RL_MODEL_VERSION 2
 cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out);
 cl_status rl_policy_load(const char *path, rl_policy **out);
+/* Writes pol's model file (version RL_MODEL_VERSION) to path atomically: to
+ * "path.tmp" first, then renamed. CL_ERR_IO, CL_ERR_NOMEM. */
+cl_status rl_policy_save(const rl_policy *pol, const char *path);
 
 /* ---- agents: DQN and TD3 with Stable-Baselines3's training loop */
 
@@ -194,6 +211,7 @@ typedef struct rl_step_info {
     double episode_return;
     int64_t episode_length;
     int64_t gradient_steps; /* gradient steps so far */
+    double action[RL_MAX_ACT]; /* the action taken at this step (DQN: its index) */
 } rl_step_info;
 
 /* An agent for env_spec with hyperparameters hp, its networks and its own

@@ -4,12 +4,19 @@
  * Every matrix product goes through one small GEMM kernel (row-major
  * C (+)= A B) with a 4 x 8 register tile, so forward, d/dW and d/dx all
  * vectorize; the backward pass transposes what it needs into the workspace
- * first. Nothing here allocates once the workspace exists. */
+ * first. Nothing here allocates once the workspace exists.
+ *
+ * NN_ACT_POLY2 is the HE networks' activation, evaluated through the very
+ * nn_poly they use (nn_relu_quadratic(b) with c[0] = 0, nn_poly_eval and
+ * nn_poly_derivative of src/nn/he_poly.c): one formula for every backend.
+ * Its derivative depends on the pre-activation, which the workspace keeps
+ * for those layers only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cipherl/nn.h"
+#include "nn/nn_he.h"
 
 struct nn_mlp_ws {
     int max_batch;
@@ -17,6 +24,7 @@ struct nn_mlp_ws {
     int sizes[NN_MLP_MAX_LAYERS + 1];
     int batch;                                /* rows of the last forward (0: none) */
     double *act[NN_MLP_MAX_LAYERS + 1];       /* act[0] input copy, act[l] layer outputs */
+    double *pre[NN_MLP_MAX_LAYERS + 1];       /* pre-activations of NN_ACT_POLY2 layers, else NULL */
     double *delta_a, *delta_b;                /* max_batch x max width */
     double *scratch;                          /* transposes */
     void *block;
@@ -180,7 +188,7 @@ cl_status nn_mlp_create(int n_in, const int *hidden, int n_hidden, int n_out,
         return CL_ERR_INVALID;
     if (n_in < 1 || n_in > NN_MLP_MAX_WIDTH || n_out < 1 || n_out > NN_MLP_MAX_WIDTH)
         return CL_ERR_INVALID;
-    if ((unsigned)hidden_act > NN_ACT_TANH || (unsigned)out_act > NN_ACT_TANH)
+    if ((unsigned)hidden_act > NN_ACT_POLY2 || (unsigned)out_act > NN_ACT_POLY2)
         return CL_ERR_INVALID;
     for (int i = 0; i < n_hidden; i++)
         if (hidden[i] < 1 || hidden[i] > NN_MLP_MAX_WIDTH)
@@ -220,6 +228,33 @@ void nn_mlp_free(nn_mlp *net)
     free(net);
 }
 
+cl_status nn_mlp_set_act_bound(nn_mlp *net, double b)
+{
+    if (!net || !isfinite(b) || !(b > 0.0))
+        return CL_ERR_INVALID;
+    net->act_bound = b;
+    return CL_OK;
+}
+
+int nn_mlp_uses_poly2(const nn_mlp *net)
+{
+    return net && (net->hidden_act == NN_ACT_POLY2 || net->out_act == NN_ACT_POLY2);
+}
+
+/* p(x) = x/2 + x^2/(2b): the ReLU quadratic without its constant, as the HE
+ * networks build it */
+static nn_poly poly2_of(double bound)
+{
+    nn_poly p = nn_relu_quadratic(bound);
+    p.c[0] = 0.0;
+    return p;
+}
+
+static nn_act layer_act(const nn_mlp *net, int l) /* activation of dense layer l */
+{
+    return l + 1 == net->n_layers ? net->out_act : net->hidden_act;
+}
+
 int nn_mlp_inputs(const nn_mlp *net) { return net->sizes[0]; }
 int nn_mlp_outputs(const nn_mlp *net) { return net->sizes[net->n_layers]; }
 
@@ -241,6 +276,8 @@ int nn_mlp_same_arch(const nn_mlp *a, const nn_mlp *b)
 {
     if (!a || !b || a->n_layers != b->n_layers || a->hidden_act != b->hidden_act ||
         a->out_act != b->out_act)
+        return 0;
+    if (nn_mlp_uses_poly2(a) && a->act_bound != b->act_bound)
         return 0;
     for (int l = 0; l <= a->n_layers; l++)
         if (a->sizes[l] != b->sizes[l])
@@ -290,6 +327,8 @@ cl_status nn_mlp_ws_create(const nn_mlp *net, int max_batch, nn_mlp_ws **out)
         if ((size_t)net->sizes[l] > maxw)
             maxw = (size_t)net->sizes[l];
         total += B * (size_t)net->sizes[l];
+        if (l > 0 && layer_act(net, l - 1) == NN_ACT_POLY2)
+            total += B * (size_t)net->sizes[l];
     }
     for (int l = 0; l < net->n_layers; l++) {
         size_t a = B * (size_t)net->sizes[l];
@@ -310,6 +349,10 @@ cl_status nn_mlp_ws_create(const nn_mlp *net, int max_batch, nn_mlp_ws **out)
     for (int l = 0; l <= net->n_layers; l++) {
         ws->act[l] = p;
         p += B * (size_t)net->sizes[l];
+        if (l > 0 && layer_act(net, l - 1) == NN_ACT_POLY2) {
+            ws->pre[l] = p;
+            p += B * (size_t)net->sizes[l];
+        }
     }
     ws->delta_a = p;
     p += B * maxw;
@@ -337,14 +380,23 @@ static int ws_fits(const nn_mlp *net, const nn_mlp_ws *ws)
     for (int l = 0; l <= net->n_layers; l++)
         if (net->sizes[l] != ws->sizes[l])
             return 0;
+    for (int l = 0; l < net->n_layers; l++)
+        if (layer_act(net, l) == NN_ACT_POLY2 && !ws->pre[l + 1])
+            return 0;
     return 1;
 }
 
 /* --------------------------------------------------------- forward/back */
 
-static void apply_act(nn_act act, double *restrict y, size_t n)
+/* y <- act(y); for NN_ACT_POLY2, y <- p(z) with z the pre-activation */
+static void apply_act(nn_act act, const nn_poly *p, const double *restrict z, double *restrict y,
+                      size_t n)
 {
     switch (act) {
+    case NN_ACT_POLY2:
+        for (size_t i = 0; i < n; i++)
+            y[i] = nn_poly_eval(p, z[i]);
+        break;
     case NN_ACT_RELU:
         for (size_t i = 0; i < n; i++)
             y[i] = y[i] > 0.0 ? y[i] : 0.0;
@@ -358,10 +410,16 @@ static void apply_act(nn_act act, double *restrict y, size_t n)
     }
 }
 
-/* d <- d * act'(y), y the activation's output */
-static void act_backward(nn_act act, const double *restrict y, double *restrict d, size_t n)
+/* d <- d * act'(z), from y = act(z) (or from z itself for NN_ACT_POLY2,
+ * dp its derivative) */
+static void act_backward(nn_act act, const nn_poly *dp, const double *restrict y,
+                         const double *restrict z, double *restrict d, size_t n)
 {
     switch (act) {
+    case NN_ACT_POLY2:
+        for (size_t i = 0; i < n; i++)
+            d[i] *= nn_poly_eval(dp, z[i]);
+        break;
     case NN_ACT_RELU:
         for (size_t i = 0; i < n; i++)
             d[i] = y[i] > 0.0 ? d[i] : 0.0;
@@ -379,13 +437,18 @@ const double *nn_mlp_forward(const nn_mlp *net, nn_mlp_ws *ws, const double *x, 
 {
     if (!ws_fits(net, ws) || !x || batch < 1 || batch > ws->max_batch)
         return NULL;
+    int poly = nn_mlp_uses_poly2(net);
+    if (poly && !(isfinite(net->act_bound) && net->act_bound > 0.0))
+        return NULL;
+    nn_poly p = poly2_of(poly ? net->act_bound : 1.0);
     memcpy(ws->act[0], x, (size_t)batch * (size_t)net->sizes[0] * sizeof(double));
     for (int l = 0; l < net->n_layers; l++) {
         int n = net->sizes[l], m = net->sizes[l + 1];
-        gemm(batch, m, n, ws->act[l], net->params + net->w_off[l], ws->act[l + 1], 0,
+        nn_act act = layer_act(net, l);
+        double *z = act == NN_ACT_POLY2 ? ws->pre[l + 1] : ws->act[l + 1];
+        gemm(batch, m, n, ws->act[l], net->params + net->w_off[l], z, 0,
              net->params + net->b_off[l]);
-        apply_act(l + 1 == net->n_layers ? net->out_act : net->hidden_act, ws->act[l + 1],
-                  (size_t)batch * (size_t)m);
+        apply_act(act, &p, z, ws->act[l + 1], (size_t)batch * (size_t)m);
     }
     ws->batch = batch;
     return ws->act[net->n_layers];
@@ -397,9 +460,14 @@ cl_status nn_mlp_backward(const nn_mlp *net, nn_mlp_ws *ws, const double *dout,
     if (!ws_fits(net, ws) || !dout || ws->batch < 1)
         return CL_ERR_INVALID;
     int B = ws->batch, L = net->n_layers;
+    int poly = nn_mlp_uses_poly2(net);
+    if (poly && !(isfinite(net->act_bound) && net->act_bound > 0.0))
+        return CL_ERR_INVALID;
+    nn_poly p = poly2_of(poly ? net->act_bound : 1.0);
+    nn_poly dp = nn_poly_derivative(&p);
     double *dz = ws->delta_a, *dprev = ws->delta_b;
     memcpy(dz, dout, (size_t)B * (size_t)net->sizes[L] * sizeof(double));
-    act_backward(net->out_act, ws->act[L], dz, (size_t)B * (size_t)net->sizes[L]);
+    act_backward(net->out_act, &dp, ws->act[L], ws->pre[L], dz, (size_t)B * (size_t)net->sizes[L]);
     for (int l = L - 1; l >= 0; l--) {
         int n = net->sizes[l], m = net->sizes[l + 1];
         if (grad) {
@@ -420,7 +488,8 @@ cl_status nn_mlp_backward(const nn_mlp *net, nn_mlp_ws *ws, const double *dout,
         double *dst = l == 0 ? dx : dprev;
         gemm(B, n, m, dz, ws->scratch, dst, 0, NULL);
         if (l > 0) {
-            act_backward(net->hidden_act, ws->act[l], dprev, (size_t)B * (size_t)n);
+            act_backward(net->hidden_act, &dp, ws->act[l], ws->pre[l], dprev,
+                         (size_t)B * (size_t)n);
             double *t = dz;
             dz = dprev;
             dprev = t;

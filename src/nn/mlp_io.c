@@ -1,7 +1,12 @@
-/* (De)serialization of a plain MLP: a fixed little-endian layout,
- *   u32 n_layers, u32 hidden_act, u32 out_act, u32 sizes[n_layers + 1],
- *   f64 params[n_params] (IEEE 754 bit patterns),
- * read back with every length and value checked. */
+/* (De)serialization of a plain MLP: a fixed little-endian layout (the
+ * network block described in include/cipherl/nn.h),
+ *   version 2: u32 NN_MLP_FORMAT_MAGIC, u32 version, u32 n_layers,
+ *              u32 hidden_act, u32 out_act, f64 act_bound, u32 sizes[n_layers + 1],
+ *              f64 params[n_params]
+ *   version 1: u32 n_layers, u32 hidden_act, u32 out_act, u32 sizes[n_layers + 1],
+ *              f64 params[n_params]   (read only; no NN_ACT_POLY2)
+ * (IEEE 754 bit patterns for doubles), read back with every length and value
+ * checked. */
 #include <math.h>
 #include <string.h>
 
@@ -39,22 +44,32 @@ static double get_f64(const uint8_t *p)
     return d;
 }
 
+static int bound_ok(double b) { return isfinite(b) && b > 0.0; }
+
 size_t nn_mlp_serialized_size(const nn_mlp *net)
 {
-    return 4 * (3 + (size_t)net->n_layers + 1) + 8 * net->n_params;
+    return 4 * (5 + (size_t)net->n_layers + 1) + 8 + 8 * net->n_params;
 }
 
 cl_status nn_mlp_serialize(const nn_mlp *net, uint8_t *buf, size_t cap, size_t *written)
 {
     if (!net || !buf)
         return CL_ERR_INVALID;
+    if ((unsigned)net->hidden_act > NN_ACT_POLY2 || (unsigned)net->out_act > NN_ACT_POLY2)
+        return CL_ERR_INVALID;
+    int poly = nn_mlp_uses_poly2(net);
+    if (poly && !bound_ok(net->act_bound))
+        return CL_ERR_INVALID;
     size_t need = nn_mlp_serialized_size(net);
     if (cap < need)
         return CL_ERR_INVALID;
     uint8_t *p = buf;
+    put_u32(p, NN_MLP_FORMAT_MAGIC); p += 4;
+    put_u32(p, NN_MLP_FORMAT_VERSION); p += 4;
     put_u32(p, (uint32_t)net->n_layers); p += 4;
     put_u32(p, (uint32_t)net->hidden_act); p += 4;
     put_u32(p, (uint32_t)net->out_act); p += 4;
+    put_f64(p, poly ? net->act_bound : 0.0); p += 8;
     for (int l = 0; l <= net->n_layers; l++) {
         put_u32(p, (uint32_t)net->sizes[l]);
         p += 4;
@@ -71,12 +86,42 @@ cl_status nn_mlp_deserialize(const uint8_t *buf, size_t len, size_t *consumed, n
     if (!buf || !out)
         return CL_ERR_INVALID;
     *out = NULL;
-    if (len < 12)
+    if (len < 4)
         return CL_ERR_TRUNCATED;
-    uint32_t n_layers = get_u32(buf), hact = get_u32(buf + 4), oact = get_u32(buf + 8);
-    if (n_layers < 1 || n_layers > NN_MLP_MAX_LAYERS || hact > NN_ACT_TANH || oact > NN_ACT_TANH)
+    uint32_t first = get_u32(buf), n_layers, hact, oact;
+    double bound = 0.0;
+    size_t pos;
+    if (first == NN_MLP_FORMAT_MAGIC) {
+        if (len < 8)
+            return CL_ERR_TRUNCATED;
+        if (get_u32(buf + 4) != NN_MLP_FORMAT_VERSION)
+            return CL_ERR_VERSION;
+        if (len < 28)
+            return CL_ERR_TRUNCATED;
+        n_layers = get_u32(buf + 8);
+        hact = get_u32(buf + 12);
+        oact = get_u32(buf + 16);
+        bound = get_f64(buf + 20);
+        pos = 28;
+        if (hact > NN_ACT_POLY2 || oact > NN_ACT_POLY2)
+            return CL_ERR_FORMAT;
+        if (hact == NN_ACT_POLY2 || oact == NN_ACT_POLY2 ? !bound_ok(bound) : bound != 0.0)
+            return CL_ERR_FORMAT;
+    } else {
+        /* version 1: the first word is the layer count */
+        if (first < 1 || first > NN_MLP_MAX_LAYERS)
+            return CL_ERR_FORMAT;
+        if (len < 12)
+            return CL_ERR_TRUNCATED;
+        n_layers = first;
+        hact = get_u32(buf + 4);
+        oact = get_u32(buf + 8);
+        pos = 12;
+        if (hact > NN_ACT_TANH || oact > NN_ACT_TANH)
+            return CL_ERR_FORMAT;
+    }
+    if (n_layers < 1 || n_layers > NN_MLP_MAX_LAYERS)
         return CL_ERR_FORMAT;
-    size_t pos = 12;
     if (len - pos < 4 * ((size_t)n_layers + 1))
         return CL_ERR_TRUNCATED;
     int sizes[NN_MLP_MAX_LAYERS + 1];
@@ -96,6 +141,7 @@ cl_status nn_mlp_deserialize(const uint8_t *buf, size_t len, size_t *consumed, n
                                  (nn_act)hact, (nn_act)oact, &net);
     if (st != CL_OK)
         return st == CL_ERR_INVALID ? CL_ERR_FORMAT : st;
+    net->act_bound = bound;
     for (size_t i = 0; i < n_params; i++, pos += 8) {
         double d = get_f64(buf + pos);
         if (!isfinite(d)) {

@@ -121,6 +121,7 @@ cl_status rl_agent_step(rl_agent *ag, rl_env *env, rl_rng *env_rng, rl_step_info
     if (info) {
         memset(info, 0, sizeof *info);
         info->step = ag->num_timesteps;
+        memcpy(info->action, env_action, sizeof(double) * (size_t)ag->act_dim);
     }
     if (term || trunc) {
         ag->episodes++;
@@ -168,36 +169,5 @@ cl_status rl_agent_serialize(const rl_agent *ag, uint8_t **buf, size_t *len)
 
 cl_status rl_agent_save(const rl_agent *ag, const char *path)
 {
-    if (!ag || !path)
-        return CL_ERR_INVALID;
-    uint8_t *buf;
-    size_t len;
-    cl_status st = rl_agent_serialize(ag, &buf, &len);
-    if (st != CL_OK)
-        return st;
-    /* write to a temporary name, then rename: a crash never leaves half a model */
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 8);
-    if (!tmp) {
-        free(buf);
-        return CL_ERR_NOMEM;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(tmp);
-        free(buf);
-        return CL_ERR_IO;
-    }
-    int ok = fwrite(buf, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    free(buf);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        free(tmp);
-        return CL_ERR_IO;
-    }
-    free(tmp);
-    return CL_OK;
+    return ag ? rl_policy_save(&ag->policy, path) : CL_ERR_INVALID;
 }

@@ -9,7 +9,7 @@ struct rl_policy {
     rl_algo algo;
     char env_id[64];
     const rl_env_spec *spec;
-    nn_mlp *net;     /* DQN: Q-network; TD3: actor (tanh output in [-1, 1]) */
+    nn_mlp *net;     /* DQN: Q-network; TD3: actor (tanh output in [-1, 1]); hidden ReLU or POLY2 */
     nn_mlp_ws *ws;   /* batch of one */
     int owns_net;
 };

@@ -2,16 +2,21 @@
  *
  * Model file (all integers little-endian):
  *   "CIPHERLM"            8 bytes magic
- *   u32 version           RL_MODEL_VERSION
+ *   u32 version           RL_MODEL_VERSION (2; 1 is still read)
  *   u32 algo              rl_algo
  *   u32 id_len, id bytes  environment id (1..63 bytes, no NUL)
  *   u32 obs_dim, u32 action_kind, u32 n_actions, u32 action_dim
  *   f64 action_low, f64 action_high
- *   u64 net_len, net      nn_mlp_serialize's bytes
+ *   u64 net_len, net      nn_mlp_serialize's bytes: the network block of
+ *                         version 2 (NN_MLP_FORMAT_VERSION, with the
+ *                         activation bound) in a version 2 file, of version 1
+ *                         (no magic, no bound) in a version 1 file
  *   u64 checksum          FNV-1a 64 of every byte before it
  * Loading checks lengths first (CL_ERR_TRUNCATED, or CL_ERR_FORMAT for
  * trailing bytes), then the checksum, then that everything agrees with the
- * environment's spaces. */
+ * environment's spaces. The hidden activation is ReLU or NN_ACT_POLY2 (the
+ * HE networks'); the output is the identity (DQN's Q-values) or tanh (TD3's
+ * actor). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,24 @@
 #include "rl/agent_internal.h"
 
 static const char MAGIC[8] = {'C', 'I', 'P', 'H', 'E', 'R', 'L', 'M'};
+
+/* Whether net can be algo's policy network in the environment spec. */
+static cl_status check_net(rl_algo algo, const rl_env_spec *spec, const nn_mlp *net)
+{
+    if (algo != RL_ALGO_DQN && algo != RL_ALGO_TD3)
+        return CL_ERR_INVALID;
+    if ((algo == RL_ALGO_DQN) != (spec->action_kind == RL_ACTION_DISCRETE))
+        return CL_ERR_UNSUPPORTED;
+    int outs = algo == RL_ALGO_DQN ? spec->n_actions : spec->action_dim;
+    if (nn_mlp_inputs(net) != spec->obs_dim || nn_mlp_outputs(net) != outs)
+        return CL_ERR_PARAMS;
+    if ((net->hidden_act != NN_ACT_RELU && net->hidden_act != NN_ACT_POLY2) ||
+        net->out_act != (algo == RL_ALGO_DQN ? NN_ACT_IDENTITY : NN_ACT_TANH))
+        return CL_ERR_PARAMS;
+    if (nn_mlp_uses_poly2(net) && !(isfinite(net->act_bound) && net->act_bound > 0.0))
+        return CL_ERR_PARAMS;
+    return CL_OK;
+}
 
 cl_status rl_policy_wrap(rl_algo algo, const rl_env_spec *spec, nn_mlp *net, int owns_net,
                          rl_policy *pol)
@@ -220,7 +243,8 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
         return CL_ERR_FORMAT;
     if (len < 12)
         return CL_ERR_TRUNCATED;
-    if (get_u32(buf + 8) != RL_MODEL_VERSION)
+    uint32_t version = get_u32(buf + 8);
+    if (version != 1 && version != RL_MODEL_VERSION)
         return CL_ERR_VERSION;
     if (len < 20)
         return CL_ERR_TRUNCATED;
@@ -257,15 +281,15 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
                                                    !same_double(low, spec->action_low) ||
                                                    !same_double(high, spec->action_high)))
         return CL_ERR_FORMAT;
+    /* the network block's own version goes with the file's */
+    if (net_len < 4 || (get_u32(buf + pos) == NN_MLP_FORMAT_MAGIC) != (version >= 2))
+        return CL_ERR_FORMAT;
     nn_mlp *net;
     size_t used;
     cl_status st = nn_mlp_deserialize(buf + pos, (size_t)net_len, &used, &net);
     if (st != CL_OK)
-        return st == CL_ERR_TRUNCATED ? CL_ERR_FORMAT : st;
-    int outs = algo == RL_ALGO_DQN ? spec->n_actions : spec->action_dim;
-    if (used != net_len || nn_mlp_inputs(net) != spec->obs_dim || nn_mlp_outputs(net) != outs ||
-        net->hidden_act != NN_ACT_RELU ||
-        net->out_act != (algo == RL_ALGO_DQN ? NN_ACT_IDENTITY : NN_ACT_TANH)) {
+        return st == CL_ERR_TRUNCATED || st == CL_ERR_VERSION ? CL_ERR_FORMAT : st;
+    if (used != net_len || check_net((rl_algo)algo, spec, net) != CL_OK) {
         nn_mlp_free(net);
         return CL_ERR_FORMAT;
     }
@@ -330,4 +354,71 @@ cl_status rl_policy_load(const char *path, rl_policy **out)
     cl_status st = rl_policy_deserialize(buf, len, out);
     free(buf);
     return st;
+}
+
+cl_status rl_policy_from_mlp(rl_algo algo, const char *env_id, nn_mlp *net, rl_policy **out)
+{
+    if (!out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    if (!env_id || !net)
+        return CL_ERR_INVALID;
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec)
+        return CL_ERR_INVALID;
+    cl_status st = check_net(algo, spec, net);
+    if (st != CL_OK)
+        return st;
+    /* a model file holds finite parameters only */
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(net->params[i]))
+            return CL_ERR_INVALID;
+    rl_policy *pol = malloc(sizeof *pol);
+    if (!pol)
+        return CL_ERR_NOMEM;
+    st = rl_policy_wrap(algo, spec, net, 1, pol);
+    if (st != CL_OK) {
+        pol->owns_net = 0; /* on failure the caller keeps net */
+        rl_policy_release(pol);
+        free(pol);
+        return st;
+    }
+    *out = pol;
+    return CL_OK;
+}
+
+cl_status rl_policy_save(const rl_policy *pol, const char *path)
+{
+    if (!pol || !path)
+        return CL_ERR_INVALID;
+    uint8_t *buf;
+    size_t len;
+    cl_status st = rl_policy_serialize(pol, &buf, &len);
+    if (st != CL_OK)
+        return st;
+    /* write to a temporary name, then rename: a crash never leaves half a model */
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 5);
+    if (!tmp) {
+        free(buf);
+        return CL_ERR_NOMEM;
+    }
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        free(tmp);
+        free(buf);
+        return CL_ERR_IO;
+    }
+    int ok = fwrite(buf, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    free(buf);
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        free(tmp);
+        return CL_ERR_IO;
+    }
+    free(tmp);
+    return CL_OK;
 }
