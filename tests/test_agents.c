@@ -1,7 +1,9 @@
 /* Tests of the plaintext baselines: hyperparameters (defaults, parsing,
  * errors), replay buffer, SB3 training-loop bookkeeping, model files (round
- * trip, every truncation and every corrupted byte refused), a TD3 smoke run
- * and a short DQN run on CartPole-v1 that must really learn. */
+ * trip, every truncation and every corrupted byte refused, version 1 files
+ * still read), policies made from networks trained elsewhere (the HE-friendly
+ * NN_ACT_POLY2 activation), a TD3 smoke run and a short DQN run on CartPole-v1
+ * that must really learn. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -278,9 +280,12 @@ static void test_model_round_trip_and_corruption(void **state)
         longer[len] = 0;
         assert_int_equal(rl_policy_deserialize(longer, len + 1, &pol), CL_ERR_FORMAT);
         free(longer);
-        buf[8] = 2;
+        assert_int_equal(buf[8], RL_MODEL_VERSION);
+        buf[8] = RL_MODEL_VERSION + 1;
         assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_VERSION);
-        buf[8] = 1;
+        buf[8] = 0;
+        assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_VERSION);
+        buf[8] = RL_MODEL_VERSION;
         buf[0] = 'X';
         assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_FORMAT);
         buf[0] = 'C';
@@ -303,6 +308,240 @@ static void test_model_round_trip_and_corruption(void **state)
         free(buf);
         rl_agent_free(ag);
     }
+}
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A version 2 model file rewritten as older builds wrote it (model version 1,
+ * network block version 1: no magic, version nor bound); *len is updated. */
+static uint8_t *as_version1(const uint8_t *buf, size_t *len)
+{
+    size_t id_len = buf[16], net_pos = 20 + id_len + 32 + 8;
+    size_t net_len = (size_t)rd64(buf + net_pos - 8);
+    size_t n1 = *len - 16;
+    uint8_t *old = malloc(n1);
+    memcpy(old, buf, net_pos);
+    old[8] = 1;
+    wr64(old + net_pos - 8, net_len - 16);
+    memcpy(old + net_pos, buf + net_pos + 8, 12);                       /* layers, acts */
+    memcpy(old + net_pos + 12, buf + net_pos + 28, net_len - 28);       /* sizes, params */
+    wr64(old + n1 - 8, fnv1a64(old, n1 - 8));
+    *len = n1;
+    return old;
+}
+
+/* Model files of older builds (version 1) still load, and act the same;
+ * a file whose network block does not go with its version is refused. */
+static void test_model_version1(void **state)
+{
+    (void)state;
+    const char *envs[2] = {"CartPole-v1", "Pendulum-v1"};
+    rl_algo algos[2] = {RL_ALGO_DQN, RL_ALGO_TD3};
+    for (int e = 0; e < 2; e++) {
+        rl_agent *ag = small_agent(algos[e], envs[e], 23, NULL, 0);
+        uint8_t *buf;
+        size_t len, len1;
+        assert_int_equal(rl_agent_serialize(ag, &buf, &len), CL_OK);
+        len1 = len;
+        uint8_t *old = as_version1(buf, &len1);
+        rl_policy *pol;
+        assert_int_equal(rl_policy_deserialize(old, len1, &pol), CL_OK);
+        rl_rng rng;
+        rl_rng_seed(&rng, 5);
+        for (int t = 0; t < 20; t++) {
+            double obs[RL_MAX_OBS], a1[RL_MAX_ACT], a2[RL_MAX_ACT];
+            for (int i = 0; i < RL_MAX_OBS; i++)
+                obs[i] = rl_rng_range(&rng, -1, 1);
+            assert_int_equal(rl_policy_act(rl_agent_policy(ag), obs, a1), CL_OK);
+            assert_int_equal(rl_policy_act(pol, obs, a2), CL_OK);
+            assert_true(a1[0] == a2[0]);
+        }
+        rl_policy_free(pol);
+        for (size_t n = 0; n < len1; n++) {
+            cl_status st = rl_policy_deserialize(old, n, &pol);
+            assert_true(st == CL_ERR_TRUNCATED || st == CL_ERR_FORMAT);
+        }
+        /* version 1 header around a version 2 block, and the reverse */
+        old[8] = 2;
+        wr64(old + len1 - 8, fnv1a64(old, len1 - 8));
+        assert_int_equal(rl_policy_deserialize(old, len1, &pol), CL_ERR_FORMAT);
+        buf[8] = 1;
+        wr64(buf + len - 8, fnv1a64(buf, len - 8));
+        assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_FORMAT);
+        assert_null(pol);
+        free(old);
+        free(buf);
+        rl_agent_free(ag);
+    }
+}
+
+static double uniform_cb(void *ctx) { return rl_rng_uniform(ctx); }
+
+static nn_mlp *poly2_net(int n_in, int n_out, nn_act out_act, double bound, uint64_t seed)
+{
+    const int w[2] = {16, 16};
+    nn_mlp *net;
+    assert_int_equal(nn_mlp_create(n_in, w, 2, n_out, NN_ACT_POLY2, out_act, &net), CL_OK);
+    rl_rng rng;
+    rl_rng_seed(&rng, seed);
+    nn_mlp_init_default(net, uniform_cb, &rng);
+    if (bound > 0)
+        assert_int_equal(nn_mlp_set_act_bound(net, bound), CL_OK);
+    return net;
+}
+
+/* A network trained elsewhere (HE-DQN's decrypted Q-network: hidden
+ * NN_ACT_POLY2) becomes a model file that loads and acts identically. */
+static void test_policy_from_mlp(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/cipherl_test_poly2_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char tmp[sizeof path + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+    const char *envs[2] = {"CartPole-v1", "Pendulum-v1"};
+    rl_algo algos[2] = {RL_ALGO_DQN, RL_ALGO_TD3};
+    for (int e = 0; e < 2; e++) {
+        const rl_env_spec *spec = rl_env_find(envs[e]);
+        int n_out = algos[e] == RL_ALGO_DQN ? spec->n_actions : spec->action_dim;
+        nn_act oact = algos[e] == RL_ALGO_DQN ? NN_ACT_IDENTITY : NN_ACT_TANH;
+        nn_mlp *net = poly2_net(spec->obs_dim, n_out, oact, 4.0, 31 + (uint64_t)e);
+        /* a twin to compute the expected actions with */
+        nn_mlp *twin = poly2_net(spec->obs_dim, n_out, oact, 4.0, 31 + (uint64_t)e);
+        nn_mlp_ws *ws;
+        assert_int_equal(nn_mlp_ws_create(twin, 1, &ws), CL_OK);
+        rl_policy *pol, *back;
+        assert_int_equal(rl_policy_from_mlp(algos[e], envs[e], net, &pol), CL_OK); /* owns net */
+        assert_string_equal(rl_policy_env_id(pol), envs[e]);
+        assert_int_equal(rl_policy_algo(pol), algos[e]);
+        assert_int_equal(rl_policy_save(pol, path), CL_OK);
+        assert_int_equal(access(tmp, F_OK), -1); /* renamed away */
+        assert_int_equal(rl_policy_load(path, &back), CL_OK);
+        assert_string_equal(rl_policy_env_id(back), envs[e]);
+        assert_int_equal(rl_policy_algo(back), algos[e]);
+        rl_rng rng;
+        rl_rng_seed(&rng, 8);
+        int counts[2] = {0, 0};
+        for (int t = 0; t < 200; t++) {
+            double obs[RL_MAX_OBS], a1[RL_MAX_ACT], a2[RL_MAX_ACT];
+            for (int i = 0; i < spec->obs_dim; i++)
+                obs[i] = rl_rng_range(&rng, -3, 3);
+            assert_int_equal(rl_policy_act(pol, obs, a1), CL_OK);
+            assert_int_equal(rl_policy_act(back, obs, a2), CL_OK);
+            const double *y = nn_mlp_forward(twin, ws, obs, 1);
+            assert_non_null(y);
+            if (algos[e] == RL_ALGO_DQN) {
+                assert_true(a1[0] == a2[0]);
+                int best = y[1] > y[0] ? 1 : 0;
+                assert_true(a1[0] == (double)best);
+                counts[best]++;
+            } else {
+                assert_memory_equal(a1, a2, (size_t)spec->action_dim * sizeof(double));
+                double want = spec->action_low +
+                              0.5 * (y[0] + 1.0) * (spec->action_high - spec->action_low);
+                assert_true(a1[0] == want);
+            }
+        }
+        if (algos[e] == RL_ALGO_DQN)
+            assert_true(counts[0] > 0 && counts[1] > 0); /* both actions taken */
+        /* whole episodes: the same returns */
+        rl_env *env;
+        assert_int_equal(rl_env_create(envs[e], &env), CL_OK);
+        double r1[3], r2[3];
+        rl_rng_seed(&rng, 77);
+        assert_int_equal(rl_policy_evaluate(pol, env, &rng, 3, r1), CL_OK);
+        rl_rng_seed(&rng, 77);
+        assert_int_equal(rl_policy_evaluate(back, env, &rng, 3, r2), CL_OK);
+        assert_memory_equal(r1, r2, sizeof r1);
+        rl_env_free(env);
+        /* the file re-serializes byte for byte */
+        uint8_t *b1 = NULL;
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        long flen = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        b1 = malloc((size_t)flen);
+        assert_int_equal(fread(b1, 1, (size_t)flen, f), (size_t)flen);
+        fclose(f);
+        assert_int_equal(b1[8], RL_MODEL_VERSION);
+        assert_int_equal(rl_policy_save(back, path), CL_OK);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t *b2 = malloc((size_t)flen + 1);
+        assert_int_equal(fread(b2, 1, (size_t)flen + 1, f), (size_t)flen);
+        fclose(f);
+        assert_memory_equal(b1, b2, (size_t)flen);
+        free(b1);
+        free(b2);
+        rl_policy_free(back);
+        rl_policy_free(pol);
+        nn_mlp_ws_free(ws);
+        nn_mlp_free(twin);
+    }
+
+    /* networks that do not fit are refused, and stay the caller's */
+    rl_policy *pol = (rl_policy *)1;
+    nn_mlp *net = poly2_net(5, 2, NN_ACT_IDENTITY, 4.0, 1); /* CartPole has 4 inputs */
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, &pol), CL_ERR_PARAMS);
+    assert_null(pol);
+    nn_mlp_free(net);
+    net = poly2_net(4, 3, NN_ACT_IDENTITY, 4.0, 1); /* 2 actions */
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, &pol), CL_ERR_PARAMS);
+    nn_mlp_free(net);
+    net = poly2_net(4, 2, NN_ACT_TANH, 4.0, 1); /* Q-values are not squashed */
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, &pol), CL_ERR_PARAMS);
+    nn_mlp_free(net);
+    net = poly2_net(4, 2, NN_ACT_IDENTITY, 0.0, 1); /* no bound */
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, &pol), CL_ERR_PARAMS);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, "CartPole-v1", net, &pol), CL_ERR_UNSUPPORTED);
+    assert_int_equal(nn_mlp_set_act_bound(net, 4.0), CL_OK);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "NoSuchEnv-v0", net, &pol), CL_ERR_INVALID);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, NULL, net, &pol), CL_ERR_INVALID);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", NULL, &pol), CL_ERR_INVALID);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, NULL), CL_ERR_INVALID);
+    net->params[3] = NAN;
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, &pol), CL_ERR_INVALID);
+    net->params[3] = 0.0;
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", net, &pol), CL_OK);
+    assert_int_equal(rl_policy_save(pol, NULL), CL_ERR_INVALID);
+    assert_int_equal(rl_policy_save(NULL, path), CL_ERR_INVALID);
+    assert_int_equal(rl_policy_save(pol, "/nonexistent-dir/cipherl/model"), CL_ERR_IO);
+    rl_policy_free(pol);
+    const int w1[1] = {8};
+    assert_int_equal(nn_mlp_create(3, w1, 1, 1, NN_ACT_TANH, NN_ACT_TANH, &net), CL_OK);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, "Pendulum-v1", net, &pol), CL_ERR_PARAMS);
+    nn_mlp_free(net);
+    /* a ReLU network as the plaintext agents make is accepted too */
+    assert_int_equal(nn_mlp_create(3, w1, 1, 1, NN_ACT_RELU, NN_ACT_TANH, &net), CL_OK);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, "Pendulum-v1", net, &pol), CL_OK);
+    rl_policy_free(pol);
+    remove(path);
 }
 
 /* DQN on CartPole-v1 with SB3's default network size and the RL Zoo's other
@@ -403,8 +642,8 @@ static void test_cli_train_eval(void **state)
     snprintf(args, sizeof args, "eval --model '%s' --env CartPole-v1", model);
     assert_int_equal(run_cli(args, out), 1);
     assert_non_null(strstr(slurp(out), "cipherl: eval:"));
-    assert_int_equal(run_cli("train --mode clear --env CartPole-v1", out), 2);
-    assert_non_null(strstr(slurp(out), "mode clear is not available yet"));
+    assert_int_equal(run_cli("train --mode bootstrap --env CartPole-v1", out), 2);
+    assert_non_null(strstr(slurp(out), "mode bootstrap is not available yet"));
     assert_int_equal(run_cli("train --env CartPole-v1 --hp nope=1", out), 2);
     assert_non_null(strstr(slurp(out), "unknown hyperparameter 'nope'"));
     assert_int_equal(run_cli("train --env CartPole-v1 --hp batch_size=-3", out), 2);
@@ -428,6 +667,8 @@ int main(void)
         cmocka_unit_test(test_dqn_bookkeeping),
         cmocka_unit_test(test_td3_smoke),
         cmocka_unit_test(test_model_round_trip_and_corruption),
+        cmocka_unit_test(test_model_version1),
+        cmocka_unit_test(test_policy_from_mlp),
         cmocka_unit_test(test_dqn_learns_cartpole),
         cmocka_unit_test(test_cli_train_eval),
     };
