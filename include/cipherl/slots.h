@@ -48,6 +48,8 @@ typedef struct slots_counters {
     uint64_t refresh;    /* refreshes by the owner */
     uint64_t encrypt;    /* vectors encrypted by the owner */
     uint64_t decrypt;    /* vectors decrypted by the owner */
+    uint64_t bytes_to_platform; /* serialized ciphertext bytes the owner sends (encryptions, refreshed vectors) */
+    uint64_t bytes_to_owner;    /* serialized ciphertext bytes the platform sends (decryptions, vectors to refresh) */
     int min_level;       /* lowest level any result reached (L - depth used) */
 } slots_counters;
 
@@ -119,6 +121,12 @@ cl_status slots_sum(slots_ctx *ctx, const slots_vec *a, size_t stride, size_t sp
 cl_status slots_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out);
 /* Ask the owner to re-encrypt v at the top level. */
 cl_status slots_refresh(slots_ctx *ctx, slots_vec *v);
+
+/* Clear backend only, for ablations no ciphertext could run (exact Adam's
+ * 1/sqrt): out[i] = fn(a[i], user), at a's level, uncounted.
+ * CL_ERR_UNSUPPORTED on any other backend. */
+cl_status slots_clear_map(slots_ctx *ctx, const slots_vec *a, double (*fn)(double x, void *user), void *user,
+                          slots_vec *out);
 
 #ifdef __cplusplus
 }

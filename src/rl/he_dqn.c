@@ -10,23 +10,34 @@
  * target network keeps copies of the diagonals and the bias only (it never
  * runs backward).
  *
- * Replay: transition t is stored by the owner in block (t mod B) of five slot
- * vectors (state and next state single, one-hot action, reward and (1 - done)
- * over the action slots), so a mini-batch with one transition per residue is
- * the plain sum of B stored vectors: no rotation.
+ * Replay: transition i (ring position) lives in block (i mod B) of chunk
+ * i / B: five slot vectors per chunk (state and next state single, one-hot
+ * action, reward and (1 - done) over the action slots), each holding B
+ * consecutive transitions, kept at level REPLAY_LEVEL. The owner encrypts a
+ * transition in its block (the rest zero); the platform adds it into its
+ * chunk (the first block of a chunk starts it afresh). A mini-batch takes one
+ * transition per block: for each chunk drawn, one plaintext mask of the
+ * blocks that drew it, then a sum: no rotation.
  *
  * Levels: every operation is preceded by ensure_level(v, need), which asks the
  * owner to refresh v when it has fewer levels than the operation consumes, so
  * the algorithm runs at any level budget >= nn_he_adam_depth(). */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cipherl/nn.h"
 #include "cipherl/rl.h"
 #include "nn/nn_he.h"
 #include "rl/he_dqn.h"
 
 #define NLAYERS 3
+#define REPLAY_LEVEL 2 /* a mask product, then a dense product or a multiplication */
 
 struct he_dqn {
     he_dqn_hparams hp;
@@ -46,7 +57,10 @@ struct he_dqn {
 
     /* replay */
     size_t cap, stored, pos;
-    slots_vec **rs, **rn, **ra, **rr, **rd;
+    size_t chunks; /* cap / B */
+    slots_vec **rs, **rn, **ra, **rr, **rd; /* chunks vectors each */
+    size_t *pick;  /* B scratch: the chunk each block drew */
+    slots_vec **tmp_store;
 
     nn_poly act, dact;
     nn_abs_approx mx;
@@ -62,8 +76,15 @@ struct he_dqn {
     size_t actions_cap;
 
     he_dqn_stats stats;
-    double *buf, *mask;
+    int phase_open; /* the phase being counted, or -1 */
+    slots_counters phase_start;
+    double *buf, *mask, *mask2;
 };
+
+static bool pow2(size_t v)
+{
+    return v && !(v & (v - 1));
+}
 
 void he_dqn_hparams_default(he_dqn_hparams *hp)
 {
@@ -88,11 +109,243 @@ void he_dqn_hparams_default(he_dqn_hparams *hp)
     hp->adam_beta2 = 0.999;
     hp->adam_delta = 0.1;
     hp->adam_prior = 0.1;
+    hp->optimizer = HE_DQN_OPT_HE_ADAM;
 }
 
-static bool pow2(size_t v)
+cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
 {
-    return v && !(v & (v - 1));
+    if (!env_id || !hp)
+        return CL_ERR_INVALID;
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec)
+        return CL_ERR_INVALID;
+    if (spec->action_kind != RL_ACTION_DISCRETE)
+        return CL_ERR_UNSUPPORTED;
+    he_dqn_hparams_default(hp);
+    /* The RL Zoo's schedule for each task (n_timesteps, learning_rate, gamma,
+     * exploration, target interval) with the HE-sized network, batch and
+     * buffer of the CartPole set; first settings, see docs/he-dqn.md. */
+    if (!strcmp(env_id, "Acrobot-v1")) {
+        hp->n_timesteps = 100000;
+        hp->learning_rate = 6.3e-4;
+        hp->learning_starts = 1000;
+        hp->exploration_fraction = 0.12;
+        hp->exploration_final_eps = 0.1;
+        hp->target_update_interval = 250;
+        hp->activation_bound = 8.0; /* angular velocities reach 4 pi and 9 pi */
+    } else if (!strcmp(env_id, "MountainCar-v0")) {
+        hp->n_timesteps = 120000;
+        hp->learning_rate = 4e-3;
+        hp->gamma = 0.98;
+        hp->train_freq = 16;
+        hp->gradient_steps = 8;
+        hp->exploration_fraction = 0.2;
+        hp->exploration_final_eps = 0.07;
+        hp->target_update_interval = 600;
+    }
+    return CL_OK;
+}
+
+/* ------------------------------------------------------------- hyperparameters by name */
+
+enum hk { HK_INT, HK_INT32, HK_REAL, HK_ARCH, HK_OPT };
+typedef struct hfield {
+    const char *name;
+    enum hk kind;
+    size_t off;
+    double lo, hi;
+    int lo_open;
+} hfield;
+#define HOFF(f) offsetof(he_dqn_hparams, f)
+static const hfield hfields[] = {
+    {"n_timesteps", HK_INT, HOFF(n_timesteps), 1, 1e12, 0},
+    {"learning_rate", HK_REAL, HOFF(learning_rate), 0, 10, 1},
+    {"buffer_size", HK_INT, HOFF(buffer_size), 1, 1e8, 0},
+    {"learning_starts", HK_INT, HOFF(learning_starts), 0, 1e12, 0},
+    {"batch_size", HK_INT32, HOFF(batch_size), 1, 65536, 0},
+    {"gamma", HK_REAL, HOFF(gamma), 0, 1, 0},
+    {"train_freq", HK_INT, HOFF(train_freq), 1, 1e9, 0},
+    {"gradient_steps", HK_INT, HOFF(gradient_steps), -1, 1e9, 0},
+    {"target_update_interval", HK_INT, HOFF(target_update_interval), 1, 1e12, 0},
+    {"exploration_fraction", HK_REAL, HOFF(exploration_fraction), 0, 1, 0},
+    {"exploration_initial_eps", HK_REAL, HOFF(exploration_initial_eps), 0, 1, 0},
+    {"exploration_final_eps", HK_REAL, HOFF(exploration_final_eps), 0, 1, 0},
+    {"net_arch", HK_ARCH, HOFF(net_arch), 1, 1024, 0},
+    {"activation_bound", HK_REAL, HOFF(activation_bound), 0, 1e6, 1},
+    {"max_degree", HK_INT32, HOFF(max_degree), 1, 12, 0},
+    {"max_bound", HK_REAL, HOFF(max_bound), 0, 1e6, 1},
+    {"adam_beta1", HK_REAL, HOFF(adam_beta1), 0, 1, 0},
+    {"adam_beta2", HK_REAL, HOFF(adam_beta2), 0, 1, 1},
+    {"adam_delta", HK_REAL, HOFF(adam_delta), 0, 1e6, 0},
+    {"adam_prior", HK_REAL, HOFF(adam_prior), 0, 1e6, 1},
+    {"optimizer", HK_OPT, HOFF(optimizer), 0, 0, 0},
+};
+#define N_HFIELDS (sizeof hfields / sizeof hfields[0])
+static const char *const opt_names[] = {"he_adam", "sgd", "adam"};
+
+static cl_status hfail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static cl_status hfail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return CL_ERR_INVALID;
+}
+
+static int parse_real(const char *s, double *out)
+{
+    if (!*s || isspace((unsigned char)*s))
+        return 0;
+    char *end;
+    errno = 0;
+    const double d = strtod(s, &end);
+    if (errno || *end || !isfinite(d))
+        return 0;
+    *out = d;
+    return 1;
+}
+
+/* "H", "[H]" or "[H,H]" (both hidden layers have one width). */
+static int parse_arch(const char *s, double *out)
+{
+    char buf[64];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return 0;
+    memcpy(buf, s, n + 1);
+    char *p = buf;
+    if (*p == '[') {
+        if (buf[n - 1] != ']')
+            return 0;
+        buf[n - 1] = 0;
+        p++;
+    }
+    char *comma = strchr(p, ',');
+    double a, b;
+    if (comma) {
+        *comma = 0;
+        if (!parse_real(p, &a) || !parse_real(comma + 1, &b) || a != b)
+            return 0;
+    } else if (!parse_real(p, &a)) {
+        return 0;
+    }
+    *out = a;
+    return 1;
+}
+
+cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen)
+{
+    if (!hp || !assignment)
+        return hfail(err, errlen, "no assignment");
+    const char *eq = strchr(assignment, '=');
+    if (!eq)
+        return hfail(err, errlen, "'%s' is not NAME=VALUE", assignment);
+    const size_t nl = (size_t)(eq - assignment);
+    const char *val = eq + 1;
+    const hfield *f = NULL;
+    for (size_t i = 0; i < N_HFIELDS; i++)
+        if (strlen(hfields[i].name) == nl && !strncmp(hfields[i].name, assignment, nl))
+            f = &hfields[i];
+    if (!f) {
+        char names[1024];
+        size_t pos = 0;
+        for (size_t i = 0; i < N_HFIELDS && pos < sizeof names; i++)
+            pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", i ? ", " : "", hfields[i].name);
+        return hfail(err, errlen, "unknown hyperparameter '%.*s' (HE-DQN knows: %s)", (int)nl, assignment, names);
+    }
+    char *base = (char *)hp + f->off;
+    if (f->kind == HK_OPT) {
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(val, opt_names[k])) {
+                *(he_dqn_optimizer *)(void *)base = (he_dqn_optimizer)k;
+                return CL_OK;
+            }
+        return hfail(err, errlen, "optimizer: '%s' is not one of he_adam, sgd, adam", val);
+    }
+    double d;
+    const int ok = f->kind == HK_ARCH ? parse_arch(val, &d) : parse_real(val, &d);
+    if (!ok)
+        return hfail(err, errlen, "%s: '%s' is not %s", f->name, val,
+                     f->kind == HK_ARCH ? "a width H or [H,H]" : "a number");
+    if ((f->kind != HK_REAL) && d != floor(d))
+        return hfail(err, errlen, "%s: '%s' is not an integer", f->name, val);
+    if (d < f->lo || d > f->hi || (f->lo_open && d == f->lo))
+        return hfail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
+                     f->hi);
+    switch (f->kind) {
+    case HK_INT: *(int64_t *)(void *)base = (int64_t)d; break;
+    case HK_INT32:
+    case HK_ARCH: *(int *)(void *)base = (int)d; break;
+    case HK_REAL: *(double *)(void *)base = d; break;
+    case HK_OPT: break;
+    }
+    return CL_OK;
+}
+
+cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
+{
+    if (!hp)
+        return hfail(err, errlen, "no hyperparameters");
+    if (hp->batch_size < 1 || !pow2((size_t)hp->batch_size))
+        return hfail(err, errlen, "batch_size %d is not a power of two (the packing needs one)", hp->batch_size);
+    if (hp->buffer_size < hp->batch_size)
+        return hfail(err, errlen, "buffer_size %lld is below batch_size %d", (long long)hp->buffer_size,
+                     hp->batch_size);
+    if (hp->learning_starts < hp->batch_size)
+        return hfail(err, errlen, "learning_starts %lld is below batch_size %d (HE-DQN needs a full stratified batch)",
+                     (long long)hp->learning_starts, hp->batch_size);
+    if (hp->gradient_steps == 0 || hp->gradient_steps < -1)
+        return hfail(err, errlen, "gradient_steps must be >= 1 or -1");
+    if (hp->train_freq < 1 || hp->target_update_interval < 1 || hp->net_arch < 1)
+        return hfail(err, errlen, "train_freq, target_update_interval and net_arch must be >= 1");
+    if (!(hp->gamma >= 0 && hp->gamma <= 1) || !(hp->exploration_fraction >= 0) || !(hp->activation_bound > 0) ||
+        !(hp->max_bound > 0) || hp->max_degree < 1)
+        return hfail(err, errlen, "gamma, exploration_fraction, activation_bound, max_bound or max_degree out of range");
+    if ((unsigned)hp->optimizer > HE_DQN_OPT_ADAM)
+        return hfail(err, errlen, "unknown optimizer");
+    nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
+                           .delta = hp->adam_delta, .prior = hp->adam_prior};
+    if (nn_he_adam_check(&c) != CL_OK)
+        return hfail(err, errlen, "the Adam settings (learning_rate, adam_beta1, adam_beta2, adam_delta, adam_prior) "
+                                  "are out of range");
+    return CL_OK;
+}
+
+void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return;
+    buf[0] = 0;
+    if (!hp)
+        return;
+    size_t pos = 0;
+    for (size_t i = 0; i < N_HFIELDS && pos < cap; i++) {
+        const hfield *f = &hfields[i];
+        const char *base = (const char *)hp + f->off;
+        const char *sep = i ? " " : "";
+        int w = 0;
+        switch (f->kind) {
+        case HK_INT: w = snprintf(buf + pos, cap - pos, "%s%s=%lld", sep, f->name, (long long)*(const int64_t *)(const void *)base); break;
+        case HK_INT32: w = snprintf(buf + pos, cap - pos, "%s%s=%d", sep, f->name, *(const int *)(const void *)base); break;
+        case HK_ARCH: {
+            const int h = *(const int *)(const void *)base;
+            w = snprintf(buf + pos, cap - pos, "%s%s=[%d,%d]", sep, f->name, h, h);
+            break;
+        }
+        case HK_REAL: w = snprintf(buf + pos, cap - pos, "%s%s=%g", sep, f->name, *(const double *)(const void *)base); break;
+        case HK_OPT: {
+            const unsigned o = (unsigned)*(const he_dqn_optimizer *)(const void *)base;
+            w = snprintf(buf + pos, cap - pos, "%s%s=%s", sep, f->name, o < 3 ? opt_names[o] : "?");
+            break;
+        }
+        }
+        if (w < 0)
+            break;
+        pos += (size_t)w;
+    }
 }
 
 cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out)
@@ -167,6 +420,8 @@ static void counters_acc(slots_counters *acc, const slots_counters *a, const slo
     acc->refresh += b->refresh - a->refresh;
     acc->encrypt += b->encrypt - a->encrypt;
     acc->decrypt += b->decrypt - a->decrypt;
+    acc->bytes_to_platform += b->bytes_to_platform - a->bytes_to_platform;
+    acc->bytes_to_owner += b->bytes_to_owner - a->bytes_to_owner;
     acc->min_level = b->min_level;
 }
 
@@ -174,6 +429,98 @@ static nn_dense_slots layer_view(const he_dqn *ag, slots_vec **p)
 {
     nn_dense_slots l = {.diag = p, .tdiag = p + ag->D, .bias = p[2 * ag->D]};
     return l;
+}
+
+/* ------------------------------------------------------------- optimizers */
+
+#define EXACT_ADAM_EPS 1e-8 /* PyTorch's default */
+
+/* 1 / (sqrt(v / (1 - beta2^t)) + eps); user points to 1 - beta2^t */
+static double exact_adam_denominator(double v, void *user)
+{
+    const double c2 = user ? *(const double *)user : 1.0;
+    return 1.0 / (sqrt(fmax(v, 0.0) / c2) + EXACT_ADAM_EPS);
+}
+
+/* theta -= learning_rate * g: one level on g. */
+static cl_status sgd_step(he_dqn *ag, slots_vec *theta, const slots_vec *g)
+{
+    cl_status st = slots_mul_const(ag->ctx, g, ag->hp.learning_rate, ag->t0);
+    if (st == CL_OK)
+        st = slots_sub(ag->ctx, theta, ag->t0, theta);
+    return st;
+}
+
+/* Exact Adam (PyTorch's formulation; clear backend only): m and v start at 0;
+ * m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
+ * theta -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
+ * Levels: 2 on g, 1 on m and v, then one for m * den and one for the step. */
+static cl_status exact_adam_step(he_dqn *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *v, const slots_vec *g)
+{
+    slots_ctx *ctx = ag->ctx;
+    const double b1 = ag->hp.adam_beta1, b2 = ag->hp.adam_beta2;
+    double c2 = 1.0 - pow(b2, (double)t);
+    const double alpha_t = ag->hp.learning_rate / (1.0 - pow(b1, (double)t));
+    cl_status st = slots_mul_const(ctx, m, b1, m);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, g, 1.0 - b1, ag->t0);
+    if (st == CL_OK)
+        st = slots_add(ctx, m, ag->t0, m);
+    if (st == CL_OK)
+        st = slots_mul(ctx, g, g, ag->t0);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, ag->t0, 1.0 - b2, ag->t0);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, v, b2, v);
+    if (st == CL_OK)
+        st = slots_add(ctx, v, ag->t0, v);
+    if (st == CL_OK)
+        st = slots_clear_map(ctx, v, exact_adam_denominator, &c2, ag->t1);
+    if (st == CL_OK)
+        st = ensure_level(ag, m, 2);
+    if (st == CL_OK)
+        st = ensure_level(ag, ag->t1, 2);
+    if (st == CL_OK)
+        st = slots_mul(ctx, m, ag->t1, ag->t0);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, ag->t0, alpha_t, ag->t0);
+    if (st == CL_OK)
+        st = slots_sub(ctx, theta, ag->t0, theta);
+    return st;
+}
+
+static cl_status optimizer_init(he_dqn *ag, slots_vec *m, slots_vec *r)
+{
+    if (ag->hp.optimizer == HE_DQN_OPT_HE_ADAM)
+        return nn_he_adam_init_slots(&ag->adam, ag->ctx, ag->owner, m, r);
+    if (ag->hp.optimizer == HE_DQN_OPT_SGD)
+        return CL_OK;
+    memset(ag->buf, 0, ag->S * sizeof *ag->buf);
+    cl_status st = slots_encrypt(ag->owner, ag->buf, ag->S, m);
+    return st == CL_OK ? slots_encrypt(ag->owner, ag->buf, ag->S, r) : st;
+}
+
+static cl_status optimizer_step(he_dqn *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g)
+{
+    cl_status st;
+    switch (ag->hp.optimizer) {
+    case HE_DQN_OPT_SGD:
+        if ((st = ensure_level(ag, g, 1)) != CL_OK)
+            return st;
+        return sgd_step(ag, theta, g);
+    case HE_DQN_OPT_ADAM:
+        if ((st = ensure_level(ag, g, 3)) != CL_OK || (st = ensure_level(ag, m, 2)) != CL_OK ||
+            (st = ensure_level(ag, r, 2)) != CL_OK)
+            return st;
+        return exact_adam_step(ag, t, theta, m, r, g);
+    default: {
+        const int ad = nn_he_adam_depth();
+        if ((st = ensure_level(ag, g, ad)) != CL_OK || (st = ensure_level(ag, r, ad)) != CL_OK ||
+            (st = ensure_level(ag, m, 3)) != CL_OK)
+            return st;
+        return nn_he_adam_step_slots(ag->ctx, &ag->adam, t, theta, m, r, g);
+    }
+    }
 }
 
 /* ------------------------------------------------------------- creation */
@@ -207,7 +554,7 @@ static cl_status init_weights(he_dqn *ag)
             st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][2 * D]);
         free(W);
         for (size_t p = 0; p < ag->P && st == CL_OK; p++)
-            st = nn_he_adam_init_slots(&ag->adam, ag->ctx, ag->owner, ag->m[l][p], ag->r[l][p]);
+            st = optimizer_init(ag, ag->m[l][p], ag->r[l][p]);
     }
     return st;
 }
@@ -226,16 +573,25 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
         return CL_ERR_PARAMS;
     if (slots_top_level(ctx) < nn_he_adam_depth())
         return CL_ERR_LEVEL;
-    if (!(hp->gamma >= 0 && hp->gamma <= 1) || hp->buffer_size < hp->batch_size ||
-        hp->learning_starts < hp->batch_size || hp->train_freq < 1 || hp->target_update_interval < 1 ||
-        hp->gradient_steps == 0 || hp->gradient_steps < -1 || !(hp->activation_bound > 0) ||
-        !(hp->exploration_fraction >= 0))
+    if (he_dqn_hp_check(hp, NULL, 0) != CL_OK)
         return CL_ERR_INVALID;
+    if (hp->optimizer == HE_DQN_OPT_ADAM) {
+        /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
+        slots_vec *probe;
+        if ((st = slots_vec_create(ctx, &probe)) != CL_OK)
+            return st;
+        /* an empty vector: the clear backend answers CL_ERR_STATE, any other CL_ERR_UNSUPPORTED */
+        st = slots_clear_map(ctx, probe, exact_adam_denominator, NULL, probe);
+        slots_vec_free(probe);
+        if (st == CL_ERR_UNSUPPORTED)
+            return st;
+    }
 
     he_dqn *ag = calloc(1, sizeof *ag);
     if (!ag)
         return CL_ERR_NOMEM;
     ag->hp = *hp;
+    ag->phase_open = -1;
     ag->ctx = ctx;
     ag->owner = owner;
     ag->D = D;
@@ -269,7 +625,8 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
 
     ag->buf = calloc(S, sizeof *ag->buf);
     ag->mask = calloc(S, sizeof *ag->mask);
-    if (!ag->buf || !ag->mask) {
+    ag->mask2 = calloc(S, sizeof *ag->mask2);
+    if (!ag->buf || !ag->mask || !ag->mask2) {
         st = CL_ERR_NOMEM;
         goto fail;
     }
@@ -299,10 +656,17 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
     if (st != CL_OK)
         goto fail;
 
-    ag->cap = ((size_t)hp->buffer_size + ag->B - 1) / ag->B * ag->B;
-    if ((st = vecs_create(ctx, &ag->rs, ag->cap)) != CL_OK || (st = vecs_create(ctx, &ag->rn, ag->cap)) != CL_OK ||
-        (st = vecs_create(ctx, &ag->ra, ag->cap)) != CL_OK || (st = vecs_create(ctx, &ag->rr, ag->cap)) != CL_OK ||
-        (st = vecs_create(ctx, &ag->rd, ag->cap)) != CL_OK)
+    ag->chunks = ((size_t)hp->buffer_size + ag->B - 1) / ag->B;
+    if (ag->chunks < 2)
+        ag->chunks = 2; /* a wrapped ring must keep one whole chunk to sample from */
+    ag->cap = ag->chunks * ag->B;
+    if (!(ag->pick = malloc(ag->B * sizeof *ag->pick))) {
+        st = CL_ERR_NOMEM;
+        goto fail;
+    }
+    if ((st = vecs_create(ctx, &ag->rs, ag->chunks)) != CL_OK || (st = vecs_create(ctx, &ag->rn, ag->chunks)) != CL_OK ||
+        (st = vecs_create(ctx, &ag->ra, ag->chunks)) != CL_OK || (st = vecs_create(ctx, &ag->rr, ag->chunks)) != CL_OK ||
+        (st = vecs_create(ctx, &ag->rd, ag->chunks)) != CL_OK || (st = vecs_create(ctx, &ag->tmp_store, 1)) != CL_OK)
         goto fail;
 
     if ((st = init_weights(ag)) != CL_OK || (st = he_dqn_update_target(ag)) != CL_OK)
@@ -333,15 +697,18 @@ void he_dqn_free(he_dqn *ag)
     slots_vec *one[] = {ag->q, ag->y, ag->t0, ag->t1, ag->t2, ag->xd, ag->dq, ag->dh};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         slots_vec_free(one[i]);
-    vecs_free(ag->rs, ag->cap);
-    vecs_free(ag->rn, ag->cap);
-    vecs_free(ag->ra, ag->cap);
-    vecs_free(ag->rr, ag->cap);
-    vecs_free(ag->rd, ag->cap);
+    vecs_free(ag->rs, ag->chunks);
+    vecs_free(ag->rn, ag->chunks);
+    vecs_free(ag->ra, ag->chunks);
+    vecs_free(ag->rr, ag->chunks);
+    vecs_free(ag->rd, ag->chunks);
+    vecs_free(ag->tmp_store, 1);
+    free(ag->pick);
     rl_env_free(ag->env);
     free(ag->actions);
     free(ag->buf);
     free(ag->mask);
+    free(ag->mask2);
     free(ag);
 }
 
@@ -414,16 +781,62 @@ static cl_status max_actions(he_dqn *ag, slots_vec *q, slots_vec *m, slots_vec *
     return st;
 }
 
-static cl_status batch_of(he_dqn *ag, slots_vec **store, const size_t *idx, slots_vec *out)
+/* out = the mini-batch of one kind: block b from chunk ag->pick[b]. Each
+ * distinct chunk is masked to the blocks that drew it (one plaintext
+ * product, so one level; the mask carries `scale`), and the masked chunks are
+ * summed. */
+static cl_status batch_of(he_dqn *ag, slots_vec **store, double scale, slots_vec *out)
 {
-    cl_status st = slots_copy(ag->ctx, store[idx[0]], out);
-    for (size_t b = 1; b < ag->B && st == CL_OK; b++)
-        st = slots_add(ag->ctx, out, store[idx[b]], out);
+    const size_t B = ag->B, blk = 2 * ag->D;
+    cl_status st = CL_OK;
+    bool first = true;
+    for (size_t b = 0; b < B && st == CL_OK; b++) {
+        const size_t c = ag->pick[b];
+        bool seen = false;
+        for (size_t e = 0; e < b && !seen; e++)
+            seen = ag->pick[e] == c;
+        if (seen)
+            continue;
+        memset(ag->mask2, 0, ag->S * sizeof *ag->mask2);
+        for (size_t e = b; e < B; e++)
+            if (ag->pick[e] == c)
+                for (size_t k = 0; k < blk; k++)
+                    ag->mask2[e * blk + k] = scale;
+        if ((st = ensure_level(ag, store[c], 1)) != CL_OK)
+            break;
+        if (first) {
+            st = slots_mul_plain(ag->ctx, store[c], ag->mask2, out);
+            first = false;
+        } else if ((st = slots_mul_plain(ag->ctx, store[c], ag->mask2, ag->tmp_store[0])) == CL_OK) {
+            st = slots_add(ag->ctx, out, ag->tmp_store[0], out);
+        }
+    }
     return st;
+}
+
+static const char *const phase_names[HE_DQN_PHASES] = {"target forward", "target max", "forward", "loss",
+                                                       "backward", "optimizer"};
+
+const char *he_dqn_phase_name(int phase)
+{
+    return phase >= 0 && phase < HE_DQN_PHASES ? phase_names[phase] : "?";
+}
+
+/* Closes the running phase (its counters since the last mark) and opens `next`
+ * (HE_DQN_PHASES: none). */
+static void phase_mark(he_dqn *ag, int next)
+{
+    const slots_counters *now = slots_get_counters(ag->ctx);
+    if (ag->phase_open >= 0)
+        counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
+    ag->phase_start = *now;
+    ag->phase_open = next < HE_DQN_PHASES ? next : -1;
 }
 
 static cl_status train_step(he_dqn *ag, const size_t *idx)
 {
+    for (size_t b = 0; b < ag->B; b++)
+        ag->pick[b] = idx[b] / ag->B;
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D;
     cl_status st;
@@ -431,8 +844,10 @@ static cl_status train_step(he_dqn *ag, const size_t *idx)
     slots_vec **op[NLAYERS] = {ag->w[0], ag->w[1], ag->w[2]};
 
     /* target: y = R + gamma (1 - done) max_a Q_target(s', a), over the action slots */
-    if ((st = batch_of(ag, ag->rn, idx, ag->t2)) != CL_OK || (st = forward(ag, tp, ag->t2, false, ag->y)) != CL_OK)
+    phase_mark(ag, HE_DQN_PHASE_TARGET_FORWARD);
+    if ((st = batch_of(ag, ag->rn, 1.0, ag->t2)) != CL_OK || (st = forward(ag, tp, ag->t2, false, ag->y)) != CL_OK)
         return st;
+    phase_mark(ag, HE_DQN_PHASE_TARGET_MAX);
     if ((st = max_actions(ag, ag->y, ag->t2, ag->t0)) != CL_OK || (st = ensure_level(ag, ag->t2, 1)) != CL_OK ||
         (st = slots_mul_plain(ctx, ag->t2, ag->mask, ag->t2)) != CL_OK) /* gamma * max at slot 0 */
         return st;
@@ -441,20 +856,22 @@ static cl_status train_step(he_dqn *ag, const size_t *idx)
     for (int j = 1; j < ag->n_act && st == CL_OK; j++) /* broadcast to the action slots */
         if ((st = slots_rotate(ctx, ag->t2, -j, ag->t0)) == CL_OK)
             st = slots_add(ctx, ag->y, ag->t0, ag->y);
-    if (st != CL_OK || (st = batch_of(ag, ag->rd, idx, ag->t1)) != CL_OK ||
+    if (st != CL_OK || (st = batch_of(ag, ag->rd, 1.0, ag->t1)) != CL_OK ||
         (st = ensure_level(ag, ag->y, 1)) != CL_OK || (st = slots_mul(ctx, ag->y, ag->t1, ag->y)) != CL_OK ||
-        (st = batch_of(ag, ag->rr, idx, ag->t1)) != CL_OK || (st = slots_add(ctx, ag->y, ag->t1, ag->y)) != CL_OK)
+        (st = batch_of(ag, ag->rr, 1.0, ag->t1)) != CL_OK || (st = slots_add(ctx, ag->y, ag->t1, ag->y)) != CL_OK)
         return st;
 
     /* online forward with caches, then dQ = 2 (Q - y) A / B */
-    if ((st = batch_of(ag, ag->rs, idx, ag->t2)) != CL_OK || (st = forward(ag, op, ag->t2, true, ag->q)) != CL_OK)
+    phase_mark(ag, HE_DQN_PHASE_FORWARD);
+    if ((st = batch_of(ag, ag->rs, 1.0, ag->t2)) != CL_OK || (st = forward(ag, op, ag->t2, true, ag->q)) != CL_OK)
         return st;
-    if ((st = slots_sub(ctx, ag->q, ag->y, ag->dq)) != CL_OK || (st = batch_of(ag, ag->ra, idx, ag->t1)) != CL_OK ||
-        (st = ensure_level(ag, ag->dq, 2)) != CL_OK || (st = slots_mul(ctx, ag->dq, ag->t1, ag->dq)) != CL_OK ||
-        (st = slots_mul_const(ctx, ag->dq, 2.0 / (double)ag->B, ag->dq)) != CL_OK)
+    phase_mark(ag, HE_DQN_PHASE_LOSS);
+    if ((st = slots_sub(ctx, ag->q, ag->y, ag->dq)) != CL_OK || (st = batch_of(ag, ag->ra, 2.0 / (double)ag->B, ag->t1)) != CL_OK ||
+        (st = ensure_level(ag, ag->dq, 1)) != CL_OK || (st = slots_mul(ctx, ag->dq, ag->t1, ag->dq)) != CL_OK)
         return st;
 
     /* backward: dq is dy of the last layer; dh = dx; dy of layer l-1 = dh p'(z) */
+    phase_mark(ag, HE_DQN_PHASE_BACKWARD);
     for (int l = NLAYERS - 1; l >= 0; l--) {
         nn_dense_slots layer = layer_view(ag, ag->w[l]);
         for (size_t k = 0; k < D && l > 0 && st == CL_OK; k++)
@@ -473,17 +890,14 @@ static cl_status train_step(he_dqn *ag, const size_t *idx)
             return st;
     }
 
-    /* HE-compatible Adam on every parameter vector */
+    /* the optimizer (HE-compatible Adam by default) on every parameter vector */
+    phase_mark(ag, HE_DQN_PHASE_OPTIMIZER);
     const long t = (long)ag->stats.train_steps + 1;
-    const int ad = nn_he_adam_depth();
     for (int l = 0; l < NLAYERS; l++)
-        for (size_t p = 0; p < ag->P; p++) {
-            if ((st = ensure_level(ag, ag->g[l][p], ad)) != CL_OK || (st = ensure_level(ag, ag->r[l][p], ad)) != CL_OK ||
-                (st = ensure_level(ag, ag->m[l][p], 3)) != CL_OK ||
-                (st = nn_he_adam_step_slots(ctx, &ag->adam, t, ag->w[l][p], ag->m[l][p], ag->r[l][p], ag->g[l][p])) !=
-                    CL_OK)
+        for (size_t p = 0; p < ag->P; p++)
+            if ((st = optimizer_step(ag, t, ag->w[l][p], ag->m[l][p], ag->r[l][p], ag->g[l][p])) != CL_OK)
                 return st;
-        }
+    phase_mark(ag, HE_DQN_PHASES);
     ag->stats.train_steps++;
     return CL_OK;
 }
@@ -492,8 +906,10 @@ cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
 {
     if (!ag || !idx)
         return CL_ERR_INVALID;
+    const size_t wc = ag->pos / ag->B, wb = ag->pos % ag->B;
     for (size_t b = 0; b < ag->B; b++)
-        if (idx[b] >= ag->stored || idx[b] % ag->B != b)
+        if (idx[b] >= ag->stored || idx[b] % ag->B != b ||
+            (ag->stored == ag->cap && idx[b] / ag->B == wc && b >= wb)) /* wiped when its chunk restarted */
             return CL_ERR_INVALID;
     slots_counters before = *slots_get_counters(ag->ctx);
     cl_status st = train_step(ag, idx);
@@ -519,6 +935,20 @@ cl_status he_dqn_update_target(he_dqn *ag)
 
 /* ------------------------------------------------------------- owner side */
 
+/* The platform puts the owner's single-transition vector v (block i mod B)
+ * into chunk i / B at REPLAY_LEVEL: the first block restarts the chunk. */
+static cl_status put_block(he_dqn *ag, slots_vec **store, size_t i, slots_vec *v)
+{
+    const size_t c = i / ag->B;
+    const int lvl = slots_level(v) < REPLAY_LEVEL ? slots_level(v) : REPLAY_LEVEL;
+    cl_status st = slots_drop_level(ag->ctx, v, lvl, v);
+    if (st != CL_OK)
+        return st;
+    if (i % ag->B == 0)
+        return slots_copy(ag->ctx, v, store[c]);
+    return slots_add(ag->ctx, store[c], v, store[c]);
+}
+
 cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
                        bool terminated)
 {
@@ -527,25 +957,26 @@ cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward,
     const size_t S = ag->S, off = (ag->pos % ag->B) * 2 * ag->D, od = ag->in[0];
     const size_t i = ag->pos;
     double *v = ag->buf;
+    slots_vec *t = ag->tmp_store[0];
     cl_status st;
     memset(v, 0, S * sizeof *v);
     memcpy(v + off, obs, od * sizeof *v);
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rs[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rs, i, t)) != CL_OK)
         return st;
     memcpy(v + off, next_obs, od * sizeof *v);
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rn[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rn, i, t)) != CL_OK)
         return st;
     memset(v + off, 0, od * sizeof *v);
     v[off + (size_t)action] = 1.0;
-    if ((st = slots_encrypt(ag->owner, v, S, ag->ra[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->ra, i, t)) != CL_OK)
         return st;
     for (int j = 0; j < ag->n_act; j++)
         v[off + (size_t)j] = reward;
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rr[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rr, i, t)) != CL_OK)
         return st;
     for (int j = 0; j < ag->n_act; j++)
         v[off + (size_t)j] = terminated ? 0.0 : 1.0;
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rd[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rd, i, t)) != CL_OK)
         return st;
     ag->pos = (ag->pos + 1) % ag->cap;
     if (ag->stored < ag->cap)
@@ -598,10 +1029,16 @@ static cl_status sample_and_train(he_dqn *ag)
     size_t idx[64], *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
         return CL_ERR_NOMEM;
-    /* stratified: block b gets a uniform stored transition with index ≡ b (mod B) */
+    /* stratified: block b gets a uniform stored transition with index ≡ b (mod B),
+     * among the chunks that hold one there: every chunk but the one being
+     * written, and that one for the blocks already written anew */
+    const size_t wc = ag->pos / ag->B, wb = ag->pos % ag->B;
+    const bool full = ag->stored == ag->cap;
     for (size_t b = 0; b < ag->B; b++) {
-        const size_t count = (ag->stored - b + ag->B - 1) / ag->B;
-        ip[b] = b + ag->B * (size_t)rl_rng_below(&ag->rng_sample, (uint32_t)count);
+        const size_t older = full ? ag->chunks - 1 : wc, count = older + (b < wb ? 1 : 0);
+        const size_t u = (size_t)rl_rng_below(&ag->rng_sample, (uint32_t)count);
+        const size_t c = u == older ? wc : (full ? (wc + 1 + u) % ag->chunks : u);
+        ip[b] = b + ag->B * c;
     }
     cl_status st = he_dqn_train_on(ag, ip);
     if (ip != idx)
@@ -757,4 +1194,105 @@ cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, d
     if (ag->stats.train_steps == 0)
         return CL_ERR_STATE;
     return unpack_set(ag, ag->g[layer], layer, transposed, dW, db);
+}
+
+/* ------------------------------------------------------------- census */
+
+#define CENSUS_TRAIN_STEPS 3
+
+cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int levels, he_dqn_census *out)
+{
+    if (!env_id || !hp || !out || levels < 1)
+        return CL_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    size_t D, S;
+    cl_status st = he_dqn_layout(env_id, hp, &D, &S);
+    if (st != CL_OK)
+        return st;
+    if (he_dqn_hp_check(hp, NULL, 0) != CL_OK)
+        return CL_ERR_INVALID;
+    /* the same network and step, on a schedule that trains and acts greedily at once */
+    he_dqn_hparams h = *hp;
+    h.buffer_size = h.batch_size;
+    h.learning_starts = h.batch_size;
+    h.train_freq = 1;
+    h.gradient_steps = 1;
+    h.target_update_interval = h.batch_size;
+    h.exploration_initial_eps = h.exploration_final_eps = 0.0;
+    slots_ctx *ctx;
+    slots_owner *owner;
+    slots_clear_config cfg = {.slots = S, .levels = levels};
+    if ((st = slots_clear_create(&cfg, &ctx, &owner)) != CL_OK)
+        return st;
+    he_dqn *ag = NULL;
+    st = he_dqn_create(env_id, &h, ctx, owner, 1, &ag);
+    /* warm up (the first steps refresh fresh encryptions differently), then count one step */
+    he_dqn_stats s0;
+    if (st == CL_OK)
+        st = he_dqn_learn(ag, h.batch_size + CENSUS_TRAIN_STEPS - 1, NULL, NULL);
+    if (st == CL_OK) {
+        s0 = ag->stats;
+        st = he_dqn_learn(ag, 1, NULL, NULL);
+    }
+    if (st == CL_OK && (ag->stats.train_steps != s0.train_steps + 1 || ag->stats.greedy_actions != s0.greedy_actions + 1))
+        st = CL_ERR_STATE;
+    if (st == CL_OK) {
+        const he_dqn_stats *s = &ag->stats;
+        out->slots = S;
+        out->width = D;
+        out->levels = levels;
+        counters_acc(&out->train_step, &s0.train, &s->train);
+        counters_acc(&out->act, &s0.act, &s->act);
+        for (int p = 0; p < HE_DQN_PHASES; p++)
+            counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
+        out->n_rot_steps = slots_rotation_steps(ctx, out->rot_steps, HE_DQN_MAX_ROT_STEPS);
+        if (out->n_rot_steps > HE_DQN_MAX_ROT_STEPS)
+            st = CL_ERR_UNSUPPORTED;
+    }
+    he_dqn_free(ag);
+    slots_owner_free(owner);
+    slots_ctx_free(ctx);
+    return st;
+}
+
+/* ------------------------------------------------------------- export */
+
+cl_status he_dqn_export_mlp(he_dqn *ag, nn_mlp **out)
+{
+    if (!ag || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    const int hidden[2] = {(int)ag->out[0], (int)ag->out[1]};
+    nn_mlp *net;
+    cl_status st = nn_mlp_create((int)ag->in[0], hidden, 2, ag->n_act, NN_ACT_POLY2, NN_ACT_IDENTITY, &net);
+    if (st != CL_OK)
+        return st;
+    if ((st = nn_mlp_set_act_bound(net, ag->hp.activation_bound)) != CL_OK) {
+        nn_mlp_free(net);
+        return st;
+    }
+    size_t maxw = 0;
+    for (int l = 0; l < NLAYERS; l++)
+        if (ag->in[l] * ag->out[l] > maxw)
+            maxw = ag->in[l] * ag->out[l];
+    double *W = malloc(maxw * sizeof *W);
+    if (!W) {
+        nn_mlp_free(net);
+        return CL_ERR_NOMEM;
+    }
+    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
+        const size_t in = ag->in[l], o = ag->out[l];
+        double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
+        st = he_dqn_get_weights(ag, l, false, W, bl); /* W: out x in; the MLP keeps in x out */
+        for (size_t i = 0; i < in && st == CL_OK; i++)
+            for (size_t j = 0; j < o; j++)
+                Wl[i * o + j] = W[j * in + i];
+    }
+    free(W);
+    if (st != CL_OK) {
+        nn_mlp_free(net);
+        return st;
+    }
+    *out = net;
+    return CL_OK;
 }

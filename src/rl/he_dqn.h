@@ -19,6 +19,14 @@
 #include "cipherl/common.h"
 #include "cipherl/slots.h"
 
+/* The optimizer of the training step (hyperparameter "optimizer"). */
+typedef enum he_dqn_optimizer {
+    HE_DQN_OPT_HE_ADAM = 0, /* "he_adam": the HE-compatible Adam (docs/he-adam.md), the default */
+    HE_DQN_OPT_SGD = 1,     /* "sgd": theta -= learning_rate * g (one level) */
+    HE_DQN_OPT_ADAM = 2     /* "adam": exact Adam with 1/sqrt(w) evaluated exactly: an ablation that
+                               only the clear backend can run (CL_ERR_UNSUPPORTED on ciphertexts) */
+} he_dqn_optimizer;
+
 /* Hyperparameters: Stable-Baselines3 / RL Zoo names where they exist. */
 typedef struct he_dqn_hparams {
     int64_t n_timesteps;            /* length of the exploration schedule (<= 0: the first learn call's n_steps) */
@@ -41,10 +49,22 @@ typedef struct he_dqn_hparams {
     double adam_beta1, adam_beta2;
     double adam_delta;              /* HE-Adam's variance floor */
     double adam_prior;              /* HE-Adam's prior second moment */
+    he_dqn_optimizer optimizer;
 } he_dqn_hparams;
 
 /* Defaults for CartPole-v1 (docs/he-dqn.md). */
 void he_dqn_hparams_default(he_dqn_hparams *hp);
+/* The tuned defaults for a discrete task (CL_ERR_UNSUPPORTED for a continuous
+ * one, CL_ERR_INVALID for an unknown one). */
+cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp);
+/* "NAME=VALUE" with the names of the fields above (Stable-Baselines3's where
+ * they exist; net_arch also as "[H,H]"; optimizer he_adam|sgd|adam). An
+ * unknown name or a bad value: CL_ERR_INVALID and a message in err. */
+cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen);
+/* Whole-set consistency (what he_dqn_create refuses), with a message. */
+cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen);
+/* One line "name=value ..." of every field. */
+void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap);
 
 /* The padded width D and the slot count S = 2 D B the slot machine must have
  * for env_id and hp (CL_ERR_INVALID for an unknown or continuous environment). */
@@ -73,6 +93,18 @@ cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q);
 /* Runs `episodes` greedy episodes in a fresh environment reset from seed. */
 cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *returns);
 
+/* The phases of a training step, in order, each with its own counters. */
+enum {
+    HE_DQN_PHASE_TARGET_FORWARD = 0, /* Q_target(s') */
+    HE_DQN_PHASE_TARGET_MAX,         /* polynomial max, gamma, broadcast, r + (1 - done) ... */
+    HE_DQN_PHASE_FORWARD,            /* online forward with caches */
+    HE_DQN_PHASE_LOSS,               /* dQ = 2 (Q - y) A / B */
+    HE_DQN_PHASE_BACKWARD,           /* backpropagation through the three layers */
+    HE_DQN_PHASE_OPTIMIZER,          /* the optimizer on every parameter vector */
+    HE_DQN_PHASES
+};
+const char *he_dqn_phase_name(int phase);
+
 /* What training and acting cost so far, counted by the slot machine. */
 typedef struct he_dqn_stats {
     int64_t env_steps;
@@ -82,6 +114,7 @@ typedef struct he_dqn_stats {
     slots_counters train;    /* summed over all training steps (min_level: lowest reached) */
     slots_counters act;      /* summed over all greedy action selections */
     slots_counters target;   /* summed over all target updates */
+    slots_counters phase[HE_DQN_PHASES]; /* train, split by phase */
 } he_dqn_stats;
 const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag);
 
@@ -95,6 +128,28 @@ cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, 
 cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db);
 /* The decrypted action sequence of learning so far (he_dqn_get_stats()->env_steps of them). */
 const int *he_dqn_actions(const he_dqn *ag);
+
+/* Census: what one training step and one greedy action cost at a level
+ * budget, measured by a short run on the clear backend, and the rotation
+ * steps (the Galois keys) an encrypted run needs. */
+#define HE_DQN_MAX_ROT_STEPS 64
+typedef struct he_dqn_census {
+    size_t slots;                        /* S */
+    size_t width;                        /* D */
+    int levels;                          /* the level budget it was measured at */
+    slots_counters train_step;           /* per training step (mean of the run; min_level: lowest) */
+    slots_counters act;                  /* per greedy action */
+    slots_counters phase[HE_DQN_PHASES]; /* per training step, by phase */
+    int rot_steps[HE_DQN_MAX_ROT_STEPS]; /* distinct rotation steps, normalized to (0, S) */
+    size_t n_rot_steps;
+} he_dqn_census;
+cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int levels, he_dqn_census *out);
+
+/* The owner decrypts the online network into a plain MLP (hidden activation
+ * NN_ACT_POLY2 with hp.activation_bound), the model `cipherl eval` runs;
+ * *out is the caller's (nn_mlp_free). */
+struct nn_mlp;
+cl_status he_dqn_export_mlp(he_dqn *ag, struct nn_mlp **out);
 
 /* ---- lower level, for tests ---- */
 /* The owner stores one transition (obs and next_obs: obs_dim values). */

@@ -232,7 +232,14 @@ static void k_owner_release(slots_owner *o)
     free(os);
 }
 
+static uint64_t k_wire_bytes(const slots_vec *v)
+{
+    size_t len = 0;
+    return ckks_ciphertext_serialize(ct_of(v), NULL, 0, &len) == CL_OK ? (uint64_t)len : 0;
+}
+
 static const slots_backend ckks_backend = {
+    .wire_bytes = k_wire_bytes,
     .name = "ckks",
     .vec_init = k_vec_init,
     .vec_release = k_vec_release,

@@ -231,3 +231,20 @@ cl_status slots_clear_create(const slots_clear_config *cfg, slots_ctx **ctx_out,
     *ctx_out = ctx;
     return CL_OK;
 }
+
+cl_status slots_clear_map(slots_ctx *ctx, const slots_vec *a, double (*fn)(double x, void *user), void *user,
+                          slots_vec *out)
+{
+    if (!ctx || !a || !fn || !out || a->ctx != ctx || out->ctx != ctx)
+        return CL_ERR_INVALID;
+    if (ctx->be != &clear_backend)
+        return CL_ERR_UNSUPPORTED;
+    if (a->level < 0)
+        return CL_ERR_STATE;
+    const double *x = data(a);
+    double *y = data(out);
+    for (size_t i = 0; i < ctx->slots; i++)
+        y[i] = fn(x[i], user);
+    out->level = a->level;
+    return CL_OK;
+}

@@ -116,6 +116,8 @@ cl_status slots_encrypt(slots_owner *o, const double *values, size_t n, slots_ve
     if (st == CL_OK) {
         out->level = o->ctx->top_level;
         o->ctx->counters.encrypt++;
+        if (o->be->wire_bytes)
+            o->ctx->counters.bytes_to_platform += o->be->wire_bytes(out);
     }
     return st;
 }
@@ -129,6 +131,8 @@ cl_status slots_decrypt(slots_owner *o, const slots_vec *v, double *values, size
     if (v->level < 0)
         return CL_ERR_STATE;
     o->ctx->counters.decrypt++;
+    if (o->be->wire_bytes)
+        o->ctx->counters.bytes_to_owner += o->be->wire_bytes(v);
     return o->be->decrypt(o, v, values, n);
 }
 
@@ -326,10 +330,14 @@ cl_status slots_refresh(slots_ctx *ctx, slots_vec *v)
         return CL_ERR_PARAMS;
     if (v->level < 0)
         return CL_ERR_STATE;
+    const uint64_t sent = ctx->be->wire_bytes ? ctx->be->wire_bytes(v) : 0;
     cl_status st = ctx->be->refresh(ctx, v);
     if (st == CL_OK) {
         v->level = ctx->top_level;
         ctx->counters.refresh++;
+        ctx->counters.bytes_to_owner += sent;
+        if (ctx->be->wire_bytes)
+            ctx->counters.bytes_to_platform += ctx->be->wire_bytes(v);
     }
     return st;
 }

@@ -29,6 +29,8 @@ typedef struct slots_backend {
     cl_status (*refresh)(slots_ctx *ctx, slots_vec *v);
     void (*ctx_release)(slots_ctx *ctx);
     void (*owner_release)(slots_owner *o);
+    /* serialized size of v on the wire (NULL: nothing travels, the clear backend) */
+    uint64_t (*wire_bytes)(const slots_vec *v);
 } slots_backend;
 
 #define SLOTS_MAX_STEPS 4096
