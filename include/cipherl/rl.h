@@ -168,6 +168,8 @@ typedef struct rl_policy rl_policy;
 cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action);
 const char *rl_policy_env_id(const rl_policy *pol);
 rl_algo rl_policy_algo(const rl_policy *pol);
+/* The policy's network (owned by the policy), to inspect its weights. */
+const nn_mlp *rl_policy_network(const rl_policy *pol);
 /* Runs `episodes` deterministic episodes (resets drawn from rng), writes each
  * return to returns. CL_ERR_PARAMS if env is not the policy's environment. */
 cl_status rl_policy_evaluate(rl_policy *pol, rl_env *env, rl_rng *rng, int episodes,

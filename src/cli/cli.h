@@ -2,18 +2,31 @@
 #ifndef CIPHERL_CLI_H
 #define CIPHERL_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Each returns the process exit status: 0 on success, 1 on a runtime error,
  * 2 on a usage error. argv[0] is the sub-command's name. */
 int cli_cmd_params(int argc, char **argv);   /* cmd_params.c */
 int cli_cmd_bench(int argc, char **argv);    /* cmd_bench.c  */
+int cli_bench_train(int argc, char **argv);  /* bench_train.c: argv[0] = "train" */
 int cli_cmd_demo(int argc, char **argv);     /* cmd_demo.c   */
 int cli_cmd_env(int argc, char **argv);      /* cmd_env.c    */
 int cli_cmd_train(int argc, char **argv);    /* cmd_train.c  */
 int cli_cmd_eval(int argc, char **argv);     /* cmd_train.c  */
+int cli_cmd_census(int argc, char **argv);   /* cmd_census.c */
+int cli_cmd_model(int argc, char **argv);    /* cmd_model.c  */
+int cli_cmd_experiment(int argc, char **argv); /* cmd_experiment.c */
 
 /* Print "cipherl: <message>\n" to stderr (printf-style). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_util.c */
+double cli_now_s(void); /* monotonic seconds */
+/* "--name value" or "--name=value": returns the value and advances *i, or
+ * NULL if argv[*i] is not that option; *missing is set when the value is absent. */
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *missing);
+int cli_parse_u64(const char *s, uint64_t *out);   /* 1 on success */
+int cli_parse_steps(const char *s, int64_t *out);  /* positive integer, also "5e4"; 1 on success */
 
 #endif

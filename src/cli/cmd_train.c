@@ -11,83 +11,46 @@
 
 #include "cipherl/rl.h"
 #include "cli/cli.h"
+#include "cli/train.h"
 
-#define MAX_HP 64
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* "--name value" or "--name=value": returns the value and advances *i, or
- * NULL if argv[*i] is not that option. *missing is set when the value is
- * absent. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n))
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n])
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
-static int parse_steps(const char *s, int64_t *out)
-{
-    /* integers, also written 5e4 */
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (!*s || errno || *end || !isfinite(d) || d < 1 || d > 1e13 || d != floor(d))
-        return 0;
-    *out = (int64_t)d;
-    return 1;
-}
 
 static void train_usage(FILE *f)
 {
     fprintf(f,
-        "usage: cipherl train --mode plain --env ENV [--algo dqn|td3] [--seed S] [--steps N]\n"
-        "                     [--log FILE.csv] [--out MODEL] [--hp NAME=VALUE]... [--progress]\n"
+        "usage: cipherl train --mode MODE --env ENV [--algo dqn|td3] [--seed S] [--steps N]\n"
+        "                     [--log FILE.csv] [--trace FILE.csv] [--out MODEL]\n"
+        "                     [--hp NAME=VALUE]... [--progress]\n"
+        "                     [--preset P [--insecure]] [--levels L] [--noise SD] [--threads T]\n"
         "\n"
-        "Trains an agent on ENV (see 'cipherl env list'). --algo defaults to dqn for\n"
-        "discrete actions and td3 for continuous ones; hyperparameters default to\n"
-        "Stable-Baselines3's, overridden by the RL Zoo's tuned set for ENV, and each\n"
-        "can be set with --hp NAME=VALUE (Stable-Baselines3's names: learning_rate,\n"
-        "buffer_size, learning_starts, batch_size, tau, gamma, train_freq,\n"
-        "gradient_steps, net_arch, adam_eps, n_timesteps; DQN: target_update_interval,\n"
-        "exploration_fraction, exploration_initial_eps, exploration_final_eps,\n"
-        "max_grad_norm; TD3: policy_delay, target_policy_noise, target_noise_clip,\n"
-        "noise_type, noise_std). --steps defaults to n_timesteps.\n"
+        "Trains an agent on ENV (see 'cipherl env list'). Modes (docs: DESIGN.md):\n"
+        "  plain        standard DQN / TD3 in doubles (ReLU, exact max, Adam), the reference\n"
+        "  clear        the HE-friendly algorithm on the clear slot machine: the twin of an\n"
+        "               encrypted run (polynomial activations and max, HE-compatible Adam)\n"
+        "  interactive  the HE-friendly algorithm on CKKS ciphertexts; the owner refreshes\n"
+        "--algo defaults to dqn for discrete actions and td3 for continuous ones.\n"
+        "Hyperparameters default to the mode's tuned set for ENV (plain: Stable-Baselines3's\n"
+        "defaults overridden by the RL Zoo's; clear and interactive: docs/he-dqn.md) and each\n"
+        "can be set with --hp NAME=VALUE, Stable-Baselines3's names: learning_rate,\n"
+        "buffer_size, learning_starts, batch_size, gamma, train_freq, gradient_steps,\n"
+        "net_arch, n_timesteps; DQN: target_update_interval, exploration_fraction,\n"
+        "exploration_initial_eps, exploration_final_eps; plain also tau, adam_eps,\n"
+        "max_grad_norm and TD3's policy_delay, target_policy_noise, target_noise_clip,\n"
+        "noise_type, noise_std; clear/interactive also activation_bound, max_degree,\n"
+        "max_bound, adam_beta1, adam_beta2, adam_delta, adam_prior and\n"
+        "optimizer=he_adam|sgd|adam (adam: exact, clear only). --steps defaults to n_timesteps.\n"
         "--log writes one CSV row per episode: step,episode,return,length.\n"
-        "--out saves the deterministic policy as a model file for 'cipherl eval'.\n"
-        "A progress line is drawn on stderr when it is a terminal, or with --progress.\n"
-        "Modes: plain (others arrive with the encrypted training).\n");
+        "--trace writes one CSV row per environment step: step,action.\n"
+        "--out saves the deterministic policy as a model file for 'cipherl eval'\n"
+        "(clear/interactive: the owner decrypts the network).\n"
+        "--preset P (clear: default none, 6 levels; interactive: default n15) sets the CKKS\n"
+        "parameters: their levels decide where refreshes fall; the test presets need\n"
+        "--insecure. --levels overrides the clear level budget, --noise adds Gaussian noise of\n"
+        "that standard deviation to each clear result (to rehearse CKKS), --threads sets the\n"
+        "CKKS threads. A progress line is drawn on stderr when it is a terminal, or with\n"
+        "--progress.\n");
 }
 
-static void draw_progress(int64_t step, int64_t total, double elapsed, int64_t episodes,
+void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t episodes,
                           const double *recent, int n_recent, int final)
 {
     double sps = elapsed > 0 ? (double)step / elapsed : 0.0;
@@ -110,53 +73,76 @@ static void draw_progress(int64_t step, int64_t total, double elapsed, int64_t e
     fflush(stderr);
 }
 
+static int train_plain(const cli_train_opts *o);
+
 int cli_cmd_train(int argc, char **argv)
 {
-    const char *mode = "plain", *env_id = NULL, *algo_s = NULL, *log_path = NULL,
-               *out_path = NULL;
-    const char *hps[MAX_HP];
-    int n_hp = 0, progress = isatty(STDERR_FILENO), missing = 0;
-    uint64_t seed = 0;
-    int64_t steps = 0;
+    cli_train_opts o = {.mode = "plain", .progress = isatty(STDERR_FILENO), .threads = 1};
+    int missing = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             train_usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--progress")) {
-            progress = 1;
+            o.progress = 1;
         } else if (!strcmp(argv[i], "--no-progress")) {
-            progress = 0;
-        } else if ((v = opt_value(argc, argv, &i, "--mode", &missing))) {
-            mode = v;
-        } else if ((v = opt_value(argc, argv, &i, "--env", &missing))) {
-            env_id = v;
-        } else if ((v = opt_value(argc, argv, &i, "--algo", &missing))) {
-            algo_s = v;
-        } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
-            if (!parse_u64(v, &seed)) {
+            o.progress = 0;
+        } else if (!strcmp(argv[i], "--insecure")) {
+            o.insecure = 1;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--mode", &missing))) {
+            o.mode = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--env", &missing))) {
+            o.env_id = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--algo", &missing))) {
+            o.algo = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", &missing))) {
+            if (!cli_parse_u64(v, &o.seed)) {
                 cli_error("train: --seed: '%s' is not a non-negative integer", v);
                 return 2;
             }
-        } else if ((v = opt_value(argc, argv, &i, "--steps", &missing))) {
-            if (!parse_steps(v, &steps)) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--steps", &missing))) {
+            if (!cli_parse_steps(v, &o.steps)) {
                 cli_error("train: --steps: '%s' is not a positive integer", v);
                 return 2;
             }
-        } else if ((v = opt_value(argc, argv, &i, "--log", &missing))) {
-            log_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--out", &missing))) {
-            out_path = v;
-        } else if ((v = opt_value(argc, argv, &i, "--hp", &missing))) {
-            if (n_hp == MAX_HP) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--log", &missing))) {
+            o.log_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--out", &missing))) {
+            o.out_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--trace", &missing))) {
+            o.trace_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--preset", &missing))) {
+            o.preset = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--levels", &missing))) {
+            uint64_t l;
+            if (!cli_parse_u64(v, &l) || l < 1 || l > 64) {
+                cli_error("train: --levels: '%s' is not an integer in [1, 64]", v);
+                return 2;
+            }
+            o.levels = (int)l;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
+            uint64_t t;
+            if (!cli_parse_u64(v, &t) || t < 1 || t > 256) {
+                cli_error("train: --threads: '%s' is not an integer in [1, 256]", v);
+                return 2;
+            }
+            o.threads = (int)t;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--noise", &missing))) {
+            char *end;
+            errno = 0;
+            o.noise = strtod(v, &end);
+            if (!*v || *end || errno || !(o.noise >= 0) || !isfinite(o.noise)) {
+                cli_error("train: --noise: '%s' is not a non-negative number", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--hp", &missing))) {
+            if (o.n_hp == CLI_TRAIN_MAX_HP) {
                 cli_error("train: too many --hp options");
                 return 2;
             }
-            hps[n_hp++] = v;
-        } else if (missing) {
-            cli_error("train: option '%s' needs a value", argv[i]);
-            return 2;
-        } else {
+            o.hps[o.n_hp++] = v;
+        } else if (!missing) {
             cli_error("train: unknown option '%s' (try 'cipherl train --help')", argv[i]);
             return 2;
         }
@@ -165,18 +151,32 @@ int cli_cmd_train(int argc, char **argv)
             return 2;
         }
     }
-    if (strcmp(mode, "plain")) {
-        if (!strcmp(mode, "clear") || !strcmp(mode, "interactive") || !strcmp(mode, "bootstrap"))
-            cli_error("train: mode %s is not available yet (available: plain)", mode);
-        else
-            cli_error("train: unknown mode '%s' (modes: plain, clear, interactive, bootstrap)",
-                      mode);
-        return 2;
-    }
-    if (!env_id) {
+    if (!o.env_id) {
         cli_error("train: --env ENV is required (see 'cipherl env list')");
         return 2;
     }
+    if (!strcmp(o.mode, "plain")) {
+        if (o.preset || o.levels || o.noise > 0) {
+            cli_error("train: --preset, --levels and --noise belong to modes clear and interactive");
+            return 2;
+        }
+        return train_plain(&o);
+    }
+    if (!strcmp(o.mode, "clear") || !strcmp(o.mode, "interactive"))
+        return cli_train_he(&o);
+    if (!strcmp(o.mode, "bootstrap"))
+        cli_error("train: mode bootstrap is not available yet (available: plain, clear, interactive)");
+    else
+        cli_error("train: unknown mode '%s' (modes: plain, clear, interactive, bootstrap)", o.mode);
+    return 2;
+}
+
+static int train_plain(const cli_train_opts *o)
+{
+    const char *env_id = o->env_id, *algo_s = o->algo, *log_path = o->log_path, *out_path = o->out_path;
+    const int progress = o->progress;
+    const uint64_t seed = o->seed;
+    int64_t steps = o->steps;
     const rl_env_spec *spec = rl_env_find(env_id);
     if (!spec) {
         cli_error("train: unknown environment '%s' (see 'cipherl env list')", env_id);
@@ -199,9 +199,9 @@ int cli_cmd_train(int argc, char **argv)
         return 1;
     }
     char err[1280];
-    for (int k = 0; k < n_hp; k++)
-        if (rl_hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
-            cli_error("train: --hp %s: %s", hps[k], err);
+    for (int k = 0; k < o->n_hp; k++)
+        if (rl_hp_assign(&hp, o->hps[k], err, sizeof err) != CL_OK) {
+            cli_error("train: --hp %s: %s", o->hps[k], err);
             return 2;
         }
     if (rl_hp_check(&hp, err, sizeof err) != CL_OK) {
@@ -211,7 +211,7 @@ int cli_cmd_train(int argc, char **argv)
     if (steps == 0)
         steps = hp.n_timesteps;
 
-    FILE *log = NULL;
+    FILE *log = NULL, *trace = NULL;
     if (log_path) {
         log = fopen(log_path, "w");
         if (!log) {
@@ -219,6 +219,16 @@ int cli_cmd_train(int argc, char **argv)
             return 1;
         }
         fprintf(log, "step,episode,return,length\n");
+    }
+    if (o->trace_path) {
+        trace = fopen(o->trace_path, "w");
+        if (!trace) {
+            cli_error("train: cannot write '%s': %s", o->trace_path, strerror(errno));
+            if (log)
+                fclose(log);
+            return 1;
+        }
+        fprintf(trace, "step,action\n");
     }
     rl_env *env = NULL;
     rl_agent *ag = NULL;
@@ -230,6 +240,8 @@ int cli_cmd_train(int argc, char **argv)
         rl_env_free(env);
         if (log)
             fclose(log);
+        if (trace)
+            fclose(trace);
         return 1;
     }
     rl_rng env_rng;
@@ -238,7 +250,7 @@ int cli_cmd_train(int argc, char **argv)
 
     double recent[20];
     int n_recent = 0, recent_pos = 0;
-    double t0 = now_s(), last_draw = 0.0;
+    double t0 = cli_now_s(), last_draw = 0.0;
     rl_step_info info = {0};
     int rc = 0;
     for (int64_t s = 0; s < steps; s++) {
@@ -249,6 +261,12 @@ int cli_cmd_train(int argc, char **argv)
             cli_error("train: step %lld failed: %s", (long long)s + 1, cl_strerror(st));
             rc = 1;
             break;
+        }
+        if (trace) {
+            if (spec->action_kind == RL_ACTION_DISCRETE)
+                fprintf(trace, "%lld,%d\n", (long long)info.step, (int)info.action[0]);
+            else
+                fprintf(trace, "%lld,%.17g\n", (long long)info.step, info.action[0]);
         }
         if (info.episode_done) {
             recent[recent_pos] = info.episode_return;
@@ -261,18 +279,22 @@ int cli_cmd_train(int argc, char **argv)
                         (long long)info.episode_length);
         }
         if (progress && (s & 63) == 0) {
-            double t = now_s();
+            double t = cli_now_s();
             if (t - last_draw >= 0.25) {
                 last_draw = t;
-                draw_progress(info.step, steps, t - t0, info.episode, recent, n_recent, 0);
+                cli_train_progress(info.step, steps, t - t0, info.episode, recent, n_recent, 0);
             }
         }
     }
-    double elapsed = now_s() - t0;
+    double elapsed = cli_now_s() - t0;
     if (progress && rc == 0)
-        draw_progress(info.step, steps, elapsed, info.episode, recent, n_recent, 1);
+        cli_train_progress(info.step, steps, elapsed, info.episode, recent, n_recent, 1);
     if (log && fclose(log) != 0 && rc == 0) {
         cli_error("train: writing '%s' failed", log_path);
+        rc = 1;
+    }
+    if (trace && fclose(trace) != 0 && rc == 0) {
+        cli_error("train: writing '%s' failed", o->trace_path);
         rc = 1;
     }
     if (rc == 0 && out_path) {
@@ -327,17 +349,17 @@ int cli_cmd_eval(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--json")) {
             json = 1;
-        } else if ((v = opt_value(argc, argv, &i, "--model", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--model", &missing))) {
             model = v;
-        } else if ((v = opt_value(argc, argv, &i, "--env", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--env", &missing))) {
             env_id = v;
-        } else if ((v = opt_value(argc, argv, &i, "--episodes", &missing))) {
-            if (!parse_u64(v, &episodes) || episodes < 1 || episodes > 10000000) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--episodes", &missing))) {
+            if (!cli_parse_u64(v, &episodes) || episodes < 1 || episodes > 10000000) {
                 cli_error("eval: --episodes: '%s' is not an integer in [1, 10000000]", v);
                 return 2;
             }
-        } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
-            if (!parse_u64(v, &seed)) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", &missing))) {
+            if (!cli_parse_u64(v, &seed)) {
                 cli_error("eval: --seed: '%s' is not a non-negative integer", v);
                 return 2;
             }

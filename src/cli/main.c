@@ -28,6 +28,9 @@ static const command commands[] = {
     {"env",    cli_cmd_env,    "classic-control environments: env list | env rollout ENV ..."},
     {"train",  cli_cmd_train,  "train an agent: train --mode plain --env ENV [options]"},
     {"eval",   cli_cmd_eval,   "evaluate a trained model: eval --model FILE --env ENV"},
+    {"model",  cli_cmd_model,  "model files: model diff A B (largest weight difference)"},
+    {"census", cli_cmd_census, "what one HE training step costs: census --env ENV --algo ALGO --preset P"},
+    {"experiment", cli_cmd_experiment, "experiment gap --env ENV [--seeds K]: plain vs clear"},
 };
 
 static void usage(FILE *f)
@@ -35,7 +38,7 @@ static void usage(FILE *f)
     fprintf(f, "cipherl %s — deep reinforcement learning on CKKS-encrypted data\n\n"
                "usage: cipherl COMMAND [options]\n\ncommands:\n", CIPHERL_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'cipherl COMMAND --help' describes a command's options.\n");
 }
 

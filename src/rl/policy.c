@@ -80,6 +80,7 @@ void rl_policy_free(rl_policy *pol)
 
 const char *rl_policy_env_id(const rl_policy *pol) { return pol->env_id; }
 rl_algo rl_policy_algo(const rl_policy *pol) { return pol->algo; }
+const nn_mlp *rl_policy_network(const rl_policy *pol) { return pol ? pol->net : NULL; }
 
 cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action)
 {

@@ -1,0 +1,266 @@
+/* cipherl bench train: what encrypted (interactive) HE-DQN training costs per
+ * step on this machine — seconds per training step and per environment step
+ * (medians), refreshes per training step, ciphertext bytes moved between
+ * owner and platform, and peak memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cipherl/ckks.h"
+#include "cipherl/rl.h"
+#include "cipherl/slots.h"
+#include "cli/cli.h"
+#include "cli/train.h"
+#include "rl/he_dqn.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cipherl bench train --env ENV [--algo dqn] [--preset P] [--insecure] [--steps K]\n"
+            "                           [--threads T] [--hp NAME=VALUE]... [--json]\n"
+            "  Runs K training steps and K environment steps of HE-DQN on CKKS ciphertexts\n"
+            "  (mode interactive: the owner refreshes) and prints the median seconds per\n"
+            "  training step and per environment step (greedy action on the encrypted network,\n"
+            "  then the owner encrypts the transition), refreshes per training step, serialized\n"
+            "  ciphertext bytes moved between owner and platform per step, and peak memory.\n"
+            "  Defaults: --preset n15, --steps 5, --threads 1. The mini-batch is filled with\n"
+            "  batch_size random steps first (not timed). JSON keys: env, algo, preset, threads,\n"
+            "  train_step_s, env_step_s, refreshes_per_train_step, bytes_per_env_step,\n"
+            "  bytes_per_train_step, peak_rss_mb.\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The owner's refresh, timed: what interactive refreshes cost the run. */
+typedef struct timed_refresher {
+    slots_owner *owner;
+    double seconds;
+} timed_refresher;
+
+static cl_status timed_refresh(void *user, ckks_ciphertext *ct)
+{
+    timed_refresher *r = user;
+    const double t0 = cli_now_s();
+    cl_status st = slots_ckks_owner_refresh(r->owner, ct);
+    r->seconds += cli_now_s() - t0;
+    return st;
+}
+
+static uint64_t moved(const slots_counters *c)
+{
+    return c->bytes_to_owner + c->bytes_to_platform;
+}
+
+int cli_bench_train(int argc, char **argv)
+{
+    const char *env_id = NULL, *algo_s = NULL, *preset = "n15";
+    const char *hps[CLI_TRAIN_MAX_HP];
+    int n_hp = 0, json = 0, insecure = 0, missing = 0;
+    uint64_t threads = 1;
+    int64_t steps = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--insecure")) {
+            insecure = 1;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--env", &missing))) {
+            env_id = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--algo", &missing))) {
+            algo_s = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--preset", &missing))) {
+            preset = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--steps", &missing))) {
+            if (!cli_parse_steps(v, &steps) || steps > 1000000) {
+                cli_error("bench train: --steps: '%s' is not an integer in [1, 1000000]", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
+            if (!cli_parse_u64(v, &threads) || threads < 1 || threads > 256) {
+                cli_error("bench train: --threads: '%s' is not an integer in [1, 256]", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--hp", &missing))) {
+            if (n_hp == CLI_TRAIN_MAX_HP) {
+                cli_error("bench train: too many --hp options");
+                return 2;
+            }
+            hps[n_hp++] = v;
+        } else if (!missing) {
+            cli_error("bench train: unknown option '%s' (try 'cipherl bench train --help')", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            cli_error("bench train: option '%s' needs a value", argv[i]);
+            return 2;
+        }
+    }
+    if (!env_id) {
+        cli_error("bench train: --env ENV is required");
+        return 2;
+    }
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec) {
+        cli_error("bench train: unknown environment '%s' (see 'cipherl env list')", env_id);
+        return 2;
+    }
+    rl_algo algo = rl_algo_default_for(spec);
+    if (algo_s && rl_algo_parse(algo_s, &algo) != CL_OK) {
+        cli_error("bench train: unknown algorithm '%s' (dqn or td3)", algo_s);
+        return 2;
+    }
+    if (algo != RL_ALGO_DQN || spec->action_kind != RL_ACTION_DISCRETE) {
+        cli_error("bench train: only HE-DQN on a discrete task can be measured encrypted for now");
+        return 2;
+    }
+    he_dqn_hparams hp;
+    char err[1280];
+    cl_status st = he_dqn_hparams_for_env(env_id, &hp);
+    for (int k = 0; k < n_hp && st == CL_OK; k++)
+        if (he_dqn_hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
+            cli_error("bench train: --hp %s: %s", hps[k], err);
+            return 2;
+        }
+    /* fill one batch with random steps, then act greedily; training only when asked */
+    hp.learning_starts = hp.batch_size;
+    hp.exploration_initial_eps = hp.exploration_final_eps = 0.0;
+    hp.train_freq = 1000000000;
+    hp.target_update_interval = 1000000000;
+    if (hp.buffer_size < 2 * (int64_t)hp.batch_size)
+        hp.buffer_size = 2 * (int64_t)hp.batch_size;
+    if (he_dqn_hp_check(&hp, err, sizeof err) != CL_OK) {
+        cli_error("bench train: %s", err);
+        return 2;
+    }
+    if (hp.optimizer == HE_DQN_OPT_ADAM) {
+        cli_error("bench train: optimizer=adam (exact) cannot run on ciphertexts");
+        return 2;
+    }
+    size_t S;
+    if ((st = he_dqn_layout(env_id, &hp, NULL, &S)) != CL_OK) {
+        cli_error("bench train: %s", cl_strerror(st));
+        return 2;
+    }
+    ckks_params *params;
+    st = ckks_params_from_preset(preset, insecure ? CKKS_ALLOW_INSECURE : 0, &params);
+    if (st == CL_ERR_INSECURE) {
+        cli_error("bench train: preset %s is below 128-bit security: only for tests, with --insecure", preset);
+        return 2;
+    } else if (st != CL_OK) {
+        cli_error("bench train: preset '%s': %s (see 'cipherl params')", preset, cl_strerror(st));
+        return 2;
+    }
+    if (S > ckks_params_max_slots(params) || ckks_params_max_level(params) < 6) {
+        cli_error("bench train: preset %s has %zu slots and %d levels; HE-DQN needs %zu and 6", preset,
+                  ckks_params_max_slots(params), ckks_params_max_level(params), S);
+        ckks_params_free(params);
+        return 2;
+    }
+    ckks_set_threads((int)threads);
+    cli_he_backend be = {0};
+    he_dqn *ag = NULL;
+    double *t_env = malloc((size_t)steps * sizeof *t_env), *t_train = malloc((size_t)steps * sizeof *t_train);
+    st = t_env && t_train ? (cl_status)cli_he_backend_ckks(env_id, &hp, params, &be) : CL_ERR_NOMEM;
+    if (st != CL_OK && (!t_env || !t_train))
+        ckks_params_free(params);
+    if (st == CL_OK)
+        st = he_dqn_create(env_id, &hp, be.ctx, be.owner, 1, &ag);
+    if (!json && st == CL_OK)
+        fprintf(stderr, "bench train: %s HE-DQN at %s, %llu thread%s: filling a batch of %d, then %lld steps of each\n",
+                env_id, preset, (unsigned long long)threads, threads == 1 ? "" : "s", hp.batch_size,
+                (long long)steps);
+    timed_refresher tr = {.owner = be.owner};
+    if (st == CL_OK) {
+        slots_ckks_set_refresher(be.ctx, timed_refresh, &tr);
+        st = he_dqn_learn(ag, hp.batch_size, NULL, NULL); /* random actions: no network yet */
+    }
+    he_dqn_stats s0 = {0};
+    double refresh_s_train = 0;
+    slots_counters c_env = {0}, c_train = {0};
+    for (int64_t k = 0; k < steps && st == CL_OK; k++) {
+        slots_counters a = *slots_get_counters(be.ctx);
+        double t0 = cli_now_s();
+        st = he_dqn_learn(ag, 1, NULL, NULL);
+        double t1 = cli_now_s();
+        slots_counters b = *slots_get_counters(be.ctx);
+        if (k == 0 && st == CL_OK)
+            s0 = *he_dqn_get_stats(ag);
+        const double r0 = tr.seconds;
+        if (st == CL_OK)
+            st = he_dqn_train_sampled(ag);
+        refresh_s_train += tr.seconds - r0;
+        double t2 = cli_now_s();
+        slots_counters c = *slots_get_counters(be.ctx);
+        t_env[k] = t1 - t0;
+        t_train[k] = t2 - t1;
+        c_env.bytes_to_owner += b.bytes_to_owner - a.bytes_to_owner;
+        c_env.bytes_to_platform += b.bytes_to_platform - a.bytes_to_platform;
+        c_train.bytes_to_owner += c.bytes_to_owner - b.bytes_to_owner;
+        c_train.bytes_to_platform += c.bytes_to_platform - b.bytes_to_platform;
+        c_train.refresh += c.refresh - b.refresh;
+        if (!json)
+            fprintf(stderr, "\r%lld/%lld: env step %.3f s, training step %.2f s   ", (long long)k + 1,
+                    (long long)steps, t_env[k], t_train[k]);
+    }
+    if (!json)
+        fputc('\n', stderr);
+    int rc = 0;
+    if (st != CL_OK) {
+        cli_error("bench train: %s", cl_strerror(st));
+        rc = 1;
+    } else {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        const double rss_mb = (double)ru.ru_maxrss / 1024.0;
+        const double train_s = median(t_train, (int)steps), env_s = median(t_env, (int)steps);
+        const double refreshes = (double)c_train.refresh / (double)steps;
+        const double b_env = (double)moved(&c_env) / (double)steps, b_train = (double)moved(&c_train) / (double)steps;
+        if (json)
+            printf("{\"env\": \"%s\", \"algo\": \"dqn\", \"preset\": \"%s\", \"threads\": %llu, \"train_step_s\": %.6f, "
+                   "\"env_step_s\": %.6f, \"refreshes_per_train_step\": %.2f, \"bytes_per_env_step\": %.0f, "
+                   "\"bytes_per_train_step\": %.0f, \"peak_rss_mb\": %.1f}\n",
+                   env_id, preset, (unsigned long long)threads, train_s, env_s, refreshes, b_env, b_train, rss_mb);
+        else
+            printf("%s HE-DQN encrypted at %s (%zu slots of %zu, %d levels), %llu thread%s, median of %lld:\n"
+                   "  training step      %10.3f s   (%.1f refreshes)\n"
+                   "  environment step   %10.3f s\n"
+                   "  bytes moved        %10.1f MB per environment step, %.1f MB per training step "
+                   "(owner <-> platform, serialized ciphertexts)\n"
+                   "  peak memory        %10.1f MB\n",
+                   env_id, preset, S, ckks_params_max_slots(params), ckks_params_max_level(params),
+                   (unsigned long long)threads, threads == 1 ? "" : "s", (long long)steps, train_s, refreshes,
+                   env_s, b_env / 1e6, b_train / 1e6, rss_mb);
+        if (!json) {
+            const he_dqn_stats *s1 = he_dqn_get_stats(ag);
+            printf("  where a training step's time goes (mean over %lld; the owner's refreshes counted inside):\n",
+                   (long long)steps);
+            for (int p = 0; p < HE_DQN_PHASES; p++)
+                printf("    %-16s %8.3f s  (%llu rotations, %llu products, %llu refreshes)\n", he_dqn_phase_name(p),
+                       (s1->phase_seconds[p] - s0.phase_seconds[p]) / (double)steps,
+                       (unsigned long long)((s1->phase[p].rotate - s0.phase[p].rotate) / (uint64_t)steps),
+                       (unsigned long long)((s1->phase[p].mul - s0.phase[p].mul) / (uint64_t)steps),
+                       (unsigned long long)((s1->phase[p].refresh - s0.phase[p].refresh) / (uint64_t)steps));
+            printf("    %-16s %8.3f s  (the owner decrypting and re-encrypting)\n", "refreshes",
+                   refresh_s_train / (double)steps);
+        }
+    }
+    he_dqn_free(ag);
+    cli_he_backend_free(&be);
+    free(t_env);
+    free(t_train);
+    return rc;
+}

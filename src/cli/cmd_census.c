@@ -1,0 +1,418 @@
+/* cipherl census — what one HE training step and one action selection cost:
+ * operation counts, depth, refreshes at a CKKS preset's level budget (overall
+ * and by phase of the training step), slots, width and Galois keys. Measured
+ * by a short run of the HE algorithm on the clear backend (docs/experiment.md).
+ *
+ * One row per HE algorithm in `algos` below: an algorithm that is not written
+ * yet has a row with NULL functions, and the command says so. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cipherl/ckks.h"
+#include "cipherl/rl.h"
+#include "cipherl/slots.h"
+#include "cli/cli.h"
+#include "nn/nn_he.h"
+#include "rl/he_dqn.h"
+
+#define MAX_HP 64
+#define MAX_PHASES 8
+#define MAX_ROT 64
+
+/* What every HE algorithm's census reduces to. */
+typedef struct census_result {
+    size_t slots, width, batch;
+    int levels;
+    slots_counters train, act;
+    int n_phases;
+    const char *phase_name[MAX_PHASES];
+    slots_counters phase[MAX_PHASES];
+    int phases_add_up; /* the phases sum to the training step (print their sum) */
+    int rot_steps[MAX_ROT];
+    size_t n_rot;
+} census_result;
+
+/* Every algorithm's hyperparameters. */
+typedef union census_hp {
+    he_dqn_hparams dqn;
+} census_hp;
+
+typedef struct census_algo {
+    const char *name;      /* --algo */
+    const char *long_name; /* "HE-DQN" */
+    rl_action_kind kind;   /* the action space it acts in */
+    /* NULL while the algorithm is not available in mode clear */
+    cl_status (*hp_for_env)(const char *env_id, census_hp *hp);
+    cl_status (*hp_assign)(census_hp *hp, const char *assignment, char *err, size_t errlen);
+    cl_status (*hp_check)(const census_hp *hp, char *err, size_t errlen);
+    void (*hp_format)(const census_hp *hp, char *buf, size_t cap);
+    cl_status (*run)(const char *env_id, const census_hp *hp, int levels, census_result *out);
+    int (*min_levels)(void); /* the level budget it needs at least */
+} census_algo;
+
+/* ---- HE-DQN */
+
+static cl_status dqn_hp_for_env(const char *env_id, census_hp *hp)
+{
+    return he_dqn_hparams_for_env(env_id, &hp->dqn);
+}
+
+static cl_status dqn_hp_assign(census_hp *hp, const char *a, char *err, size_t errlen)
+{
+    return he_dqn_hp_assign(&hp->dqn, a, err, errlen);
+}
+
+static cl_status dqn_hp_check(const census_hp *hp, char *err, size_t errlen)
+{
+    return he_dqn_hp_check(&hp->dqn, err, errlen);
+}
+
+static void dqn_hp_format(const census_hp *hp, char *buf, size_t cap)
+{
+    he_dqn_hp_format(&hp->dqn, buf, cap);
+}
+
+static cl_status dqn_run(const char *env_id, const census_hp *hp, int levels, census_result *out)
+{
+    he_dqn_census *c = calloc(1, sizeof *c);
+    if (!c)
+        return CL_ERR_NOMEM;
+    cl_status st = he_dqn_census_run(env_id, &hp->dqn, levels, c);
+    if (st == CL_OK) {
+        out->slots = c->slots;
+        out->width = c->width;
+        out->batch = (size_t)hp->dqn.batch_size;
+        out->levels = c->levels;
+        out->train = c->train_step;
+        out->act = c->act;
+        out->n_phases = HE_DQN_PHASES < MAX_PHASES ? HE_DQN_PHASES : MAX_PHASES;
+        for (int p = 0; p < out->n_phases; p++) {
+            out->phase_name[p] = he_dqn_phase_name(p);
+            out->phase[p] = c->phase[p];
+        }
+        out->phases_add_up = 1;
+        out->n_rot = c->n_rot_steps < MAX_ROT ? c->n_rot_steps : MAX_ROT;
+        memcpy(out->rot_steps, c->rot_steps, out->n_rot * sizeof out->rot_steps[0]);
+    }
+    free(c);
+    return st;
+}
+
+static const census_algo algos[] = {
+    {"dqn", "HE-DQN", RL_ACTION_DISCRETE, dqn_hp_for_env, dqn_hp_assign, dqn_hp_check, dqn_hp_format,
+     dqn_run, nn_he_adam_depth},
+    {"td3", "HE-TD3", RL_ACTION_CONTINUOUS, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+#define N_ALGOS (sizeof algos / sizeof algos[0])
+
+static const census_algo *algo_find(const char *name)
+{
+    for (size_t i = 0; i < N_ALGOS; i++)
+        if (!strcmp(algos[i].name, name))
+            return &algos[i];
+    return NULL;
+}
+
+static const census_algo *algo_for_kind(rl_action_kind kind)
+{
+    for (size_t i = 0; i < N_ALGOS; i++)
+        if (algos[i].kind == kind)
+            return &algos[i];
+    return NULL;
+}
+
+static const char *kind_name(rl_action_kind k)
+{
+    return k == RL_ACTION_DISCRETE ? "discrete" : "continuous";
+}
+
+/* ---- output */
+
+/* Levels used between refreshes: L - lowest level reached (0 when nothing
+ * consumed a level). */
+static int depth_of(const slots_counters *c, int levels)
+{
+    if (c->min_level < 0 || c->min_level >= levels)
+        return 0;
+    return levels - c->min_level;
+}
+
+/* levels < 0: no depth column value (the phases: the backend reports the
+ * lowest level of the whole run, not of a phase) */
+static void text_row(const char *name, const slots_counters *c, int levels)
+{
+    char depth[16] = "-";
+    if (levels >= 0)
+        snprintf(depth, sizeof depth, "%d", depth_of(c, levels));
+    printf("  %-18s %10llu %10llu %10llu %10llu %10llu %6s %10llu\n", name,
+           (unsigned long long)c->mul, (unsigned long long)c->mul_plain,
+           (unsigned long long)c->mul_const, (unsigned long long)c->rotate,
+           (unsigned long long)c->add, depth, (unsigned long long)c->refresh);
+}
+
+static void text_header(const char *first)
+{
+    printf("  %-18s %10s %10s %10s %10s %10s %6s %10s\n", first, "ct*ct mul", "plain mul",
+           "const mul", "rotations", "additions", "depth", "refreshes");
+}
+
+/* levels < 0: no "depth" key (see text_row) */
+static void json_counters(const slots_counters *c, int levels)
+{
+    printf("{\"mul_ct\": %llu, \"mul_plain\": %llu, \"mul_const\": %llu, \"rotations\": %llu, "
+           "\"additions\": %llu, ",
+           (unsigned long long)c->mul, (unsigned long long)c->mul_plain,
+           (unsigned long long)c->mul_const, (unsigned long long)c->rotate,
+           (unsigned long long)c->add);
+    if (levels >= 0)
+        printf("\"depth\": %d, ", depth_of(c, levels));
+    printf("\"refreshes\": %llu, \"encryptions\": %llu, \"decryptions\": %llu}",
+           (unsigned long long)c->refresh, (unsigned long long)c->encrypt,
+           (unsigned long long)c->decrypt);
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void census_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cipherl census --env ENV --algo ALGO --preset P [--insecure]\n"
+        "                      [--hp NAME=VALUE]... [--json]\n"
+        "\n"
+        "Counts what one training step and one action selection of the HE algorithm\n"
+        "ALGO cost on ENV, measured by a short run on the clear backend at the level\n"
+        "budget L of the CKKS preset P (see 'cipherl params'): ciphertext x ciphertext,\n"
+        "plaintext and constant multiplications, rotations, additions, depth (levels\n"
+        "used between refreshes) and refreshes, then the same for each phase of the\n"
+        "training step (where the refreshes fall at that L), the slots S, the width D\n"
+        "and the distinct rotation steps (the Galois keys an encrypted run needs).\n"
+        "\n"
+        "  --algo ALGO     dqn for discrete actions (td3 for continuous ones is not\n"
+        "                  available in mode clear yet); default: by ENV's actions\n"
+        "  --preset P      a CKKS preset; test presets (below 128-bit security) need\n"
+        "                  --insecure\n"
+        "  --hp NAME=VALUE an HE hyperparameter (docs/he-dqn.md), e.g. net_arch=32,\n"
+        "                  batch_size=16, optimizer=he_adam|sgd|adam\n"
+        "  --json          one JSON object instead of the tables (docs/experiment.md)\n");
+}
+
+int cli_cmd_census(int argc, char **argv)
+{
+    const char *env_id = NULL, *algo_s = NULL, *preset = NULL;
+    const char *hps[MAX_HP];
+    int n_hp = 0, json = 0, insecure = 0, missing = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            census_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--insecure")) {
+            insecure = 1;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--env", &missing))) {
+            env_id = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--algo", &missing))) {
+            algo_s = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--preset", &missing))) {
+            preset = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--hp", &missing))) {
+            if (n_hp == MAX_HP) {
+                cli_error("census: too many --hp options");
+                return 2;
+            }
+            hps[n_hp++] = v;
+        } else if (!missing) {
+            cli_error("census: unknown option '%s' (try 'cipherl census --help')", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            cli_error("census: option '%s' needs a value", argv[i]);
+            return 2;
+        }
+    }
+    if (!env_id) {
+        cli_error("census: --env ENV is required (see 'cipherl env list')");
+        return 2;
+    }
+    if (!preset) {
+        cli_error("census: --preset P is required (see 'cipherl params')");
+        return 2;
+    }
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec) {
+        cli_error("census: unknown environment '%s' (see 'cipherl env list')", env_id);
+        return 2;
+    }
+    const census_algo *algo;
+    if (algo_s) {
+        algo = algo_find(algo_s);
+        if (!algo) {
+            cli_error("census: unknown algorithm '%s' (dqn or td3)", algo_s);
+            return 2;
+        }
+        if (algo->kind != spec->action_kind) {
+            cli_error("census: %s needs %s actions; %s has %s actions", algo->name,
+                      kind_name(algo->kind), env_id, kind_name(spec->action_kind));
+            return 2;
+        }
+    } else {
+        algo = algo_for_kind(spec->action_kind);
+    }
+    if (!algo || !algo->run) {
+        cli_error("census: %s (%s) is not available in mode clear yet; %s has %s actions, "
+                  "only dqn (discrete actions) is", algo ? algo->name : "?",
+                  algo ? algo->long_name : "?", env_id, kind_name(spec->action_kind));
+        return 2;
+    }
+    if (!ckks_preset_find(preset)) {
+        char names[256] = "";
+        for (size_t k = 0; k < ckks_preset_count(); k++) {
+            size_t n = strlen(names);
+            snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "", ckks_preset_at(k)->name);
+        }
+        cli_error("census: unknown preset '%s' (presets: %s)", preset, names);
+        return 2;
+    }
+    ckks_params *params = NULL;
+    cl_status st = ckks_params_from_preset(preset, insecure ? CKKS_ALLOW_INSECURE : 0u, &params);
+    if (st == CL_ERR_INSECURE) {
+        cli_error("census: preset %s is below 128-bit security (a test set); pass --insecure to "
+                  "use it anyway", preset);
+        return 2;
+    } else if (st != CL_OK) {
+        cli_error("census: cannot make preset %s: %s", preset, cl_strerror(st));
+        return 1;
+    }
+    const int levels = ckks_params_max_level(params);
+    const size_t ring_n = ckks_params_n(params), max_slots = ckks_params_max_slots(params);
+    const int preset_insecure = ckks_params_spec(params)->insecure;
+    ckks_params_free(params);
+
+    census_hp hp;
+    char err[1280];
+    st = algo->hp_for_env(env_id, &hp);
+    if (st != CL_OK) {
+        cli_error("census: no %s hyperparameters for %s: %s", algo->long_name, env_id,
+                  cl_strerror(st));
+        return 2;
+    }
+    for (int k = 0; k < n_hp; k++) {
+        err[0] = '\0';
+        if (algo->hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
+            cli_error("census: --hp %s: %s", hps[k], err[0] ? err : "invalid");
+            return 2;
+        }
+    }
+    err[0] = '\0';
+    if (algo->hp_check(&hp, err, sizeof err) != CL_OK) {
+        cli_error("census: %s", err[0] ? err : "inconsistent hyperparameters");
+        return 2;
+    }
+
+    if (levels < algo->min_levels()) {
+        cli_error("census: preset %s has %d levels; %s needs at least %d between refreshes "
+                  "(the depth of its optimizer step): choose a preset with more levels",
+                  preset, levels, algo->long_name, algo->min_levels());
+        return 2;
+    }
+    census_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        cli_error("census: %s", cl_strerror(CL_ERR_NOMEM));
+        return 1;
+    }
+    st = algo->run(env_id, &hp, levels, r);
+    if (st != CL_OK) {
+        if (st == CL_ERR_LEVEL)
+            cli_error("census: preset %s has %d levels, too few for %s with these "
+                      "hyperparameters (%s)", preset, levels, algo->long_name, cl_strerror(st));
+        else
+            cli_error("census: the %s census run failed: %s", algo->long_name, cl_strerror(st));
+        free(r);
+        return 1;
+    }
+    const int fits = r->slots <= max_slots;
+    char hpbuf[2048];
+    algo->hp_format(&hp, hpbuf, sizeof hpbuf);
+    slots_counters sum = {0};
+    for (int p = 0; p < r->n_phases; p++) {
+        const slots_counters *c = &r->phase[p];
+        sum.mul += c->mul;
+        sum.mul_plain += c->mul_plain;
+        sum.mul_const += c->mul_const;
+        sum.add += c->add;
+        sum.rotate += c->rotate;
+        sum.refresh += c->refresh;
+        sum.encrypt += c->encrypt;
+        sum.decrypt += c->decrypt;
+    }
+
+    if (json) {
+        printf("{\"env\": ");
+        json_string(env_id);
+        printf(", \"algo\": ");
+        json_string(algo->name);
+        printf(", \"preset\": ");
+        json_string(preset);
+        printf(", \"insecure\": %s, \"ring_degree\": %zu, \"max_slots\": %zu, \"levels\": %d, "
+               "\"slots\": %zu, \"width\": %zu, \"batch_size\": %zu, \"fits_preset\": %s, "
+               "\"rotation_keys\": %zu, \"rotation_steps\": [",
+               preset_insecure ? "true" : "false", ring_n, max_slots, levels, r->slots, r->width,
+               r->batch, fits ? "true" : "false", r->n_rot);
+        for (size_t k = 0; k < r->n_rot; k++)
+            printf("%s%d", k ? ", " : "", r->rot_steps[k]);
+        printf("], \"train_step\": ");
+        json_counters(&r->train, levels);
+        printf(", \"action\": ");
+        json_counters(&r->act, levels);
+        printf(", \"phases\": [");
+        for (int p = 0; p < r->n_phases; p++) {
+            printf("%s{\"phase\": ", p ? ", " : "");
+            json_string(r->phase_name[p]);
+            printf(", \"counts\": ");
+            json_counters(&r->phase[p], -1);
+            putchar('}');
+        }
+        printf("], \"hp\": ");
+        json_string(hpbuf);
+        printf("}\n");
+    } else {
+        printf("%s on %s at preset %s: N = %zu, L = %d levels, up to %zu slots%s\n",
+               algo->long_name, env_id, preset, ring_n, levels, max_slots,
+               preset_insecure ? " (insecure test set)" : "");
+        printf("layout: width D = %zu, batch B = %zu, slots S = %zu%s\n", r->width, r->batch,
+               r->slots, fits ? "" : " -- more than the preset's slots: an encrypted run needs a "
+                                     "larger ring");
+        printf("rotation steps (Galois keys): %zu:", r->n_rot);
+        for (size_t k = 0; k < r->n_rot; k++)
+            printf(" %d", r->rot_steps[k]);
+        printf("\n\n");
+        text_header("per");
+        text_row("training step", &r->train, levels);
+        text_row("action selection", &r->act, levels);
+        printf("\ntraining step by phase (refreshes at L = %d):\n", levels);
+        text_header("phase");
+        for (int p = 0; p < r->n_phases; p++)
+            text_row(r->phase_name[p], &r->phase[p], -1);
+        if (r->phases_add_up)
+            text_row("sum of phases", &sum, -1);
+        printf("\nhyperparameters: %s\n", hpbuf);
+    }
+    free(r);
+    return 0;
+}

@@ -1,0 +1,858 @@
+/* cipherl experiment — measured comparisons between modes. One experiment so
+ * far: `gap`, the normalized score of the clear HE twin against the plaintext
+ * agent (DESIGN.md, "How success is measured"; docs/experiment.md).
+ *
+ * For seeds 0..K-1: train a plain agent (as `cipherl train --mode plain`) and
+ * the HE algorithm on the clear backend, evaluate both final policies over E
+ * deterministic episodes, and compare the means over seeds with a uniform
+ * random policy's return.
+ *
+ * The HE algorithms are rows of `he_algos` below: an algorithm that is not
+ * written yet has a row with NULL functions, and the command says so. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cipherl/rl.h"
+#include "cipherl/slots.h"
+#include "cli/cli.h"
+#include "nn/nn_he.h"
+#include "rl/he_dqn.h"
+
+#define MAX_HP 64
+#define MAX_SEEDS 1000
+#define MAX_EPISODES 1000000
+#define DEFAULT_LEVELS 6
+#define EVAL_SEED_BASE 10000u          /* evaluation resets of seed s: 10000 + s */
+#define RANDOM_EPISODES 100            /* R_random: episodes of the uniform random policy */
+#define RANDOM_RESET_SEED 424242u      /* ... their resets */
+#define RANDOM_ACTION_SEED 424243u     /* ... their actions */
+#define PLAIN_SEED_MIX 0x5bd1e9955bd1e995ULL /* as cmd_train.c: agent seed = seed ^ this */
+
+/* ------------------------------------------------------------ HE algorithms */
+
+typedef void (*episode_fn)(void *user, int64_t step, double episode_return, int episode_length);
+
+typedef union he_hp {
+    he_dqn_hparams dqn;
+} he_hp;
+
+typedef struct he_algo {
+    const char *name;      /* "dqn" */
+    const char *long_name; /* "HE-DQN" */
+    rl_action_kind kind;   /* the action space it acts in */
+    rl_algo plain;         /* its plaintext twin */
+    /* NULL while the algorithm is not available in mode clear */
+    cl_status (*hp_for_env)(const char *env_id, he_hp *hp);
+    cl_status (*hp_assign)(he_hp *hp, const char *assignment, char *err, size_t errlen);
+    cl_status (*hp_check)(const he_hp *hp, char *err, size_t errlen);
+    void (*hp_format)(const he_hp *hp, char *buf, size_t cap);
+    int64_t *(*hp_timesteps)(he_hp *hp); /* its n_timesteps (the exploration schedule) */
+    const char *(*hp_optimizer)(const he_hp *hp);
+    cl_status (*layout)(const char *env_id, const he_hp *hp, size_t *slots);
+    cl_status (*create)(const char *env_id, const he_hp *hp, slots_ctx *ctx, slots_owner *owner,
+                        uint64_t seed, void **out);
+    cl_status (*learn)(void *ag, int64_t n_steps, episode_fn cb, void *user);
+    cl_status (*evaluate)(void *ag, int episodes, uint64_t seed, double *returns);
+    void (*destroy)(void *ag);
+    /* training steps so far and refreshes per training step */
+    void (*train_stats)(const void *ag, int64_t *train_steps, double *refresh_per_step);
+    int (*min_levels)(void); /* the level budget it needs at least */
+} he_algo;
+
+/* ---- HE-DQN */
+
+static cl_status dqn_hp_for_env(const char *env_id, he_hp *hp)
+{
+    return he_dqn_hparams_for_env(env_id, &hp->dqn);
+}
+
+static cl_status dqn_hp_assign(he_hp *hp, const char *a, char *err, size_t errlen)
+{
+    return he_dqn_hp_assign(&hp->dqn, a, err, errlen);
+}
+
+static cl_status dqn_hp_check(const he_hp *hp, char *err, size_t errlen)
+{
+    return he_dqn_hp_check(&hp->dqn, err, errlen);
+}
+
+static void dqn_hp_format(const he_hp *hp, char *buf, size_t cap)
+{
+    he_dqn_hp_format(&hp->dqn, buf, cap);
+}
+
+static int64_t *dqn_hp_timesteps(he_hp *hp)
+{
+    return &hp->dqn.n_timesteps;
+}
+
+static const char *dqn_hp_optimizer(const he_hp *hp)
+{
+    switch (hp->dqn.optimizer) {
+    case HE_DQN_OPT_HE_ADAM: return "he_adam";
+    case HE_DQN_OPT_SGD: return "sgd";
+    case HE_DQN_OPT_ADAM: return "adam";
+    }
+    return "?";
+}
+
+static cl_status dqn_layout(const char *env_id, const he_hp *hp, size_t *slots)
+{
+    return he_dqn_layout(env_id, &hp->dqn, NULL, slots);
+}
+
+static cl_status dqn_create(const char *env_id, const he_hp *hp, slots_ctx *ctx, slots_owner *owner,
+                            uint64_t seed, void **out)
+{
+    he_dqn *ag = NULL;
+    cl_status st = he_dqn_create(env_id, &hp->dqn, ctx, owner, seed, &ag);
+    *out = ag;
+    return st;
+}
+
+static cl_status dqn_learn(void *ag, int64_t n_steps, episode_fn cb, void *user)
+{
+    return he_dqn_learn(ag, n_steps, cb, user);
+}
+
+static cl_status dqn_evaluate(void *ag, int episodes, uint64_t seed, double *returns)
+{
+    return he_dqn_evaluate(ag, episodes, seed, returns);
+}
+
+static void dqn_destroy(void *ag)
+{
+    he_dqn_free(ag);
+}
+
+static void dqn_train_stats(const void *ag, int64_t *train_steps, double *refresh_per_step)
+{
+    const he_dqn_stats *hs = he_dqn_get_stats(ag);
+    *train_steps = hs->train_steps;
+    *refresh_per_step =
+        hs->train_steps > 0 ? (double)hs->train.refresh / (double)hs->train_steps : 0.0;
+}
+
+static const he_algo he_algos[] = {
+    {"dqn", "HE-DQN", RL_ACTION_DISCRETE, RL_ALGO_DQN, dqn_hp_for_env, dqn_hp_assign, dqn_hp_check,
+     dqn_hp_format, dqn_hp_timesteps, dqn_hp_optimizer, dqn_layout, dqn_create, dqn_learn,
+     dqn_evaluate, dqn_destroy, dqn_train_stats, nn_he_adam_depth},
+    {"td3", "HE-TD3", RL_ACTION_CONTINUOUS, RL_ALGO_TD3, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static const he_algo *he_algo_for(rl_action_kind kind)
+{
+    for (size_t i = 0; i < sizeof he_algos / sizeof he_algos[0]; i++)
+        if (he_algos[i].kind == kind)
+            return &he_algos[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct run_state {
+    const char *label; /* "seed 3/10 plain" */
+    int progress;
+    int64_t total, step, episodes;
+    double t0, last_draw;
+    double recent[20];
+    int n_recent, recent_pos;
+    FILE *log;
+    int log_failed;
+} run_state;
+
+static void run_start(run_state *rs, const char *label, int64_t total, int progress, FILE *log)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->label = label;
+    rs->total = total;
+    rs->progress = progress;
+    rs->log = log;
+    rs->t0 = cli_now_s();
+}
+
+static void run_draw(run_state *rs, int final)
+{
+    double t = cli_now_s(), elapsed = t - rs->t0;
+    if (!final && t - rs->last_draw < 0.25)
+        return;
+    rs->last_draw = t;
+    double sps = elapsed > 0 ? (double)rs->step / elapsed : 0.0;
+    double left = sps > 0 ? (double)(rs->total - rs->step) / sps : 0.0;
+    char mean[32] = "-";
+    if (rs->n_recent > 0) {
+        double s = 0;
+        for (int i = 0; i < rs->n_recent; i++)
+            s += rs->recent[i];
+        snprintf(mean, sizeof mean, "%.1f", s / rs->n_recent);
+    }
+    long l = (long)(left + 0.5);
+    fprintf(stderr,
+            "\r%s | %lld/%lld steps | %.0f steps/s | %lld episodes | mean return (last 20) %s | "
+            "left %ld:%02ld:%02ld   ",
+            rs->label, (long long)rs->step, (long long)rs->total, sps, (long long)rs->episodes,
+            mean, l / 3600, (l / 60) % 60, l % 60);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void run_episode(run_state *rs, int64_t step, double ret, int64_t length)
+{
+    rs->episodes++;
+    rs->recent[rs->recent_pos] = ret;
+    rs->recent_pos = (rs->recent_pos + 1) % 20;
+    if (rs->n_recent < 20)
+        rs->n_recent++;
+    if (rs->log && fprintf(rs->log, "%lld,%lld,%.10g,%lld\n", (long long)step,
+                           (long long)rs->episodes, ret, (long long)length) < 0)
+        rs->log_failed = 1;
+}
+
+static void he_episode_cb(void *user, int64_t step, double ret, int length)
+{
+    run_state *rs = user;
+    rs->step = step;
+    run_episode(rs, step, ret, length);
+}
+
+/* ------------------------------------------------------------ runs */
+
+static FILE *open_log(const char *dir, const char *kind, uint64_t seed, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s_seed%llu.csv", dir, kind, (unsigned long long)seed);
+    FILE *f = fopen(path, "w");
+    if (f)
+        fprintf(f, "step,episode,return,length\n");
+    return f;
+}
+
+static int close_log(FILE *f, int failed, const char *path)
+{
+    if (!f)
+        return 0;
+    if (fclose(f) != 0 || failed) {
+        cli_error("experiment: writing '%s' failed", path);
+        return 1;
+    }
+    return 0;
+}
+
+static void mean_std(const double *v, size_t n, double *mean, double *sd)
+{
+    double m = 0, var = 0;
+    for (size_t i = 0; i < n; i++)
+        m += v[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += (v[i] - m) * (v[i] - m);
+    *mean = m;
+    *sd = sqrt(var / (double)n);
+}
+
+/* Trains the plain agent for one seed as `cipherl train --mode plain` does and
+ * evaluates its deterministic policy; *ret_mean gets the evaluation mean. */
+static int run_plain(const char *env_id, const rl_hparams *hp, uint64_t seed, int64_t steps,
+                     int episodes, double *eval_buf, const char *label, int progress,
+                     const char *log_dir, double *ret_mean, double *seconds)
+{
+    const rl_env_spec *spec = rl_env_find(env_id);
+    char log_path[4096];
+    FILE *log = NULL;
+    if (log_dir && !(log = open_log(log_dir, "plain", seed, log_path, sizeof log_path))) {
+        cli_error("experiment: cannot write '%s': %s", log_path, strerror(errno));
+        return 1;
+    }
+    rl_env *env = NULL, *eval_env = NULL;
+    rl_agent *ag = NULL;
+    cl_status st = rl_env_create(env_id, &env);
+    if (st == CL_OK)
+        st = rl_env_create(env_id, &eval_env);
+    if (st == CL_OK)
+        st = rl_agent_create(hp, spec, seed ^ PLAIN_SEED_MIX, &ag);
+    rl_rng env_rng;
+    rl_rng_seed(&env_rng, seed);
+    if (st == CL_OK)
+        st = rl_agent_begin(ag, env, &env_rng, steps);
+    int rc = 0;
+    if (st != CL_OK) {
+        cli_error("experiment: %s: cannot set up the plain agent: %s", label, cl_strerror(st));
+        rc = 1;
+    }
+    run_state rs;
+    run_start(&rs, label, steps, progress, log);
+    rl_step_info info = {0};
+    for (int64_t s = 0; s < steps && rc == 0; s++) {
+        st = rl_agent_step(ag, env, &env_rng, &info);
+        if (st != CL_OK) {
+            if (progress)
+                fputc('\n', stderr);
+            cli_error("experiment: %s: step %lld failed: %s", label, (long long)s + 1,
+                      cl_strerror(st));
+            rc = 1;
+            break;
+        }
+        rs.step = info.step;
+        if (info.episode_done)
+            run_episode(&rs, info.step, info.episode_return, info.episode_length);
+        if (progress && (s & 63) == 0)
+            run_draw(&rs, 0);
+    }
+    *seconds = cli_now_s() - rs.t0;
+    if (rc == 0 && progress)
+        run_draw(&rs, 1);
+    if (close_log(log, rs.log_failed, log_path))
+        rc = 1;
+    if (rc == 0) {
+        rl_rng eval_rng;
+        rl_rng_seed(&eval_rng, EVAL_SEED_BASE + seed);
+        st = rl_policy_evaluate(rl_agent_policy(ag), eval_env, &eval_rng, episodes, eval_buf);
+        if (st != CL_OK) {
+            cli_error("experiment: %s: evaluation failed: %s", label, cl_strerror(st));
+            rc = 1;
+        } else {
+            double sd;
+            mean_std(eval_buf, (size_t)episodes, ret_mean, &sd);
+        }
+    }
+    rl_agent_free(ag);
+    rl_env_free(env);
+    rl_env_free(eval_env);
+    return rc;
+}
+
+/* Trains the HE algorithm on the clear backend for one seed and evaluates its
+ * greedy policy. */
+static int run_clear(const he_algo *algo, const char *env_id, const he_hp *hp, size_t slots,
+                     int levels, uint64_t seed, int64_t steps, int episodes, double *eval_buf,
+                     const char *label, int progress, const char *log_dir, double *ret_mean,
+                     double *seconds, int64_t *train_steps, double *refresh_per_step)
+{
+    char log_path[4096];
+    FILE *log = NULL;
+    if (log_dir && !(log = open_log(log_dir, "clear", seed, log_path, sizeof log_path))) {
+        cli_error("experiment: cannot write '%s': %s", log_path, strerror(errno));
+        return 1;
+    }
+    slots_clear_config cfg = {.slots = slots, .levels = levels, .noise = 0.0, .seed = seed};
+    slots_ctx *ctx = NULL;
+    slots_owner *owner = NULL;
+    void *ag = NULL;
+    cl_status st = slots_clear_create(&cfg, &ctx, &owner);
+    if (st == CL_OK)
+        st = algo->create(env_id, hp, ctx, owner, seed, &ag);
+    int rc = 0;
+    if (st != CL_OK) {
+        if (st == CL_ERR_LEVEL)
+            cli_error("experiment: %s: %d levels are too few for %s with these hyperparameters "
+                      "(see --levels)", label, levels, algo->long_name);
+        else
+            cli_error("experiment: %s: cannot set up %s: %s", label, algo->long_name,
+                      cl_strerror(st));
+        rc = 1;
+    }
+    run_state rs;
+    run_start(&rs, label, steps, progress, log);
+    const int64_t chunk = 64;
+    for (int64_t done = 0; done < steps && rc == 0;) {
+        int64_t n = steps - done < chunk ? steps - done : chunk;
+        st = algo->learn(ag, n, he_episode_cb, &rs);
+        done += n;
+        rs.step = done;
+        if (st != CL_OK) {
+            if (progress)
+                fputc('\n', stderr);
+            cli_error("experiment: %s: training failed near step %lld: %s", label,
+                      (long long)done, cl_strerror(st));
+            rc = 1;
+            break;
+        }
+        if (progress)
+            run_draw(&rs, 0);
+    }
+    *seconds = cli_now_s() - rs.t0;
+    if (rc == 0 && progress)
+        run_draw(&rs, 1);
+    if (close_log(log, rs.log_failed, log_path))
+        rc = 1;
+    if (rc == 0)
+        algo->train_stats(ag, train_steps, refresh_per_step);
+    if (rc == 0) {
+        st = algo->evaluate(ag, episodes, EVAL_SEED_BASE + seed, eval_buf);
+        if (st != CL_OK) {
+            cli_error("experiment: %s: evaluation failed: %s", label, cl_strerror(st));
+            rc = 1;
+        } else {
+            double sd;
+            mean_std(eval_buf, (size_t)episodes, ret_mean, &sd);
+        }
+    }
+    if (ag)
+        algo->destroy(ag);
+    slots_owner_free(owner);
+    slots_ctx_free(ctx);
+    return rc;
+}
+
+/* The mean return of the uniform random policy over RANDOM_EPISODES episodes:
+ * resets from RANDOM_RESET_SEED, actions from RANDOM_ACTION_SEED (uniform over
+ * the discrete actions, or uniform in the box for continuous ones). */
+static cl_status random_return(const char *env_id, double *mean)
+{
+    rl_env *env;
+    cl_status st = rl_env_create(env_id, &env);
+    if (st != CL_OK)
+        return st;
+    const rl_env_spec *spec = rl_env_get_spec(env);
+    rl_rng reset_rng, act_rng;
+    rl_rng_seed(&reset_rng, RANDOM_RESET_SEED);
+    rl_rng_seed(&act_rng, RANDOM_ACTION_SEED);
+    double total = 0;
+    for (int e = 0; e < RANDOM_EPISODES && st == CL_OK; e++) {
+        double obs[RL_MAX_OBS], action[RL_MAX_ACT], r, ret = 0;
+        bool term = false, trunc = false;
+        rl_env_reset(env, &reset_rng, obs);
+        while (!term && !trunc) {
+            if (spec->action_kind == RL_ACTION_DISCRETE)
+                action[0] = (double)rl_rng_below(&act_rng, (uint32_t)spec->n_actions);
+            else
+                for (int k = 0; k < spec->action_dim; k++)
+                    action[k] = rl_rng_range(&act_rng, spec->action_low, spec->action_high);
+            if ((st = rl_env_step(env, action, obs, &r, &term, &trunc)) != CL_OK)
+                break;
+            ret += r;
+        }
+        total += ret;
+    }
+    rl_env_free(env);
+    *mean = total / RANDOM_EPISODES;
+    return st;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* Can path be written? (creates nothing that was not there) */
+static int check_writable(const char *path)
+{
+    struct stat sb;
+    int existed = stat(path, &sb) == 0;
+    if (existed && S_ISDIR(sb.st_mode)) {
+        errno = EISDIR;
+        return 0;
+    }
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return 0;
+    fclose(f);
+    if (!existed)
+        remove(path);
+    return 1;
+}
+
+static void gap_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cipherl experiment gap --env ENV [--seeds K] [--steps N] [--episodes E]\n"
+        "                              [--levels L] [--hp NAME=VALUE]... [--plain-hp NAME=VALUE]...\n"
+        "                              [--json FILE] [--logs DIR] [--progress]\n"
+        "\n"
+        "The gap of DESIGN.md between the clear HE twin and the plaintext agent. For\n"
+        "seeds s = 0..K-1 (K default 10) it trains a plain agent (as 'cipherl train\n"
+        "--mode plain --seed s': RL Zoo defaults, --plain-hp to override) and the HE\n"
+        "algorithm on the clear backend (HE-DQN for discrete actions; --hp to override,\n"
+        "e.g. optimizer=he_adam|sgd|adam), each for N steps (default: its n_timesteps),\n"
+        "with L levels between refreshes (default 6). Each final policy runs E\n"
+        "deterministic episodes (default 100), resets from seed 10000 + s. R_random is\n"
+        "the mean return of a uniform random policy over 100 episodes (resets from seed\n"
+        "424242, actions from seed 424243). With R the mean over seeds of each seed's\n"
+        "evaluation mean:\n"
+        "    normalized score = (R_clear - R_random) / (R_plain - R_random)\n"
+        "    gap = 1 - normalized score\n"
+        "\n"
+        "  --json FILE  one JSON object: env, seeds, random_return, plain {mean, std},\n"
+        "               clear {mean, std}, gap, then details (docs/experiment.md)\n"
+        "  --logs DIR   per-seed training logs DIR/plain_seedS.csv, DIR/clear_seedS.csv\n"
+        "               (step,episode,return,length); DIR is created if missing\n"
+        "  --progress   draw a progress line on stderr (default: when it is a terminal)\n");
+}
+
+static void experiment_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cipherl experiment EXPERIMENT [options]\n"
+        "\n"
+        "experiments:\n"
+        "  gap    plain agent vs its clear HE twin: normalized score and gap over seeds\n"
+        "         (cipherl experiment gap --help)\n");
+}
+
+static int cmd_gap(int argc, char **argv)
+{
+    const char *env_id = NULL, *json_path = NULL, *log_dir = NULL;
+    const char *hps[MAX_HP], *plain_hps[MAX_HP];
+    int n_hp = 0, n_plain_hp = 0, progress = isatty(STDERR_FILENO), missing = 0;
+    uint64_t n_seeds = 10, episodes = 100, levels_u = DEFAULT_LEVELS;
+    int64_t steps = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            gap_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--progress")) {
+            progress = 1;
+        } else if (!strcmp(argv[i], "--no-progress")) {
+            progress = 0;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--env", &missing))) {
+            env_id = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--seeds", &missing))) {
+            if (!cli_parse_u64(v, &n_seeds) || n_seeds < 1 || n_seeds > MAX_SEEDS) {
+                cli_error("experiment gap: --seeds: '%s' is not an integer in [1, %d]", v,
+                          MAX_SEEDS);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--steps", &missing))) {
+            if (!cli_parse_steps(v, &steps)) {
+                cli_error("experiment gap: --steps: '%s' is not a positive integer", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--episodes", &missing))) {
+            if (!cli_parse_u64(v, &episodes) || episodes < 1 || episodes > MAX_EPISODES) {
+                cli_error("experiment gap: --episodes: '%s' is not an integer in [1, %d]", v,
+                          MAX_EPISODES);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--levels", &missing))) {
+            if (!cli_parse_u64(v, &levels_u) || levels_u < 1 || levels_u > 1000) {
+                cli_error("experiment gap: --levels: '%s' is not an integer in [1, 1000]", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--json", &missing))) {
+            json_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--logs", &missing))) {
+            log_dir = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--hp", &missing))) {
+            if (n_hp == MAX_HP) {
+                cli_error("experiment gap: too many --hp options");
+                return 2;
+            }
+            hps[n_hp++] = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--plain-hp", &missing))) {
+            if (n_plain_hp == MAX_HP) {
+                cli_error("experiment gap: too many --plain-hp options");
+                return 2;
+            }
+            plain_hps[n_plain_hp++] = v;
+        } else if (!missing) {
+            cli_error("experiment gap: unknown option '%s' (try 'cipherl experiment gap --help')",
+                      argv[i]);
+            return 2;
+        }
+        if (missing) {
+            cli_error("experiment gap: option '%s' needs a value", argv[i]);
+            return 2;
+        }
+    }
+    if (!env_id) {
+        cli_error("experiment gap: --env ENV is required (see 'cipherl env list')");
+        return 2;
+    }
+    const rl_env_spec *spec = rl_env_find(env_id);
+    if (!spec) {
+        cli_error("experiment gap: unknown environment '%s' (see 'cipherl env list')", env_id);
+        return 2;
+    }
+    const he_algo *algo = he_algo_for(spec->action_kind);
+    if (!algo || !algo->create) {
+        cli_error("experiment gap: %s has %s actions, which need %s: not available in mode "
+                  "clear yet (available: dqn for discrete actions)", env_id,
+                  spec->action_kind == RL_ACTION_DISCRETE ? "discrete" : "continuous",
+                  algo ? algo->long_name : "an HE algorithm");
+        return 2;
+    }
+    const int levels = (int)levels_u;
+    if (levels < algo->min_levels()) {
+        cli_error("experiment gap: --levels %d: %s needs at least %d levels between refreshes "
+                  "(the depth of its optimizer step)", levels, algo->long_name, algo->min_levels());
+        return 2;
+    }
+
+    /* plaintext hyperparameters, as cmd_train.c */
+    char err[1280];
+    rl_hparams php;
+    cl_status st = rl_hp_defaults(algo->plain, env_id, &php);
+    if (st != CL_OK) {
+        cli_error("experiment gap: no plain %s hyperparameters for %s: %s",
+                  rl_algo_name(algo->plain), env_id, cl_strerror(st));
+        return 1;
+    }
+    for (int k = 0; k < n_plain_hp; k++) {
+        err[0] = '\0';
+        if (rl_hp_assign(&php, plain_hps[k], err, sizeof err) != CL_OK) {
+            cli_error("experiment gap: --plain-hp %s: %s", plain_hps[k], err);
+            return 2;
+        }
+    }
+    err[0] = '\0';
+    if (rl_hp_check(&php, err, sizeof err) != CL_OK) {
+        cli_error("experiment gap: plain hyperparameters: %s", err);
+        return 2;
+    }
+    const int64_t plain_steps = steps ? steps : php.n_timesteps;
+
+    /* HE hyperparameters: the exploration schedule spans the run, as the plain
+     * agent's does (rl_agent_begin's total_steps) */
+    he_hp hhp;
+    st = algo->hp_for_env(env_id, &hhp);
+    if (st != CL_OK) {
+        cli_error("experiment gap: no %s hyperparameters for %s: %s", algo->long_name, env_id,
+                  cl_strerror(st));
+        return 1;
+    }
+    for (int k = 0; k < n_hp; k++) {
+        err[0] = '\0';
+        if (algo->hp_assign(&hhp, hps[k], err, sizeof err) != CL_OK) {
+            cli_error("experiment gap: --hp %s: %s", hps[k], err[0] ? err : "invalid");
+            return 2;
+        }
+    }
+    int64_t *hts = algo->hp_timesteps(&hhp);
+    const int64_t clear_steps = steps ? steps : *hts;
+    if (clear_steps < 1) {
+        cli_error("experiment gap: %s n_timesteps must be positive (or give --steps)",
+                  algo->long_name);
+        return 2;
+    }
+    *hts = clear_steps;
+    err[0] = '\0';
+    if (algo->hp_check(&hhp, err, sizeof err) != CL_OK) {
+        cli_error("experiment gap: HE hyperparameters: %s", err[0] ? err : "inconsistent");
+        return 2;
+    }
+    size_t slots = 0;
+    st = algo->layout(env_id, &hhp, &slots);
+    if (st != CL_OK) {
+        cli_error("experiment gap: no %s layout for %s: %s", algo->long_name, env_id,
+                  cl_strerror(st));
+        return 2;
+    }
+
+    /* outputs: fail now rather than after the training */
+    if (json_path && !check_writable(json_path)) {
+        cli_error("experiment gap: cannot write '%s': %s", json_path, strerror(errno));
+        return 1;
+    }
+    if (log_dir) {
+        struct stat sb;
+        if (stat(log_dir, &sb) != 0) {
+            if (mkdir(log_dir, 0777) != 0) {
+                cli_error("experiment gap: cannot create the log directory '%s': %s", log_dir,
+                          strerror(errno));
+                return 1;
+            }
+        } else if (!S_ISDIR(sb.st_mode)) {
+            cli_error("experiment gap: --logs: '%s' is not a directory", log_dir);
+            return 1;
+        }
+        if (access(log_dir, W_OK | X_OK) != 0) {
+            cli_error("experiment gap: cannot write in '%s': %s", log_dir, strerror(errno));
+            return 1;
+        }
+    }
+
+    const size_t K = (size_t)n_seeds;
+    double *plain_r = calloc(K, sizeof *plain_r), *clear_r = calloc(K, sizeof *clear_r);
+    double *plain_t = calloc(K, sizeof *plain_t), *clear_t = calloc(K, sizeof *clear_t);
+    double *refresh = calloc(K, sizeof *refresh);
+    int64_t *tsteps = calloc(K, sizeof *tsteps);
+    double *eval_buf = malloc((size_t)episodes * sizeof *eval_buf);
+    int rc = 0;
+    if (!plain_r || !clear_r || !plain_t || !clear_t || !refresh || !tsteps || !eval_buf) {
+        cli_error("experiment gap: %s", cl_strerror(CL_ERR_NOMEM));
+        rc = 1;
+    }
+    double r_random = 0;
+    if (rc == 0 && (st = random_return(env_id, &r_random)) != CL_OK) {
+        cli_error("experiment gap: the random policy failed: %s", cl_strerror(st));
+        rc = 1;
+    }
+    const double t_start = cli_now_s();
+    for (size_t s = 0; s < K && rc == 0; s++) {
+        char label[64];
+        snprintf(label, sizeof label, "seed %zu/%zu plain", s, K);
+        rc = run_plain(env_id, &php, s, plain_steps, (int)episodes, eval_buf, label, progress,
+                       log_dir, &plain_r[s], &plain_t[s]);
+        if (rc)
+            break;
+        snprintf(label, sizeof label, "seed %zu/%zu clear", s, K);
+        rc = run_clear(algo, env_id, &hhp, slots, levels, s, clear_steps, (int)episodes, eval_buf,
+                       label, progress, log_dir, &clear_r[s], &clear_t[s], &tsteps[s],
+                       &refresh[s]);
+        if (rc == 0 && progress)
+            fprintf(stderr, "seed %zu: plain %.2f, clear %.2f\n", s, plain_r[s], clear_r[s]);
+    }
+    const double total_s = cli_now_s() - t_start;
+
+    if (rc == 0) {
+        double pm, ps, cm, cs;
+        mean_std(plain_r, K, &pm, &ps);
+        mean_std(clear_r, K, &cm, &cs);
+        const double norm = (cm - r_random) / (pm - r_random);
+        const double gap = 1.0 - norm;
+        char php_buf[2048], hhp_buf[2048];
+        rl_hp_format(&php, php_buf, sizeof php_buf);
+        algo->hp_format(&hhp, hhp_buf, sizeof hhp_buf);
+        const char *opt = algo->hp_optimizer(&hhp);
+
+        printf("gap experiment on %s: %zu seeds; plain %s for %lld steps vs clear %s for %lld "
+               "steps (%d levels, optimizer %s)\n",
+               env_id, K, rl_algo_name(algo->plain), (long long)plain_steps, algo->long_name,
+               (long long)clear_steps, levels, opt);
+        printf("evaluation: %llu deterministic episodes per agent, resets from seed 10000 + "
+               "seed\n\n",
+               (unsigned long long)episodes);
+        printf("  %6s %14s %14s %10s %10s %12s\n", "seed", "plain return", "clear return",
+               "plain s", "clear s", "refresh/step");
+        for (size_t s = 0; s < K; s++)
+            printf("  %6zu %14.2f %14.2f %10.1f %10.1f %12.1f\n", s, plain_r[s], clear_r[s],
+                   plain_t[s], clear_t[s], refresh[s]);
+        printf("  %6s %14.2f %14.2f\n", "mean", pm, cm);
+        printf("  %6s %14.2f %14.2f   (population standard deviation across seeds)\n", "std", ps,
+               cs);
+        printf("\nrandom policy return: %.2f (%d episodes)\n", r_random, RANDOM_EPISODES);
+        if (isfinite(norm))
+            printf("normalized score: %.4f   gap: %.4f (%.2f%%)\n", norm, gap, 100.0 * gap);
+        else
+            printf("normalized score: undefined (the plain agent's return equals the random "
+                   "policy's)\n");
+        printf("plain hyperparameters: %s\nclear hyperparameters: %s\n", php_buf, hhp_buf);
+
+        if (json_path) {
+            FILE *f = fopen(json_path, "w");
+            if (!f) {
+                cli_error("experiment gap: cannot write '%s': %s", json_path, strerror(errno));
+                rc = 1;
+            } else {
+                fprintf(f, "{\"env\": ");
+                json_str(f, env_id);
+                fprintf(f, ", \"seeds\": %zu, \"random_return\": ", K);
+                json_num(f, r_random);
+                fprintf(f, ", \"plain\": {\"mean\": ");
+                json_num(f, pm);
+                fprintf(f, ", \"std\": ");
+                json_num(f, ps);
+                fprintf(f, "}, \"clear\": {\"mean\": ");
+                json_num(f, cm);
+                fprintf(f, ", \"std\": ");
+                json_num(f, cs);
+                fprintf(f, "}, \"gap\": ");
+                json_num(f, gap);
+                fprintf(f, ", \"normalized_score\": ");
+                json_num(f, norm);
+                fprintf(f, ", \"algo\": ");
+                json_str(f, algo->name);
+                fprintf(f, ", \"optimizer\": ");
+                json_str(f, opt);
+                fprintf(f, ", \"levels\": %d, \"steps\": {\"plain\": %lld, \"clear\": %lld}, "
+                           "\"episodes\": %llu, \"eval_seed_base\": %u, \"random_episodes\": %d, "
+                           "\"per_seed\": {\"plain\": [",
+                        levels, (long long)plain_steps, (long long)clear_steps,
+                        (unsigned long long)episodes, EVAL_SEED_BASE, RANDOM_EPISODES);
+                for (size_t s = 0; s < K; s++) {
+                    fputs(s ? ", " : "", f);
+                    json_num(f, plain_r[s]);
+                }
+                fprintf(f, "], \"clear\": [");
+                for (size_t s = 0; s < K; s++) {
+                    fputs(s ? ", " : "", f);
+                    json_num(f, clear_r[s]);
+                }
+                fprintf(f, "], \"plain_seconds\": [");
+                for (size_t s = 0; s < K; s++)
+                    fprintf(f, "%s%.3f", s ? ", " : "", plain_t[s]);
+                fprintf(f, "], \"clear_seconds\": [");
+                for (size_t s = 0; s < K; s++)
+                    fprintf(f, "%s%.3f", s ? ", " : "", clear_t[s]);
+                fprintf(f, "], \"clear_train_steps\": [");
+                for (size_t s = 0; s < K; s++)
+                    fprintf(f, "%s%lld", s ? ", " : "", (long long)tsteps[s]);
+                fprintf(f, "], \"clear_refreshes_per_train_step\": [");
+                for (size_t s = 0; s < K; s++) {
+                    fputs(s ? ", " : "", f);
+                    json_num(f, refresh[s]);
+                }
+                fprintf(f, "]}, \"plain_hp\": ");
+                json_str(f, php_buf);
+                fprintf(f, ", \"clear_hp\": ");
+                json_str(f, hhp_buf);
+                fprintf(f, "}\n");
+                if (fclose(f) != 0) {
+                    cli_error("experiment gap: writing '%s' failed", json_path);
+                    rc = 1;
+                }
+            }
+        }
+        if (isfinite(norm))
+            printf("summary: gap %s, %zu seeds: plain %.2f ± %.2f, clear %.2f ± %.2f, random "
+                   "%.2f; normalized score %.4f, gap %.4f (%.1f s)\n",
+                   env_id, K, pm, ps, cm, cs, r_random, norm, gap, total_s);
+        else
+            printf("summary: gap %s, %zu seeds: plain %.2f ± %.2f, clear %.2f ± %.2f, random "
+                   "%.2f; normalized score undefined (%.1f s)\n",
+                   env_id, K, pm, ps, cm, cs, r_random, total_s);
+    }
+    free(plain_r);
+    free(clear_r);
+    free(plain_t);
+    free(clear_t);
+    free(refresh);
+    free(tsteps);
+    free(eval_buf);
+    return rc;
+}
+
+int cli_cmd_experiment(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_error("experiment: which experiment? (experiments: gap; try 'cipherl experiment "
+                  "--help')");
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        experiment_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "gap"))
+        return cmd_gap(argc - 1, argv + 1);
+    cli_error("experiment: unknown experiment '%s' (experiments: gap)", argv[1]);
+    return 2;
+}

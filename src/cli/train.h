@@ -1,0 +1,59 @@
+/* What `cipherl train` parsed, shared by its modes (cmd_train.c: plain;
+ * train_he.c: clear and interactive). */
+#ifndef CIPHERL_CLI_TRAIN_H
+#define CIPHERL_CLI_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_TRAIN_MAX_HP 64
+
+typedef struct cli_train_opts {
+    const char *mode;      /* plain | clear | interactive */
+    const char *env_id;
+    const char *algo;      /* NULL: the action space's default */
+    uint64_t seed;
+    int64_t steps;         /* 0: the hyperparameters' n_timesteps */
+    const char *log_path, *out_path, *trace_path;
+    const char *hps[CLI_TRAIN_MAX_HP];
+    int n_hp;
+    int progress;
+    const char *preset;    /* clear and interactive: the CKKS preset whose levels (and, encrypted, keys) are used */
+    int insecure;          /* allow the test presets */
+    int levels;            /* clear: level budget (0: the preset's, or 6 without a preset) */
+    double noise;          /* clear: Gaussian noise per result (0: exact) */
+    int threads;
+} cli_train_opts;
+
+/* The progress line on stderr. */
+void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t episodes, const double *recent,
+                        int n_recent, int final);
+
+/* The encrypted side of an HE-DQN run: parameters, the owner's keys and
+ * slots_owner, the platform's evaluation keys and slots_ctx (which reaches
+ * the owner only through the refresh callback). */
+struct ckks_params;
+struct ckks_secret_key;
+struct ckks_public_key;
+struct ckks_eval_keys;
+struct slots_ctx;
+struct slots_owner;
+struct he_dqn_hparams;
+typedef struct cli_he_backend {
+    struct ckks_params *params;
+    struct ckks_secret_key *sk;   /* owner */
+    struct ckks_public_key *pk;   /* owner */
+    struct ckks_eval_keys *keys;  /* platform */
+    struct slots_ctx *ctx;        /* platform */
+    struct slots_owner *owner;    /* owner */
+} cli_he_backend;
+/* Takes params; makes the keys HE-DQN needs for env_id and hp (rotation steps
+ * from its census at the preset's levels) and both sides. */
+int cli_he_backend_ckks(const char *env_id, const struct he_dqn_hparams *hp, struct ckks_params *params,
+                        cli_he_backend *out);
+void cli_he_backend_free(cli_he_backend *b);
+
+/* Modes clear and interactive (HE algorithms on the slot machine). */
+int cli_train_he(const cli_train_opts *o);
+
+#endif

@@ -1,0 +1,182 @@
+/* cipherl train in every mode, through the program: traces (step,action) in
+ * plain, clear and interactive; the encrypted run at the insecure test-n12
+ * preset takes exactly the clear twin's actions; the owner's decrypted
+ * network is a model file that eval runs; bad input is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[] = "/tmp/cipherl_modes_XXXXXX";
+
+static int run_cli(const char *args, const char *out_path)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s > '%s' 2>&1", CIPHERL_CLI, args, out_path);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* The whole file (malloc'ed), NULL-terminated text. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = malloc((size_t)n + 1);
+    assert_non_null(t);
+    assert_int_equal(fread(t, 1, (size_t)n, f), (size_t)n);
+    t[n] = 0;
+    fclose(f);
+    return t;
+}
+
+static void path(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+/* Checks a trace: the header, rows 1..steps in order, actions in [0, n_actions). */
+static void check_trace(const char *file, int steps, int n_actions)
+{
+    char *t = slurp(file);
+    assert_true(!strncmp(t, "step,action\n", 12));
+    char *p = t + 12;
+    for (int s = 1; s <= steps; s++) {
+        char *end;
+        long step = strtol(p, &end, 10);
+        assert_int_equal(step, s);
+        assert_int_equal(*end, ',');
+        long a = strtol(end + 1, &p, 10);
+        assert_true(a >= 0 && a < n_actions);
+        assert_int_equal(*p, '\n');
+        p++;
+    }
+    assert_int_equal(*p, 0);
+    free(t);
+}
+
+static void test_plain_trace(void **state)
+{
+    (void)state;
+    char out[512], tr[512], args[2048];
+    path(out, sizeof out, "out.txt");
+    path(tr, sizeof tr, "plain.csv");
+    snprintf(args, sizeof args,
+             "train --mode plain --env CartPole-v1 --seed 1 --steps 700 --hp net_arch=[16] --trace '%s'", tr);
+    assert_int_equal(run_cli(args, out), 0);
+    check_trace(tr, 700, 2);
+}
+
+static void test_clear_trains_and_exports(void **state)
+{
+    (void)state;
+    char out[512], tr[512], log[512], model[512], args[2048];
+    path(out, sizeof out, "out.txt");
+    path(tr, sizeof tr, "clear.csv");
+    path(log, sizeof log, "clear_log.csv");
+    path(model, sizeof model, "clear.model");
+    snprintf(args, sizeof args,
+             "train --mode clear --env CartPole-v1 --seed 2 --steps 1500 --hp learning_starts=500 "
+             "--trace '%s' --log '%s' --out '%s'",
+             tr, log, model);
+    assert_int_equal(run_cli(args, out), 0);
+    char *o = slurp(out);
+    assert_non_null(strstr(o, "mode clear"));
+    assert_non_null(strstr(o, "per training step"));
+    assert_non_null(strstr(o, "optimizer=he_adam"));
+    free(o);
+    check_trace(tr, 1500, 2);
+    char *l = slurp(log);
+    assert_true(!strncmp(l, "step,episode,return,length\n", 27));
+    free(l);
+    snprintf(args, sizeof args, "eval --model '%s' --env CartPole-v1 --episodes 3 --json", model);
+    assert_int_equal(run_cli(args, out), 0);
+    o = slurp(out);
+    assert_non_null(strstr(o, "\"mean_return\""));
+    free(o);
+    /* the ablation optimizers run in clear */
+    snprintf(args, sizeof args, "train --mode clear --env CartPole-v1 --steps 300 --hp learning_starts=100 --hp optimizer=sgd");
+    assert_int_equal(run_cli(args, out), 0);
+    snprintf(args, sizeof args, "train --mode clear --env CartPole-v1 --steps 300 --hp learning_starts=100 --hp optimizer=adam");
+    assert_int_equal(run_cli(args, out), 0);
+}
+
+static void test_interactive_follows_clear(void **state)
+{
+    (void)state;
+    char out[512], trc[512], tri[512], args[2048];
+    path(out, sizeof out, "out.txt");
+    path(trc, sizeof trc, "twin.csv");
+    path(tri, sizeof tri, "enc.csv");
+    const char *common = "--env CartPole-v1 --seed 5 --steps 40 --hp learning_starts=32 --hp buffer_size=64";
+    snprintf(args, sizeof args, "train --mode clear --levels 6 %s --trace '%s'", common, trc);
+    assert_int_equal(run_cli(args, out), 0);
+    snprintf(args, sizeof args, "train --mode interactive --preset test-n12 --insecure %s --trace '%s'", common, tri);
+    assert_int_equal(run_cli(args, out), 0);
+    char *o = slurp(out);
+    assert_non_null(strstr(o, "mode interactive"));
+    free(o);
+    check_trace(tri, 40, 2);
+    char *a = slurp(trc), *b = slurp(tri);
+    assert_string_equal(a, b); /* identical action sequences */
+    free(a);
+    free(b);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    char out[512];
+    path(out, sizeof out, "out.txt");
+    assert_int_equal(run_cli("train --mode interactive --preset test-n12 --env CartPole-v1", out), 2);
+    char *o = slurp(out);
+    assert_non_null(strstr(o, "--insecure"));
+    free(o);
+    assert_int_equal(run_cli("train --mode interactive --preset n14 --env CartPole-v1", out), 2); /* 5 levels */
+    assert_int_equal(run_cli("train --mode clear --levels 3 --env CartPole-v1", out), 2);
+    assert_int_equal(run_cli("train --mode clear --env CartPole-v1 --hp optimizer=rmsprop", out), 2);
+    o = slurp(out);
+    assert_non_null(strstr(o, "optimizer"));
+    free(o);
+    assert_int_equal(run_cli("train --mode clear --env CartPole-v1 --hp batch_size=24", out), 2);
+    assert_int_equal(run_cli("train --mode clear --env CartPole-v1 --hp nope=1", out), 2);
+    assert_int_equal(run_cli("train --mode interactive --insecure --preset test-n12 --env CartPole-v1 --hp optimizer=adam", out), 2);
+    assert_int_equal(run_cli("train --mode plain --env CartPole-v1 --preset n15", out), 2);
+    assert_int_equal(run_cli("train --mode clear --env CartPole-v1 --trace /nonexistent/dir/t.csv", out), 1);
+    assert_int_equal(run_cli("train --mode warp --env CartPole-v1", out), 2);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_trace),
+        cmocka_unit_test(test_clear_trains_and_exports),
+        cmocka_unit_test(test_interactive_follows_clear),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests_name("train_modes", tests, setup, teardown);
+}
