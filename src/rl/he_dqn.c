@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cipherl/nn.h"
 #include "cipherl/rl.h"
@@ -78,6 +79,7 @@ struct he_dqn {
     he_dqn_stats stats;
     int phase_open; /* the phase being counted, or -1 */
     slots_counters phase_start;
+    double phase_t0;
     double *buf, *mask, *mask2;
 };
 
@@ -110,6 +112,7 @@ void he_dqn_hparams_default(he_dqn_hparams *hp)
     hp->adam_delta = 0.1;
     hp->adam_prior = 0.1;
     hp->optimizer = HE_DQN_OPT_HE_ADAM;
+    hp->reward_scale = 1.0;
 }
 
 cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
@@ -179,6 +182,7 @@ static const hfield hfields[] = {
     {"adam_delta", HK_REAL, HOFF(adam_delta), 0, 1e6, 0},
     {"adam_prior", HK_REAL, HOFF(adam_prior), 0, 1e6, 1},
     {"optimizer", HK_OPT, HOFF(optimizer), 0, 0, 0},
+    {"reward_scale", HK_REAL, HOFF(reward_scale), 0, 1e6, 1},
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 static const char *const opt_names[] = {"he_adam", "sgd", "adam"};
@@ -304,6 +308,8 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
     if (!(hp->gamma >= 0 && hp->gamma <= 1) || !(hp->exploration_fraction >= 0) || !(hp->activation_bound > 0) ||
         !(hp->max_bound > 0) || hp->max_degree < 1)
         return hfail(err, errlen, "gamma, exploration_fraction, activation_bound, max_bound or max_degree out of range");
+    if (!(hp->reward_scale > 0) || !isfinite(hp->reward_scale))
+        return hfail(err, errlen, "reward_scale must be > 0");
     if ((unsigned)hp->optimizer > HE_DQN_OPT_ADAM)
         return hfail(err, errlen, "unknown optimizer");
     nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
@@ -827,9 +833,15 @@ const char *he_dqn_phase_name(int phase)
 static void phase_mark(he_dqn *ag, int next)
 {
     const slots_counters *now = slots_get_counters(ag->ctx);
-    if (ag->phase_open >= 0)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    if (ag->phase_open >= 0) {
         counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
+        ag->stats.phase_seconds[ag->phase_open] += t - ag->phase_t0;
+    }
     ag->phase_start = *now;
+    ag->phase_t0 = t;
     ag->phase_open = next < HE_DQN_PHASES ? next : -1;
 }
 
@@ -971,7 +983,7 @@ cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward,
     if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->ra, i, t)) != CL_OK)
         return st;
     for (int j = 0; j < ag->n_act; j++)
-        v[off + (size_t)j] = reward;
+        v[off + (size_t)j] = reward * ag->hp.reward_scale;
     if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rr, i, t)) != CL_OK)
         return st;
     for (int j = 0; j < ag->n_act; j++)
@@ -1026,7 +1038,7 @@ static double exploration_eps(const he_dqn *ag)
 
 static cl_status sample_and_train(he_dqn *ag)
 {
-    size_t idx[64], *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
+    size_t idx[64] = {0}, *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
         return CL_ERR_NOMEM;
     /* stratified: block b gets a uniform stored transition with index ≡ b (mod B),
@@ -1044,6 +1056,15 @@ static cl_status sample_and_train(he_dqn *ag)
     if (ip != idx)
         free(ip);
     return st;
+}
+
+cl_status he_dqn_train_sampled(he_dqn *ag)
+{
+    if (!ag)
+        return CL_ERR_INVALID;
+    if (ag->stored < ag->B)
+        return CL_ERR_STATE;
+    return sample_and_train(ag);
 }
 
 cl_status he_dqn_learn(he_dqn *ag, int64_t n_steps, he_dqn_episode_fn cb, void *user)

@@ -50,6 +50,8 @@ typedef struct he_dqn_hparams {
     double adam_delta;              /* HE-Adam's variance floor */
     double adam_prior;              /* HE-Adam's prior second moment */
     he_dqn_optimizer optimizer;
+    double reward_scale;            /* the owner multiplies rewards by this before encrypting them: keeps
+                                       Q-values inside the polynomials' intervals (returns are reported unscaled) */
 } he_dqn_hparams;
 
 /* Defaults for CartPole-v1 (docs/he-dqn.md). */
@@ -115,6 +117,7 @@ typedef struct he_dqn_stats {
     slots_counters act;      /* summed over all greedy action selections */
     slots_counters target;   /* summed over all target updates */
     slots_counters phase[HE_DQN_PHASES]; /* train, split by phase */
+    double phase_seconds[HE_DQN_PHASES]; /* wall-clock time of each phase, summed */
 } he_dqn_stats;
 const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag);
 
@@ -158,6 +161,9 @@ cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward,
 /* One training step on the stored transitions idx[0..B) (idx[b] ≡ b mod B,
  * indices into the replay's slots) followed by no target update. */
 cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx);
+/* One training step on a stratified mini-batch drawn as learning draws it
+ * (CL_ERR_STATE before batch_size transitions are stored). */
+cl_status he_dqn_train_sampled(he_dqn *ag);
 /* Hard target update now. */
 cl_status he_dqn_update_target(he_dqn *ag);
 
