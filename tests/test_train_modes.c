@@ -133,6 +133,35 @@ static void test_interactive_follows_clear(void **state)
     free(b);
 }
 
+static void test_bench_train_json(void **state)
+{
+    (void)state;
+    char out[512];
+    path(out, sizeof out, "bench.json");
+    assert_int_equal(run_cli("bench train --env CartPole-v1 --preset test-n12 --insecure --steps 1 --json "
+                             "--hp batch_size=4 --hp net_arch=8",
+                             out),
+                     0);
+    char *o = slurp(out);
+    const char *keys[] = {"\"env\": \"CartPole-v1\"", "\"algo\": \"dqn\"", "\"preset\": \"test-n12\"",
+                          "\"threads\": 1", "\"train_step_s\"", "\"env_step_s\"", "\"refreshes_per_train_step\"",
+                          "\"bytes_per_env_step\"", "\"bytes_per_train_step\"", "\"peak_rss_mb\""};
+    const char *prev = o;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const char *at = strstr(o, keys[k]);
+        assert_non_null(at);
+        assert_true(at >= prev); /* in the specified order */
+        prev = at;
+    }
+    /* an environment step moves at least the five ciphertexts of a transition */
+    const char *b = strstr(o, "\"bytes_per_env_step\": ");
+    assert_true(strtod(b + 22, NULL) > 0);
+    free(o);
+    assert_int_equal(run_cli("bench train --env CartPole-v1 --preset test-n12", out), 2);
+    assert_int_equal(run_cli("bench train --env Pendulum-v1 --preset test-n12 --insecure", out), 2);
+    assert_int_equal(run_cli("bench train --preset test-n12 --insecure", out), 2);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -176,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_plain_trace),
         cmocka_unit_test(test_clear_trains_and_exports),
         cmocka_unit_test(test_interactive_follows_clear),
+        cmocka_unit_test(test_bench_train_json),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests_name("train_modes", tests, setup, teardown);
