@@ -128,7 +128,17 @@ cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
     /* The RL Zoo's schedule for each task (n_timesteps, learning_rate, gamma,
      * exploration, target interval) with the HE-sized network, batch and
      * buffer of the CartPole set; first settings, see docs/he-dqn.md. */
-    if (!strcmp(env_id, "Acrobot-v1")) {
+    if (!strcmp(env_id, "CartPole-v1")) {
+        /* The long-run set (docs/he-dqn.md, "Stability over long runs"): with
+         * the defaults above every 50 000-step run diverged. beta2 0.9999
+         * keeps HE-Adam's u = kappa (g^2 + delta) r^2 below 4/3, where its
+         * Taylor factor turns from shrinking r to growing it; a slower target
+         * and a linear learning-rate decay (public constants) keep the
+         * learned policy. */
+        hp->adam_beta2 = 0.9999;
+        hp->target_update_interval = 1000;
+        hp->learning_rate_decay = 0.99;
+    } else if (!strcmp(env_id, "Acrobot-v1")) {
         hp->n_timesteps = 100000;
         hp->learning_rate = 6.3e-4;
         hp->learning_starts = 1000;
@@ -163,6 +173,7 @@ typedef struct hfield {
 static const hfield hfields[] = {
     {"n_timesteps", HK_INT, HOFF(n_timesteps), 1, 1e12, 0},
     {"learning_rate", HK_REAL, HOFF(learning_rate), 0, 10, 1},
+    {"learning_rate_decay", HK_REAL, HOFF(learning_rate_decay), 0, 0.999, 0},
     {"buffer_size", HK_INT, HOFF(buffer_size), 1, 1e8, 0},
     {"learning_starts", HK_INT, HOFF(learning_starts), 0, 1e12, 0},
     {"batch_size", HK_INT32, HOFF(batch_size), 1, 65536, 0},
@@ -310,6 +321,8 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
         return hfail(err, errlen, "gamma, exploration_fraction, activation_bound, max_bound or max_degree out of range");
     if (!(hp->reward_scale > 0) || !isfinite(hp->reward_scale))
         return hfail(err, errlen, "reward_scale must be > 0");
+    if (!(hp->learning_rate_decay >= 0 && hp->learning_rate_decay < 1))
+        return hfail(err, errlen, "learning_rate_decay must be in [0, 1)");
     if ((unsigned)hp->optimizer > HE_DQN_OPT_ADAM)
         return hfail(err, errlen, "unknown optimizer");
     nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
@@ -448,10 +461,20 @@ static double exact_adam_denominator(double v, void *user)
     return 1.0 / (sqrt(fmax(v, 0.0) / c2) + EXACT_ADAM_EPS);
 }
 
-/* theta -= learning_rate * g: one level on g. */
+/* The learning rate of the next training step: learning_rate, decayed
+ * linearly with the public progress env_steps / n_timesteps. */
+static double scheduled_lr(const he_dqn *ag)
+{
+    double progress = ag->total_timesteps > 0 ? (double)ag->stats.env_steps / (double)ag->total_timesteps : 0.0;
+    if (progress > 1.0)
+        progress = 1.0;
+    return ag->hp.learning_rate * (1.0 - ag->hp.learning_rate_decay * progress);
+}
+
+/* theta -= lr * g: one level on g. */
 static cl_status sgd_step(he_dqn *ag, slots_vec *theta, const slots_vec *g)
 {
-    cl_status st = slots_mul_const(ag->ctx, g, ag->hp.learning_rate, ag->t0);
+    cl_status st = slots_mul_const(ag->ctx, g, ag->adam.alpha, ag->t0);
     if (st == CL_OK)
         st = slots_sub(ag->ctx, theta, ag->t0, theta);
     return st;
@@ -466,7 +489,7 @@ static cl_status exact_adam_step(he_dqn *ag, long t, slots_vec *theta, slots_vec
     slots_ctx *ctx = ag->ctx;
     const double b1 = ag->hp.adam_beta1, b2 = ag->hp.adam_beta2;
     double c2 = 1.0 - pow(b2, (double)t);
-    const double alpha_t = ag->hp.learning_rate / (1.0 - pow(b1, (double)t));
+    const double alpha_t = ag->adam.alpha / (1.0 - pow(b1, (double)t));
     cl_status st = slots_mul_const(ctx, m, b1, m);
     if (st == CL_OK)
         st = slots_mul_const(ctx, g, 1.0 - b1, ag->t0);
@@ -905,6 +928,7 @@ static cl_status train_step(he_dqn *ag, const size_t *idx)
     /* the optimizer (HE-compatible Adam by default) on every parameter vector */
     phase_mark(ag, HE_DQN_PHASE_OPTIMIZER);
     const long t = (long)ag->stats.train_steps + 1;
+    ag->adam.alpha = scheduled_lr(ag); /* a public constant per step */
     for (int l = 0; l < NLAYERS; l++)
         for (size_t p = 0; p < ag->P; p++)
             if ((st = optimizer_step(ag, t, ag->w[l][p], ag->m[l][p], ag->r[l][p], ag->g[l][p])) != CL_OK)

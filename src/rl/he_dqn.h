@@ -31,6 +31,8 @@ typedef enum he_dqn_optimizer {
 typedef struct he_dqn_hparams {
     int64_t n_timesteps;            /* length of the exploration schedule (<= 0: the first learn call's n_steps) */
     double learning_rate;
+    double learning_rate_decay;     /* linear schedule: the step at progress p = env_steps / n_timesteps uses
+                                       learning_rate * (1 - learning_rate_decay * min(p, 1)); 0: constant */
     int64_t buffer_size;            /* transitions kept (rounded up to a multiple of batch_size) */
     int64_t learning_starts;        /* environment steps of uniform random actions before training (>= batch_size) */
     int batch_size;                 /* B: a power of two */
