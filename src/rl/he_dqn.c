@@ -35,6 +35,7 @@
 #include "cipherl/nn.h"
 #include "cipherl/rl.h"
 #include "nn/nn_he.h"
+#include "rl/he_common.h"
 #include "rl/he_dqn.h"
 
 #define NLAYERS 3
@@ -82,11 +83,6 @@ struct he_dqn {
     double phase_t0;
     double *buf, *mask, *mask2;
 };
-
-static bool pow2(size_t v)
-{
-    return v && !(v & (v - 1));
-}
 
 void he_dqn_hparams_default(he_dqn_hparams *hp)
 {
@@ -198,66 +194,13 @@ static const hfield hfields[] = {
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 static const char *const opt_names[] = {"he_adam", "sgd", "adam"};
 
-static cl_status hfail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static cl_status hfail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return CL_ERR_INVALID;
-}
-
-static int parse_real(const char *s, double *out)
-{
-    if (!*s || isspace((unsigned char)*s))
-        return 0;
-    char *end;
-    errno = 0;
-    const double d = strtod(s, &end);
-    if (errno || *end || !isfinite(d))
-        return 0;
-    *out = d;
-    return 1;
-}
-
-/* "H", "[H]" or "[H,H]" (both hidden layers have one width). */
-static int parse_arch(const char *s, double *out)
-{
-    char buf[64];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof buf)
-        return 0;
-    memcpy(buf, s, n + 1);
-    char *p = buf;
-    if (*p == '[') {
-        if (buf[n - 1] != ']')
-            return 0;
-        buf[n - 1] = 0;
-        p++;
-    }
-    char *comma = strchr(p, ',');
-    double a, b;
-    if (comma) {
-        *comma = 0;
-        if (!parse_real(p, &a) || !parse_real(comma + 1, &b) || a != b)
-            return 0;
-    } else if (!parse_real(p, &a)) {
-        return 0;
-    }
-    *out = a;
-    return 1;
-}
-
 cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
     if (!hp || !assignment)
-        return hfail(err, errlen, "no assignment");
+        return rl_he_fail(err, errlen, "no assignment");
     const char *eq = strchr(assignment, '=');
     if (!eq)
-        return hfail(err, errlen, "'%s' is not NAME=VALUE", assignment);
+        return rl_he_fail(err, errlen, "'%s' is not NAME=VALUE", assignment);
     const size_t nl = (size_t)(eq - assignment);
     const char *val = eq + 1;
     const hfield *f = NULL;
@@ -269,7 +212,7 @@ cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err
         size_t pos = 0;
         for (size_t i = 0; i < N_HFIELDS && pos < sizeof names; i++)
             pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", i ? ", " : "", hfields[i].name);
-        return hfail(err, errlen, "unknown hyperparameter '%.*s' (HE-DQN knows: %s)", (int)nl, assignment, names);
+        return rl_he_fail(err, errlen, "unknown hyperparameter '%.*s' (HE-DQN knows: %s)", (int)nl, assignment, names);
     }
     char *base = (char *)hp + f->off;
     if (f->kind == HK_OPT) {
@@ -278,17 +221,17 @@ cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err
                 *(he_dqn_optimizer *)(void *)base = (he_dqn_optimizer)k;
                 return CL_OK;
             }
-        return hfail(err, errlen, "optimizer: '%s' is not one of he_adam, sgd, adam", val);
+        return rl_he_fail(err, errlen, "optimizer: '%s' is not one of he_adam, sgd, adam", val);
     }
     double d;
-    const int ok = f->kind == HK_ARCH ? parse_arch(val, &d) : parse_real(val, &d);
+    const int ok = f->kind == HK_ARCH ? rl_he_parse_arch(val, &d) : rl_he_parse_real(val, &d);
     if (!ok)
-        return hfail(err, errlen, "%s: '%s' is not %s", f->name, val,
+        return rl_he_fail(err, errlen, "%s: '%s' is not %s", f->name, val,
                      f->kind == HK_ARCH ? "a width H or [H,H]" : "a number");
     if ((f->kind != HK_REAL) && d != floor(d))
-        return hfail(err, errlen, "%s: '%s' is not an integer", f->name, val);
+        return rl_he_fail(err, errlen, "%s: '%s' is not an integer", f->name, val);
     if (d < f->lo || d > f->hi || (f->lo_open && d == f->lo))
-        return hfail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
+        return rl_he_fail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
                      f->hi);
     switch (f->kind) {
     case HK_INT: *(int64_t *)(void *)base = (int64_t)d; break;
@@ -303,32 +246,32 @@ cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err
 cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
 {
     if (!hp)
-        return hfail(err, errlen, "no hyperparameters");
-    if (hp->batch_size < 1 || !pow2((size_t)hp->batch_size))
-        return hfail(err, errlen, "batch_size %d is not a power of two (the packing needs one)", hp->batch_size);
+        return rl_he_fail(err, errlen, "no hyperparameters");
+    if (hp->batch_size < 1 || !rl_he_pow2((size_t)hp->batch_size))
+        return rl_he_fail(err, errlen, "batch_size %d is not a power of two (the packing needs one)", hp->batch_size);
     if (hp->buffer_size < hp->batch_size)
-        return hfail(err, errlen, "buffer_size %lld is below batch_size %d", (long long)hp->buffer_size,
+        return rl_he_fail(err, errlen, "buffer_size %lld is below batch_size %d", (long long)hp->buffer_size,
                      hp->batch_size);
     if (hp->learning_starts < hp->batch_size)
-        return hfail(err, errlen, "learning_starts %lld is below batch_size %d (HE-DQN needs a full stratified batch)",
+        return rl_he_fail(err, errlen, "learning_starts %lld is below batch_size %d (HE-DQN needs a full stratified batch)",
                      (long long)hp->learning_starts, hp->batch_size);
     if (hp->gradient_steps == 0 || hp->gradient_steps < -1)
-        return hfail(err, errlen, "gradient_steps must be >= 1 or -1");
+        return rl_he_fail(err, errlen, "gradient_steps must be >= 1 or -1");
     if (hp->train_freq < 1 || hp->target_update_interval < 1 || hp->net_arch < 1)
-        return hfail(err, errlen, "train_freq, target_update_interval and net_arch must be >= 1");
+        return rl_he_fail(err, errlen, "train_freq, target_update_interval and net_arch must be >= 1");
     if (!(hp->gamma >= 0 && hp->gamma <= 1) || !(hp->exploration_fraction >= 0) || !(hp->activation_bound > 0) ||
         !(hp->max_bound > 0) || hp->max_degree < 1)
-        return hfail(err, errlen, "gamma, exploration_fraction, activation_bound, max_bound or max_degree out of range");
+        return rl_he_fail(err, errlen, "gamma, exploration_fraction, activation_bound, max_bound or max_degree out of range");
     if (!(hp->reward_scale > 0) || !isfinite(hp->reward_scale))
-        return hfail(err, errlen, "reward_scale must be > 0");
+        return rl_he_fail(err, errlen, "reward_scale must be > 0");
     if (!(hp->learning_rate_decay >= 0 && hp->learning_rate_decay < 1))
-        return hfail(err, errlen, "learning_rate_decay must be in [0, 1)");
+        return rl_he_fail(err, errlen, "learning_rate_decay must be in [0, 1)");
     if ((unsigned)hp->optimizer > HE_DQN_OPT_ADAM)
-        return hfail(err, errlen, "unknown optimizer");
+        return rl_he_fail(err, errlen, "unknown optimizer");
     nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
                            .delta = hp->adam_delta, .prior = hp->adam_prior};
     if (nn_he_adam_check(&c) != CL_OK)
-        return hfail(err, errlen, "the Adam settings (learning_rate, adam_beta1, adam_beta2, adam_delta, adam_prior) "
+        return rl_he_fail(err, errlen, "the Adam settings (learning_rate, adam_beta1, adam_beta2, adam_delta, adam_prior) "
                                   "are out of range");
     return CL_OK;
 }
@@ -376,7 +319,7 @@ cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_
         return CL_ERR_INVALID;
     if (spec->action_kind != RL_ACTION_DISCRETE)
         return CL_ERR_UNSUPPORTED;
-    if (hp->net_arch < 1 || hp->batch_size < 1 || !pow2((size_t)hp->batch_size))
+    if (hp->net_arch < 1 || hp->batch_size < 1 || !rl_he_pow2((size_t)hp->batch_size))
         return CL_ERR_INVALID;
     size_t w = (size_t)spec->obs_dim;
     if ((size_t)hp->net_arch > w)
@@ -395,53 +338,10 @@ cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_
 
 /* ------------------------------------------------------------- helpers */
 
-static cl_status vecs_create(slots_ctx *ctx, slots_vec ***out, size_t n)
-{
-    slots_vec **v = calloc(n, sizeof *v);
-    if (!v)
-        return CL_ERR_NOMEM;
-    *out = v;
-    for (size_t i = 0; i < n; i++) {
-        cl_status st = slots_vec_create(ctx, &v[i]);
-        if (st != CL_OK)
-            return st;
-    }
-    return CL_OK;
-}
-
-static void vecs_free(slots_vec **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        slots_vec_free(v[i]);
-    free(v);
-}
-
-/* Refresh v (the owner re-encrypts it at the top level) when an operation
- * needing `need` levels could not run on it. */
+/* Refresh v when an operation needing `need` levels could not run on it. */
 static cl_status ensure_level(he_dqn *ag, slots_vec *v, int need)
 {
-    if (need > slots_top_level(ag->ctx))
-        return CL_ERR_LEVEL;
-    if (slots_level(v) >= need)
-        return CL_OK;
-    return slots_refresh(ag->ctx, v);
-}
-
-static void counters_acc(slots_counters *acc, const slots_counters *a, const slots_counters *b)
-{
-    acc->mul += b->mul - a->mul;
-    acc->mul_plain += b->mul_plain - a->mul_plain;
-    acc->mul_const += b->mul_const - a->mul_const;
-    acc->add += b->add - a->add;
-    acc->rotate += b->rotate - a->rotate;
-    acc->refresh += b->refresh - a->refresh;
-    acc->encrypt += b->encrypt - a->encrypt;
-    acc->decrypt += b->decrypt - a->decrypt;
-    acc->bytes_to_platform += b->bytes_to_platform - a->bytes_to_platform;
-    acc->bytes_to_owner += b->bytes_to_owner - a->bytes_to_owner;
-    acc->min_level = b->min_level;
+    return rl_he_ensure_level(ag->ctx, v, need);
 }
 
 static nn_dense_slots layer_view(const he_dqn *ag, slots_vec **p)
@@ -663,9 +563,9 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
         ag->mask[b * 2 * D] = hp->gamma; /* slot 0 of each block, with gamma folded in */
 
     for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
-        if ((st = vecs_create(ctx, &ag->w[l], ag->P)) != CL_OK || (st = vecs_create(ctx, &ag->m[l], ag->P)) != CL_OK ||
-            (st = vecs_create(ctx, &ag->r[l], ag->P)) != CL_OK || (st = vecs_create(ctx, &ag->g[l], ag->P)) != CL_OK ||
-            (st = vecs_create(ctx, &ag->rot[l], D)) != CL_OK || (st = slots_vec_create(ctx, &ag->x[l])) != CL_OK)
+        if ((st = rl_he_vecs_create(ctx, &ag->w[l], ag->P)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->m[l], ag->P)) != CL_OK ||
+            (st = rl_he_vecs_create(ctx, &ag->r[l], ag->P)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->g[l], ag->P)) != CL_OK ||
+            (st = rl_he_vecs_create(ctx, &ag->rot[l], D)) != CL_OK || (st = slots_vec_create(ctx, &ag->x[l])) != CL_OK)
             break;
         /* target: diagonals and bias only */
         if (!(ag->tw[l] = calloc(ag->P, sizeof *ag->tw[l]))) {
@@ -693,9 +593,9 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
         st = CL_ERR_NOMEM;
         goto fail;
     }
-    if ((st = vecs_create(ctx, &ag->rs, ag->chunks)) != CL_OK || (st = vecs_create(ctx, &ag->rn, ag->chunks)) != CL_OK ||
-        (st = vecs_create(ctx, &ag->ra, ag->chunks)) != CL_OK || (st = vecs_create(ctx, &ag->rr, ag->chunks)) != CL_OK ||
-        (st = vecs_create(ctx, &ag->rd, ag->chunks)) != CL_OK || (st = vecs_create(ctx, &ag->tmp_store, 1)) != CL_OK)
+    if ((st = rl_he_vecs_create(ctx, &ag->rs, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rn, ag->chunks)) != CL_OK ||
+        (st = rl_he_vecs_create(ctx, &ag->ra, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rr, ag->chunks)) != CL_OK ||
+        (st = rl_he_vecs_create(ctx, &ag->rd, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->tmp_store, 1)) != CL_OK)
         goto fail;
 
     if ((st = init_weights(ag)) != CL_OK || (st = he_dqn_update_target(ag)) != CL_OK)
@@ -713,12 +613,12 @@ void he_dqn_free(he_dqn *ag)
     if (!ag)
         return;
     for (int l = 0; l < NLAYERS; l++) {
-        vecs_free(ag->w[l], ag->P);
-        vecs_free(ag->m[l], ag->P);
-        vecs_free(ag->r[l], ag->P);
-        vecs_free(ag->g[l], ag->P);
-        vecs_free(ag->tw[l], ag->P);
-        vecs_free(ag->rot[l], ag->D);
+        rl_he_vecs_free(ag->w[l], ag->P);
+        rl_he_vecs_free(ag->m[l], ag->P);
+        rl_he_vecs_free(ag->r[l], ag->P);
+        rl_he_vecs_free(ag->g[l], ag->P);
+        rl_he_vecs_free(ag->tw[l], ag->P);
+        rl_he_vecs_free(ag->rot[l], ag->D);
         slots_vec_free(ag->x[l]);
         if (l < NLAYERS - 1)
             slots_vec_free(ag->z[l]);
@@ -726,12 +626,12 @@ void he_dqn_free(he_dqn *ag)
     slots_vec *one[] = {ag->q, ag->y, ag->t0, ag->t1, ag->t2, ag->xd, ag->dq, ag->dh};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         slots_vec_free(one[i]);
-    vecs_free(ag->rs, ag->chunks);
-    vecs_free(ag->rn, ag->chunks);
-    vecs_free(ag->ra, ag->chunks);
-    vecs_free(ag->rr, ag->chunks);
-    vecs_free(ag->rd, ag->chunks);
-    vecs_free(ag->tmp_store, 1);
+    rl_he_vecs_free(ag->rs, ag->chunks);
+    rl_he_vecs_free(ag->rn, ag->chunks);
+    rl_he_vecs_free(ag->ra, ag->chunks);
+    rl_he_vecs_free(ag->rr, ag->chunks);
+    rl_he_vecs_free(ag->rd, ag->chunks);
+    rl_he_vecs_free(ag->tmp_store, 1);
     free(ag->pick);
     rl_env_free(ag->env);
     free(ag->actions);
@@ -791,7 +691,7 @@ static cl_status max_actions(he_dqn *ag, slots_vec *q, slots_vec *m, slots_vec *
     cl_status st = ensure_level(ag, q, need);
     if (st != CL_OK || (st = slots_copy(ag->ctx, q, m)) != CL_OK)
         return st;
-    if (pow2((size_t)n)) {
+    if (rl_he_pow2((size_t)n)) {
         /* tournament: after the round with stride s, slot i holds max(q_i .. q_{i+2s-1}) */
         for (int s = 1; s < n && st == CL_OK; s *= 2) {
             if ((st = ensure_level(ag, m, need)) != CL_OK || (st = slots_rotate(ag->ctx, m, s, tmp)) != CL_OK)
@@ -860,7 +760,7 @@ static void phase_mark(he_dqn *ag, int next)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     const double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
     if (ag->phase_open >= 0) {
-        counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
+        rl_he_counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
         ag->stats.phase_seconds[ag->phase_open] += t - ag->phase_t0;
     }
     ag->phase_start = *now;
@@ -949,7 +849,7 @@ cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
             return CL_ERR_INVALID;
     slots_counters before = *slots_get_counters(ag->ctx);
     cl_status st = train_step(ag, idx);
-    counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
+    rl_he_counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
     return st;
 }
 
@@ -965,7 +865,7 @@ cl_status he_dqn_update_target(he_dqn *ag)
         if (st == CL_OK)
             st = slots_copy(ag->ctx, ag->w[l][2 * ag->D], ag->tw[l][2 * ag->D]);
     }
-    counters_acc(&ag->stats.target, &before, slots_get_counters(ag->ctx));
+    rl_he_counters_acc(&ag->stats.target, &before, slots_get_counters(ag->ctx));
     return st;
 }
 
@@ -1035,7 +935,7 @@ cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q)
     double *qv = ag->buf;
     if (st == CL_OK)
         st = slots_decrypt(ag->owner, ag->q, qv, (size_t)ag->n_act);
-    counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
+    rl_he_counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
     if (st != CL_OK)
         return st;
     int best = 0;
@@ -1286,10 +1186,10 @@ cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int le
         out->slots = S;
         out->width = D;
         out->levels = levels;
-        counters_acc(&out->train_step, &s0.train, &s->train);
-        counters_acc(&out->act, &s0.act, &s->act);
+        rl_he_counters_acc(&out->train_step, &s0.train, &s->train);
+        rl_he_counters_acc(&out->act, &s0.act, &s->act);
         for (int p = 0; p < HE_DQN_PHASES; p++)
-            counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
+            rl_he_counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
         out->n_rot_steps = slots_rotation_steps(ctx, out->rot_steps, HE_DQN_MAX_ROT_STEPS);
         if (out->n_rot_steps > HE_DQN_MAX_ROT_STEPS)
             st = CL_ERR_UNSUPPORTED;

@@ -31,6 +31,7 @@
 
 #include "cipherl/rl.h"
 #include "nn/nn_he.h"
+#include "rl/he_common.h"
 #include "rl/he_td3.h"
 
 #define NL 3   /* layers per network */
@@ -80,13 +81,6 @@ struct he_td3 {
     slots_counters phase_start;
     double *buf, *plain, *amask, *nbuf;
 };
-
-static bool pow2(size_t v)
-{
-    return v && !(v & (v - 1));
-}
-
-/* ------------------------------------------------------------- hyperparameters */
 
 void he_td3_hparams_default(he_td3_hparams *hp)
 {
@@ -183,66 +177,13 @@ static const hfield hfields[] = {
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 static const char *const noise_names[] = {"none", "normal", "ornstein-uhlenbeck"};
 
-static cl_status hfail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static cl_status hfail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return CL_ERR_INVALID;
-}
-
-static int parse_real(const char *s, double *out)
-{
-    if (!*s || isspace((unsigned char)*s))
-        return 0;
-    char *end;
-    errno = 0;
-    const double d = strtod(s, &end);
-    if (errno || *end || !isfinite(d))
-        return 0;
-    *out = d;
-    return 1;
-}
-
-/* "H", "[H]" or "[H,H]" (both hidden layers have one width). */
-static int parse_arch(const char *s, double *out)
-{
-    char tmp[64];
-    const size_t n = strlen(s);
-    if (n == 0 || n >= sizeof tmp)
-        return 0;
-    memcpy(tmp, s, n + 1);
-    char *p = tmp;
-    if (*p == '[') {
-        if (tmp[n - 1] != ']')
-            return 0;
-        tmp[n - 1] = 0;
-        p++;
-    }
-    char *comma = strchr(p, ',');
-    double a, b;
-    if (comma) {
-        *comma = 0;
-        if (!parse_real(p, &a) || !parse_real(comma + 1, &b) || a != b)
-            return 0;
-    } else if (!parse_real(p, &a)) {
-        return 0;
-    }
-    *out = a;
-    return 1;
-}
-
 cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
     if (!hp || !assignment)
-        return hfail(err, errlen, "no assignment");
+        return rl_he_fail(err, errlen, "no assignment");
     const char *eq = strchr(assignment, '=');
     if (!eq)
-        return hfail(err, errlen, "'%s' is not NAME=VALUE", assignment);
+        return rl_he_fail(err, errlen, "'%s' is not NAME=VALUE", assignment);
     const size_t nl = (size_t)(eq - assignment);
     const char *val = eq + 1;
     const hfield *f = NULL;
@@ -254,7 +195,7 @@ cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err
         size_t pos = 0;
         for (size_t i = 0; i < N_HFIELDS && pos < sizeof names; i++)
             pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", i ? ", " : "", hfields[i].name);
-        return hfail(err, errlen, "unknown hyperparameter '%.*s' (HE-TD3 knows: %s)", (int)nl, assignment, names);
+        return rl_he_fail(err, errlen, "unknown hyperparameter '%.*s' (HE-TD3 knows: %s)", (int)nl, assignment, names);
     }
     char *base = (char *)hp + f->off;
     if (f->kind == HK_NOISE) {
@@ -263,20 +204,20 @@ cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err
                 *(he_td3_noise *)(void *)base = (he_td3_noise)k;
                 return CL_OK;
             }
-        return hfail(err, errlen, "noise_type: '%s' is not one of normal, ornstein-uhlenbeck, none", val);
+        return rl_he_fail(err, errlen, "noise_type: '%s' is not one of normal, ornstein-uhlenbeck, none", val);
     }
     double d;
-    const int ok = f->kind == HK_ARCH ? parse_arch(val, &d) : parse_real(val, &d);
+    const int ok = f->kind == HK_ARCH ? rl_he_parse_arch(val, &d) : rl_he_parse_real(val, &d);
     if (!ok)
-        return hfail(err, errlen, "%s: '%s' is not %s", f->name, val,
+        return rl_he_fail(err, errlen, "%s: '%s' is not %s", f->name, val,
                      f->kind == HK_ARCH ? "a width H or [H,H]" : "a number");
     if (f->kind != HK_REAL && d != floor(d))
-        return hfail(err, errlen, "%s: '%s' is not an integer", f->name, val);
+        return rl_he_fail(err, errlen, "%s: '%s' is not an integer", f->name, val);
     if (d < f->lo || d > f->hi || (f->lo_open && d == f->lo))
-        return hfail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
+        return rl_he_fail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
                      f->hi);
     if (!strcmp(f->name, "squash_degree") && d != 3 && d != 5)
-        return hfail(err, errlen, "squash_degree: %s is not 3 or 5", val);
+        return rl_he_fail(err, errlen, "squash_degree: %s is not 3 or 5", val);
     switch (f->kind) {
     case HK_INT: *(int64_t *)(void *)base = (int64_t)d; break;
     case HK_INT32:
@@ -290,38 +231,38 @@ cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err
 cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
 {
     if (!hp)
-        return hfail(err, errlen, "no hyperparameters");
-    if (hp->batch_size < 1 || !pow2((size_t)hp->batch_size))
-        return hfail(err, errlen, "batch_size %d is not a power of two (the packing needs one)", hp->batch_size);
+        return rl_he_fail(err, errlen, "no hyperparameters");
+    if (hp->batch_size < 1 || !rl_he_pow2((size_t)hp->batch_size))
+        return rl_he_fail(err, errlen, "batch_size %d is not a power of two (the packing needs one)", hp->batch_size);
     if (hp->buffer_size < hp->batch_size)
-        return hfail(err, errlen, "buffer_size %lld is below batch_size %d", (long long)hp->buffer_size,
+        return rl_he_fail(err, errlen, "buffer_size %lld is below batch_size %d", (long long)hp->buffer_size,
                      hp->batch_size);
     if (hp->learning_starts < hp->batch_size)
-        return hfail(err, errlen, "learning_starts %lld is below batch_size %d (HE-TD3 needs a full stratified batch)",
+        return rl_he_fail(err, errlen, "learning_starts %lld is below batch_size %d (HE-TD3 needs a full stratified batch)",
                      (long long)hp->learning_starts, hp->batch_size);
     if (hp->gradient_steps == 0 || hp->gradient_steps < -1)
-        return hfail(err, errlen, "gradient_steps must be >= 1 or -1");
+        return rl_he_fail(err, errlen, "gradient_steps must be >= 1 or -1");
     if (hp->train_freq < 1 || hp->policy_delay < 1 || hp->net_arch < 1)
-        return hfail(err, errlen, "train_freq, policy_delay and net_arch must be >= 1");
+        return rl_he_fail(err, errlen, "train_freq, policy_delay and net_arch must be >= 1");
     if (!(hp->gamma >= 0 && hp->gamma <= 1) || !(hp->tau > 0 && hp->tau <= 1))
-        return hfail(err, errlen, "gamma must be in [0, 1] and tau in (0, 1]");
+        return rl_he_fail(err, errlen, "gamma must be in [0, 1] and tau in (0, 1]");
     if (!(hp->target_policy_noise >= 0) || !(hp->target_noise_clip >= 0) || !(hp->noise_std >= 0) ||
         (unsigned)hp->noise_type > HE_TD3_NOISE_OU)
-        return hfail(err, errlen, "target_policy_noise, target_noise_clip, noise_type or noise_std out of range");
+        return rl_he_fail(err, errlen, "target_policy_noise, target_noise_clip, noise_type or noise_std out of range");
     if (!(hp->activation_bound > 0) || !(hp->max_bound > 0) || hp->max_degree < 1 || hp->max_degree > 12)
-        return hfail(err, errlen, "activation_bound, max_bound or max_degree out of range");
+        return rl_he_fail(err, errlen, "activation_bound, max_bound or max_degree out of range");
     if ((hp->squash_degree != 3 && hp->squash_degree != 5) || !(hp->squash_bound > 0))
-        return hfail(err, errlen, "squash_degree must be 3 or 5 and squash_bound > 0");
+        return rl_he_fail(err, errlen, "squash_degree must be 3 or 5 and squash_bound > 0");
     nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
                            .delta = hp->adam_delta, .prior = hp->adam_prior};
     nn_he_adam_config ca = c;
     ca.delta = hp->actor_adam_delta;
     ca.prior = hp->actor_adam_prior;
     if (nn_he_adam_check(&c) != CL_OK || nn_he_adam_check(&ca) != CL_OK)
-        return hfail(err, errlen, "the Adam settings (learning_rate, adam_beta1, adam_beta2, adam_delta, adam_prior, "
+        return rl_he_fail(err, errlen, "the Adam settings (learning_rate, adam_beta1, adam_beta2, adam_delta, adam_prior, "
                                   "actor_adam_delta, actor_adam_prior) are out of range");
     if (!(hp->reward_scale > 0))
-        return hfail(err, errlen, "reward_scale must be > 0");
+        return rl_he_fail(err, errlen, "reward_scale must be > 0");
     return CL_OK;
 }
 
@@ -374,7 +315,7 @@ cl_status he_td3_layout(const char *env_id, const he_td3_hparams *hp, size_t *d_
         return CL_ERR_INVALID;
     if (spec->action_kind != RL_ACTION_CONTINUOUS)
         return CL_ERR_UNSUPPORTED;
-    if (hp->net_arch < 1 || hp->batch_size < 1 || !pow2((size_t)hp->batch_size))
+    if (hp->net_arch < 1 || hp->batch_size < 1 || !rl_he_pow2((size_t)hp->batch_size))
         return CL_ERR_INVALID;
     size_t w = (size_t)spec->obs_dim + (size_t)spec->action_dim;
     if ((size_t)hp->net_arch > w)
@@ -391,51 +332,10 @@ cl_status he_td3_layout(const char *env_id, const he_td3_hparams *hp, size_t *d_
 
 /* ------------------------------------------------------------- helpers */
 
-static cl_status vecs_create(slots_ctx *ctx, slots_vec ***out, size_t n)
-{
-    slots_vec **v = calloc(n, sizeof *v);
-    if (!v)
-        return CL_ERR_NOMEM;
-    *out = v;
-    for (size_t i = 0; i < n; i++) {
-        cl_status st = slots_vec_create(ctx, &v[i]);
-        if (st != CL_OK)
-            return st;
-    }
-    return CL_OK;
-}
-
-static void vecs_free(slots_vec **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        slots_vec_free(v[i]);
-    free(v);
-}
-
-/* Refresh v (the owner re-encrypts it at the top level) when an operation
- * needing `need` levels could not run on it. */
+/* Refresh v when an operation needing `need` levels could not run on it. */
 static cl_status ensure_level(he_td3 *ag, slots_vec *v, int need)
 {
-    if (need > slots_top_level(ag->ctx))
-        return CL_ERR_LEVEL;
-    if (slots_level(v) >= need)
-        return CL_OK;
-    return slots_refresh(ag->ctx, v);
-}
-
-static void counters_acc(slots_counters *acc, const slots_counters *a, const slots_counters *b)
-{
-    acc->mul += b->mul - a->mul;
-    acc->mul_plain += b->mul_plain - a->mul_plain;
-    acc->mul_const += b->mul_const - a->mul_const;
-    acc->add += b->add - a->add;
-    acc->rotate += b->rotate - a->rotate;
-    acc->refresh += b->refresh - a->refresh;
-    acc->encrypt += b->encrypt - a->encrypt;
-    acc->decrypt += b->decrypt - a->decrypt;
-    acc->min_level = b->min_level;
+    return rl_he_ensure_level(ag->ctx, v, need);
 }
 
 /* Phase accounting: closing the open phase adds what it cost to its counters. */
@@ -443,7 +343,7 @@ static void phase_to(he_td3 *ag, int phase)
 {
     const slots_counters *now = slots_get_counters(ag->ctx);
     if (ag->phase_open >= 0)
-        counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
+        rl_he_counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
     ag->phase_open = phase;
     ag->phase_start = *now;
 }
@@ -609,11 +509,11 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
 
     for (int n = 0; n < NNET && st == CL_OK; n++)
         for (int l = 0; l < NL && st == CL_OK; l++) {
-            if ((st = vecs_create(ctx, &ag->w[n][l], ag->P)) != CL_OK ||
-                (st = vecs_create(ctx, &ag->m[n][l], ag->P)) != CL_OK ||
-                (st = vecs_create(ctx, &ag->r[n][l], ag->P)) != CL_OK ||
-                (st = vecs_create(ctx, &ag->g[n][l], ag->P)) != CL_OK ||
-                (st = vecs_create(ctx, &ag->crot[n][l], D)) != CL_OK ||
+            if ((st = rl_he_vecs_create(ctx, &ag->w[n][l], ag->P)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->m[n][l], ag->P)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->r[n][l], ag->P)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->g[n][l], ag->P)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->crot[n][l], D)) != CL_OK ||
                 (st = slots_vec_create(ctx, &ag->cx[n][l])) != CL_OK)
                 break;
             /* target: diagonals and bias only (it never runs backward) */
@@ -636,9 +536,9 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
         goto fail;
 
     ag->cap = ((size_t)hp->buffer_size + ag->B - 1) / ag->B * ag->B;
-    if ((st = vecs_create(ctx, &ag->rs, ag->cap)) != CL_OK || (st = vecs_create(ctx, &ag->rn, ag->cap)) != CL_OK ||
-        (st = vecs_create(ctx, &ag->ra, ag->cap)) != CL_OK || (st = vecs_create(ctx, &ag->rr, ag->cap)) != CL_OK ||
-        (st = vecs_create(ctx, &ag->rd, ag->cap)) != CL_OK)
+    if ((st = rl_he_vecs_create(ctx, &ag->rs, ag->cap)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rn, ag->cap)) != CL_OK ||
+        (st = rl_he_vecs_create(ctx, &ag->ra, ag->cap)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rr, ag->cap)) != CL_OK ||
+        (st = rl_he_vecs_create(ctx, &ag->rd, ag->cap)) != CL_OK)
         goto fail;
 
     if ((st = init_weights(ag)) != CL_OK || (st = copy_targets(ag)) != CL_OK)
@@ -656,12 +556,12 @@ void he_td3_free(he_td3 *ag)
         return;
     for (int n = 0; n < NNET; n++)
         for (int l = 0; l < NL; l++) {
-            vecs_free(ag->w[n][l], ag->P);
-            vecs_free(ag->m[n][l], ag->P);
-            vecs_free(ag->r[n][l], ag->P);
-            vecs_free(ag->g[n][l], ag->P);
-            vecs_free(ag->tw[n][l], ag->P);
-            vecs_free(ag->crot[n][l], ag->D);
+            rl_he_vecs_free(ag->w[n][l], ag->P);
+            rl_he_vecs_free(ag->m[n][l], ag->P);
+            rl_he_vecs_free(ag->r[n][l], ag->P);
+            rl_he_vecs_free(ag->g[n][l], ag->P);
+            rl_he_vecs_free(ag->tw[n][l], ag->P);
+            rl_he_vecs_free(ag->crot[n][l], ag->D);
             slots_vec_free(ag->cx[n][l]);
             if (l < NL - 1)
                 slots_vec_free(ag->cz[n][l]);
@@ -670,11 +570,11 @@ void he_td3_free(he_td3 *ag)
                         ag->t0, ag->t1, ag->t2, ag->t3, ag->xd, ag->dq, ag->dh};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         slots_vec_free(one[i]);
-    vecs_free(ag->rs, ag->cap);
-    vecs_free(ag->rn, ag->cap);
-    vecs_free(ag->ra, ag->cap);
-    vecs_free(ag->rr, ag->cap);
-    vecs_free(ag->rd, ag->cap);
+    rl_he_vecs_free(ag->rs, ag->cap);
+    rl_he_vecs_free(ag->rn, ag->cap);
+    rl_he_vecs_free(ag->ra, ag->cap);
+    rl_he_vecs_free(ag->rr, ag->cap);
+    rl_he_vecs_free(ag->rd, ag->cap);
     rl_env_free(ag->env);
     free(ag->actions);
     free(ag->buf);
@@ -968,11 +868,11 @@ cl_status he_td3_train_on(he_td3 *ag, const size_t *idx, const double *noise, bo
     cl_status st = train_step(ag, idx, noise, update_actor);
     if (st != CL_OK)
         phase_to(ag, -1);
-    counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
+    rl_he_counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
     if (st == CL_OK && update_actor) {
         before = *slots_get_counters(ag->ctx);
         st = polyak(ag);
-        counters_acc(&ag->stats.target, &before, slots_get_counters(ag->ctx));
+        rl_he_counters_acc(&ag->stats.target, &before, slots_get_counters(ag->ctx));
     }
     return st;
 }
@@ -1031,7 +931,7 @@ static cl_status actor_output(he_td3 *ag, const double *obs, double *a)
         st = squash(ag, ag->u, ag->a);
     if (st == CL_OK)
         st = slots_decrypt(ag->owner, ag->a, v, (size_t)ag->ad);
-    counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
+    rl_he_counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
     if (st != CL_OK)
         return st;
     memcpy(a, v, (size_t)ag->ad * sizeof *a);
@@ -1318,11 +1218,11 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
             out->levels = levels;
             out->train_steps = nt;
             out->actor_updates = na;
-            counters_acc(&out->train_step, &s0.train, &s->train);
-            counters_acc(&out->act, &s0.act, &s->act);
-            counters_acc(&out->target, &s0.target, &s->target);
+            rl_he_counters_acc(&out->train_step, &s0.train, &s->train);
+            rl_he_counters_acc(&out->act, &s0.act, &s->act);
+            rl_he_counters_acc(&out->target, &s0.target, &s->target);
             for (int p = 0; p < HE_TD3_PHASES; p++)
-                counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
+                rl_he_counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
             /* means: per training step, per actor call, per target update; actor phases per actor update */
             slots_counters *all[3 + HE_TD3_PHASES];
             int64_t div[3 + HE_TD3_PHASES];
