@@ -111,3 +111,99 @@ int rl_he_parse_arch(const char *s, double *out)
     *out = a;
     return 1;
 }
+
+cl_status rl_he_hp_assign(void *hp, const rl_he_field *fields, size_t n, const char *algo, const char *assignment,
+                          char *err, size_t errlen)
+{
+    if (!hp || !assignment)
+        return rl_he_fail(err, errlen, "no assignment");
+    const char *eq = strchr(assignment, '=');
+    if (!eq)
+        return rl_he_fail(err, errlen, "'%s' is not NAME=VALUE", assignment);
+    const size_t nl = (size_t)(eq - assignment);
+    const char *val = eq + 1;
+    const rl_he_field *f = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(fields[i].name) == nl && !strncmp(fields[i].name, assignment, nl))
+            f = &fields[i];
+    if (!f) {
+        char names[1024];
+        size_t pos = 0;
+        for (size_t i = 0; i < n && pos < sizeof names; i++)
+            pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", i ? ", " : "", fields[i].name);
+        return rl_he_fail(err, errlen, "unknown hyperparameter '%.*s' (%s knows: %s)", (int)nl, assignment, algo,
+                          names);
+    }
+    char *base = (char *)hp + f->off;
+    if (f->kind == RL_HE_ENUM) {
+        char names[256];
+        size_t pos = 0;
+        for (int k = 0; k < f->n_names; k++) {
+            if (!strcmp(val, f->names[k])) {
+                *(int *)(void *)base = k;
+                return CL_OK;
+            }
+            if (pos < sizeof names)
+                pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", k ? ", " : "", f->names[k]);
+        }
+        return rl_he_fail(err, errlen, "%s: '%s' is not one of %s", f->name, val, names);
+    }
+    double d;
+    const int ok = f->kind == RL_HE_ARCH ? rl_he_parse_arch(val, &d) : rl_he_parse_real(val, &d);
+    if (!ok)
+        return rl_he_fail(err, errlen, "%s: '%s' is not %s", f->name, val,
+                          f->kind == RL_HE_ARCH ? "a width H or [H,H]" : "a number");
+    if (f->kind != RL_HE_REAL && d != floor(d))
+        return rl_he_fail(err, errlen, "%s: '%s' is not an integer", f->name, val);
+    if (d < f->lo || d > f->hi || (f->lo_open && d == f->lo))
+        return rl_he_fail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[",
+                          f->lo, f->hi);
+    switch (f->kind) {
+    case RL_HE_INT64: *(int64_t *)(void *)base = (int64_t)d; break;
+    case RL_HE_INT32:
+    case RL_HE_ARCH: *(int *)(void *)base = (int)d; break;
+    case RL_HE_REAL: *(double *)(void *)base = d; break;
+    case RL_HE_ENUM: break;
+    }
+    return CL_OK;
+}
+
+void rl_he_hp_format(const void *hp, const rl_he_field *fields, size_t n, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return;
+    buf[0] = 0;
+    if (!hp)
+        return;
+    size_t pos = 0;
+    for (size_t i = 0; i < n && pos < cap; i++) {
+        const rl_he_field *f = &fields[i];
+        const char *base = (const char *)hp + f->off;
+        const char *sep = i ? " " : "";
+        int w = 0;
+        switch (f->kind) {
+        case RL_HE_INT64:
+            w = snprintf(buf + pos, cap - pos, "%s%s=%lld", sep, f->name, (long long)*(const int64_t *)(const void *)base);
+            break;
+        case RL_HE_INT32:
+            w = snprintf(buf + pos, cap - pos, "%s%s=%d", sep, f->name, *(const int *)(const void *)base);
+            break;
+        case RL_HE_ARCH: {
+            const int h = *(const int *)(const void *)base;
+            w = snprintf(buf + pos, cap - pos, "%s%s=[%d,%d]", sep, f->name, h, h);
+            break;
+        }
+        case RL_HE_REAL:
+            w = snprintf(buf + pos, cap - pos, "%s%s=%g", sep, f->name, *(const double *)(const void *)base);
+            break;
+        case RL_HE_ENUM: {
+            const int k = *(const int *)(const void *)base;
+            w = snprintf(buf + pos, cap - pos, "%s%s=%s", sep, f->name, k >= 0 && k < f->n_names ? f->names[k] : "?");
+            break;
+        }
+        }
+        if (w < 0)
+            break;
+        pos += (size_t)w;
+    }
+}

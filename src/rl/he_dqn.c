@@ -157,90 +157,40 @@ cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
 
 /* ------------------------------------------------------------- hyperparameters by name */
 
-enum hk { HK_INT, HK_INT32, HK_REAL, HK_ARCH, HK_OPT };
-typedef struct hfield {
-    const char *name;
-    enum hk kind;
-    size_t off;
-    double lo, hi;
-    int lo_open;
-} hfield;
+static const char *const opt_names[] = {"he_adam", "sgd", "adam"};
 #define HOFF(f) offsetof(he_dqn_hparams, f)
-static const hfield hfields[] = {
-    {"n_timesteps", HK_INT, HOFF(n_timesteps), 1, 1e12, 0},
-    {"learning_rate", HK_REAL, HOFF(learning_rate), 0, 10, 1},
-    {"learning_rate_decay", HK_REAL, HOFF(learning_rate_decay), 0, 0.999, 0},
-    {"buffer_size", HK_INT, HOFF(buffer_size), 1, 1e8, 0},
-    {"learning_starts", HK_INT, HOFF(learning_starts), 0, 1e12, 0},
-    {"batch_size", HK_INT32, HOFF(batch_size), 1, 65536, 0},
-    {"gamma", HK_REAL, HOFF(gamma), 0, 1, 0},
-    {"train_freq", HK_INT, HOFF(train_freq), 1, 1e9, 0},
-    {"gradient_steps", HK_INT, HOFF(gradient_steps), -1, 1e9, 0},
-    {"target_update_interval", HK_INT, HOFF(target_update_interval), 1, 1e12, 0},
-    {"exploration_fraction", HK_REAL, HOFF(exploration_fraction), 0, 1, 0},
-    {"exploration_initial_eps", HK_REAL, HOFF(exploration_initial_eps), 0, 1, 0},
-    {"exploration_final_eps", HK_REAL, HOFF(exploration_final_eps), 0, 1, 0},
-    {"net_arch", HK_ARCH, HOFF(net_arch), 1, 1024, 0},
-    {"activation_bound", HK_REAL, HOFF(activation_bound), 0, 1e6, 1},
-    {"max_degree", HK_INT32, HOFF(max_degree), 1, 12, 0},
-    {"max_bound", HK_REAL, HOFF(max_bound), 0, 1e6, 1},
-    {"adam_beta1", HK_REAL, HOFF(adam_beta1), 0, 1, 0},
-    {"adam_beta2", HK_REAL, HOFF(adam_beta2), 0, 1, 1},
-    {"adam_delta", HK_REAL, HOFF(adam_delta), 0, 1e6, 0},
-    {"adam_prior", HK_REAL, HOFF(adam_prior), 0, 1e6, 1},
-    {"optimizer", HK_OPT, HOFF(optimizer), 0, 0, 0},
-    {"reward_scale", HK_REAL, HOFF(reward_scale), 0, 1e6, 1},
+static const rl_he_field hfields[] = {
+    {"n_timesteps", RL_HE_INT64, HOFF(n_timesteps), 1, 1e12, 0, NULL, 0},
+    {"learning_rate", RL_HE_REAL, HOFF(learning_rate), 0, 10, 1, NULL, 0},
+    {"learning_rate_decay", RL_HE_REAL, HOFF(learning_rate_decay), 0, 0.999, 0, NULL, 0},
+    {"buffer_size", RL_HE_INT64, HOFF(buffer_size), 1, 1e8, 0, NULL, 0},
+    {"learning_starts", RL_HE_INT64, HOFF(learning_starts), 0, 1e12, 0, NULL, 0},
+    {"batch_size", RL_HE_INT32, HOFF(batch_size), 1, 65536, 0, NULL, 0},
+    {"gamma", RL_HE_REAL, HOFF(gamma), 0, 1, 0, NULL, 0},
+    {"train_freq", RL_HE_INT64, HOFF(train_freq), 1, 1e9, 0, NULL, 0},
+    {"gradient_steps", RL_HE_INT64, HOFF(gradient_steps), -1, 1e9, 0, NULL, 0},
+    {"target_update_interval", RL_HE_INT64, HOFF(target_update_interval), 1, 1e12, 0, NULL, 0},
+    {"exploration_fraction", RL_HE_REAL, HOFF(exploration_fraction), 0, 1, 0, NULL, 0},
+    {"exploration_initial_eps", RL_HE_REAL, HOFF(exploration_initial_eps), 0, 1, 0, NULL, 0},
+    {"exploration_final_eps", RL_HE_REAL, HOFF(exploration_final_eps), 0, 1, 0, NULL, 0},
+    {"net_arch", RL_HE_ARCH, HOFF(net_arch), 1, 1024, 0, NULL, 0},
+    {"activation_bound", RL_HE_REAL, HOFF(activation_bound), 0, 1e6, 1, NULL, 0},
+    {"max_degree", RL_HE_INT32, HOFF(max_degree), 1, 12, 0, NULL, 0},
+    {"max_bound", RL_HE_REAL, HOFF(max_bound), 0, 1e6, 1, NULL, 0},
+    {"adam_beta1", RL_HE_REAL, HOFF(adam_beta1), 0, 1, 0, NULL, 0},
+    {"adam_beta2", RL_HE_REAL, HOFF(adam_beta2), 0, 1, 1, NULL, 0},
+    {"adam_delta", RL_HE_REAL, HOFF(adam_delta), 0, 1e6, 0, NULL, 0},
+    {"adam_prior", RL_HE_REAL, HOFF(adam_prior), 0, 1e6, 1, NULL, 0},
+    {"optimizer", RL_HE_ENUM, HOFF(optimizer), 0, 0, 0, opt_names, 3},
+    {"reward_scale", RL_HE_REAL, HOFF(reward_scale), 0, 1e6, 1, NULL, 0},
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
-static const char *const opt_names[] = {"he_adam", "sgd", "adam"};
+
+_Static_assert(sizeof(he_dqn_optimizer) == sizeof(int), "enum fields are set as int");
 
 cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
-    if (!hp || !assignment)
-        return rl_he_fail(err, errlen, "no assignment");
-    const char *eq = strchr(assignment, '=');
-    if (!eq)
-        return rl_he_fail(err, errlen, "'%s' is not NAME=VALUE", assignment);
-    const size_t nl = (size_t)(eq - assignment);
-    const char *val = eq + 1;
-    const hfield *f = NULL;
-    for (size_t i = 0; i < N_HFIELDS; i++)
-        if (strlen(hfields[i].name) == nl && !strncmp(hfields[i].name, assignment, nl))
-            f = &hfields[i];
-    if (!f) {
-        char names[1024];
-        size_t pos = 0;
-        for (size_t i = 0; i < N_HFIELDS && pos < sizeof names; i++)
-            pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", i ? ", " : "", hfields[i].name);
-        return rl_he_fail(err, errlen, "unknown hyperparameter '%.*s' (HE-DQN knows: %s)", (int)nl, assignment, names);
-    }
-    char *base = (char *)hp + f->off;
-    if (f->kind == HK_OPT) {
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(val, opt_names[k])) {
-                *(he_dqn_optimizer *)(void *)base = (he_dqn_optimizer)k;
-                return CL_OK;
-            }
-        return rl_he_fail(err, errlen, "optimizer: '%s' is not one of he_adam, sgd, adam", val);
-    }
-    double d;
-    const int ok = f->kind == HK_ARCH ? rl_he_parse_arch(val, &d) : rl_he_parse_real(val, &d);
-    if (!ok)
-        return rl_he_fail(err, errlen, "%s: '%s' is not %s", f->name, val,
-                     f->kind == HK_ARCH ? "a width H or [H,H]" : "a number");
-    if ((f->kind != HK_REAL) && d != floor(d))
-        return rl_he_fail(err, errlen, "%s: '%s' is not an integer", f->name, val);
-    if (d < f->lo || d > f->hi || (f->lo_open && d == f->lo))
-        return rl_he_fail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
-                     f->hi);
-    switch (f->kind) {
-    case HK_INT: *(int64_t *)(void *)base = (int64_t)d; break;
-    case HK_INT32:
-    case HK_ARCH: *(int *)(void *)base = (int)d; break;
-    case HK_REAL: *(double *)(void *)base = d; break;
-    case HK_OPT: break;
-    }
-    return CL_OK;
+    return rl_he_hp_assign(hp, hfields, N_HFIELDS, "HE-DQN", assignment, err, errlen);
 }
 
 cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
@@ -278,36 +228,7 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
 
 void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap)
 {
-    if (!buf || !cap)
-        return;
-    buf[0] = 0;
-    if (!hp)
-        return;
-    size_t pos = 0;
-    for (size_t i = 0; i < N_HFIELDS && pos < cap; i++) {
-        const hfield *f = &hfields[i];
-        const char *base = (const char *)hp + f->off;
-        const char *sep = i ? " " : "";
-        int w = 0;
-        switch (f->kind) {
-        case HK_INT: w = snprintf(buf + pos, cap - pos, "%s%s=%lld", sep, f->name, (long long)*(const int64_t *)(const void *)base); break;
-        case HK_INT32: w = snprintf(buf + pos, cap - pos, "%s%s=%d", sep, f->name, *(const int *)(const void *)base); break;
-        case HK_ARCH: {
-            const int h = *(const int *)(const void *)base;
-            w = snprintf(buf + pos, cap - pos, "%s%s=[%d,%d]", sep, f->name, h, h);
-            break;
-        }
-        case HK_REAL: w = snprintf(buf + pos, cap - pos, "%s%s=%g", sep, f->name, *(const double *)(const void *)base); break;
-        case HK_OPT: {
-            const unsigned o = (unsigned)*(const he_dqn_optimizer *)(const void *)base;
-            w = snprintf(buf + pos, cap - pos, "%s%s=%s", sep, f->name, o < 3 ? opt_names[o] : "?");
-            break;
-        }
-        }
-        if (w < 0)
-            break;
-        pos += (size_t)w;
-    }
+    rl_he_hp_format(hp, hfields, N_HFIELDS, buf, cap);
 }
 
 cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out)

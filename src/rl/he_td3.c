@@ -135,97 +135,53 @@ cl_status he_td3_hparams_for_env(const char *env_id, he_td3_hparams *hp)
     return CL_OK;
 }
 
-enum hk { HK_INT, HK_INT32, HK_REAL, HK_ARCH, HK_NOISE };
-typedef struct hfield {
-    const char *name;
-    enum hk kind;
-    size_t off;
-    double lo, hi;
-    int lo_open;
-} hfield;
+static const char *const noise_names[] = {"none", "normal", "ornstein-uhlenbeck"};
 #define HOFF(f) offsetof(he_td3_hparams, f)
-static const hfield hfields[] = {
-    {"n_timesteps", HK_INT, HOFF(n_timesteps), 1, 1e12, 0},
-    {"learning_rate", HK_REAL, HOFF(learning_rate), 0, 10, 1},
-    {"buffer_size", HK_INT, HOFF(buffer_size), 1, 1e8, 0},
-    {"learning_starts", HK_INT, HOFF(learning_starts), 0, 1e12, 0},
-    {"batch_size", HK_INT32, HOFF(batch_size), 1, 65536, 0},
-    {"gamma", HK_REAL, HOFF(gamma), 0, 1, 0},
-    {"tau", HK_REAL, HOFF(tau), 0, 1, 0},
-    {"train_freq", HK_INT, HOFF(train_freq), 1, 1e9, 0},
-    {"gradient_steps", HK_INT, HOFF(gradient_steps), -1, 1e9, 0},
-    {"policy_delay", HK_INT32, HOFF(policy_delay), 1, 1e6, 0},
-    {"target_policy_noise", HK_REAL, HOFF(target_policy_noise), 0, 10, 0},
-    {"target_noise_clip", HK_REAL, HOFF(target_noise_clip), 0, 10, 0},
-    {"noise_type", HK_NOISE, HOFF(noise_type), 0, 0, 0},
-    {"noise_std", HK_REAL, HOFF(noise_std), 0, 10, 0},
-    {"net_arch", HK_ARCH, HOFF(net_arch), 1, 1024, 0},
-    {"activation_bound", HK_REAL, HOFF(activation_bound), 0, 1e6, 1},
-    {"max_degree", HK_INT32, HOFF(max_degree), 1, 12, 0},
-    {"max_bound", HK_REAL, HOFF(max_bound), 0, 1e6, 1},
-    {"squash_degree", HK_INT32, HOFF(squash_degree), 3, 5, 0},
-    {"squash_bound", HK_REAL, HOFF(squash_bound), 0, 1e6, 1},
-    {"normalize_obs", HK_INT32, HOFF(normalize_obs), 0, 1, 0},
-    {"reward_scale", HK_REAL, HOFF(reward_scale), 0, 1e6, 1},
-    {"adam_beta1", HK_REAL, HOFF(adam_beta1), 0, 1, 0},
-    {"adam_beta2", HK_REAL, HOFF(adam_beta2), 0, 1, 1},
-    {"adam_delta", HK_REAL, HOFF(adam_delta), 0, 1e6, 0},
-    {"adam_prior", HK_REAL, HOFF(adam_prior), 0, 1e6, 1},
-    {"actor_adam_delta", HK_REAL, HOFF(actor_adam_delta), 0, 1e6, 0},
-    {"actor_adam_prior", HK_REAL, HOFF(actor_adam_prior), 0, 1e6, 1},
+static const rl_he_field hfields[] = {
+    {"n_timesteps", RL_HE_INT64, HOFF(n_timesteps), 1, 1e12, 0, NULL, 0},
+    {"learning_rate", RL_HE_REAL, HOFF(learning_rate), 0, 10, 1, NULL, 0},
+    {"buffer_size", RL_HE_INT64, HOFF(buffer_size), 1, 1e8, 0, NULL, 0},
+    {"learning_starts", RL_HE_INT64, HOFF(learning_starts), 0, 1e12, 0, NULL, 0},
+    {"batch_size", RL_HE_INT32, HOFF(batch_size), 1, 65536, 0, NULL, 0},
+    {"gamma", RL_HE_REAL, HOFF(gamma), 0, 1, 0, NULL, 0},
+    {"tau", RL_HE_REAL, HOFF(tau), 0, 1, 0, NULL, 0},
+    {"train_freq", RL_HE_INT64, HOFF(train_freq), 1, 1e9, 0, NULL, 0},
+    {"gradient_steps", RL_HE_INT64, HOFF(gradient_steps), -1, 1e9, 0, NULL, 0},
+    {"policy_delay", RL_HE_INT32, HOFF(policy_delay), 1, 1e6, 0, NULL, 0},
+    {"target_policy_noise", RL_HE_REAL, HOFF(target_policy_noise), 0, 10, 0, NULL, 0},
+    {"target_noise_clip", RL_HE_REAL, HOFF(target_noise_clip), 0, 10, 0, NULL, 0},
+    {"noise_type", RL_HE_ENUM, HOFF(noise_type), 0, 0, 0, noise_names, 3},
+    {"noise_std", RL_HE_REAL, HOFF(noise_std), 0, 10, 0, NULL, 0},
+    {"net_arch", RL_HE_ARCH, HOFF(net_arch), 1, 1024, 0, NULL, 0},
+    {"activation_bound", RL_HE_REAL, HOFF(activation_bound), 0, 1e6, 1, NULL, 0},
+    {"max_degree", RL_HE_INT32, HOFF(max_degree), 1, 12, 0, NULL, 0},
+    {"max_bound", RL_HE_REAL, HOFF(max_bound), 0, 1e6, 1, NULL, 0},
+    {"squash_degree", RL_HE_INT32, HOFF(squash_degree), 3, 5, 0, NULL, 0},
+    {"squash_bound", RL_HE_REAL, HOFF(squash_bound), 0, 1e6, 1, NULL, 0},
+    {"normalize_obs", RL_HE_INT32, HOFF(normalize_obs), 0, 1, 0, NULL, 0},
+    {"reward_scale", RL_HE_REAL, HOFF(reward_scale), 0, 1e6, 1, NULL, 0},
+    {"adam_beta1", RL_HE_REAL, HOFF(adam_beta1), 0, 1, 0, NULL, 0},
+    {"adam_beta2", RL_HE_REAL, HOFF(adam_beta2), 0, 1, 1, NULL, 0},
+    {"adam_delta", RL_HE_REAL, HOFF(adam_delta), 0, 1e6, 0, NULL, 0},
+    {"adam_prior", RL_HE_REAL, HOFF(adam_prior), 0, 1e6, 1, NULL, 0},
+    {"actor_adam_delta", RL_HE_REAL, HOFF(actor_adam_delta), 0, 1e6, 0, NULL, 0},
+    {"actor_adam_prior", RL_HE_REAL, HOFF(actor_adam_prior), 0, 1e6, 1, NULL, 0},
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
-static const char *const noise_names[] = {"none", "normal", "ornstein-uhlenbeck"};
+
+_Static_assert(sizeof(he_td3_noise) == sizeof(int), "enum fields are set as int");
 
 cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
-    if (!hp || !assignment)
-        return rl_he_fail(err, errlen, "no assignment");
-    const char *eq = strchr(assignment, '=');
-    if (!eq)
-        return rl_he_fail(err, errlen, "'%s' is not NAME=VALUE", assignment);
-    const size_t nl = (size_t)(eq - assignment);
-    const char *val = eq + 1;
-    const hfield *f = NULL;
-    for (size_t i = 0; i < N_HFIELDS; i++)
-        if (strlen(hfields[i].name) == nl && !strncmp(hfields[i].name, assignment, nl))
-            f = &hfields[i];
-    if (!f) {
-        char names[1024];
-        size_t pos = 0;
-        for (size_t i = 0; i < N_HFIELDS && pos < sizeof names; i++)
-            pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", i ? ", " : "", hfields[i].name);
-        return rl_he_fail(err, errlen, "unknown hyperparameter '%.*s' (HE-TD3 knows: %s)", (int)nl, assignment, names);
+    if (!hp)
+        return rl_he_fail(err, errlen, "no hyperparameters");
+    const int old_degree = hp->squash_degree;
+    cl_status st = rl_he_hp_assign(hp, hfields, N_HFIELDS, "HE-TD3", assignment, err, errlen);
+    if (st == CL_OK && hp->squash_degree != 3 && hp->squash_degree != 5) {
+        hp->squash_degree = old_degree; /* the squash polynomials exist for degrees 3 and 5 only */
+        return rl_he_fail(err, errlen, "squash_degree: %s is not 3 or 5", strchr(assignment, '=') + 1);
     }
-    char *base = (char *)hp + f->off;
-    if (f->kind == HK_NOISE) {
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(val, noise_names[k])) {
-                *(he_td3_noise *)(void *)base = (he_td3_noise)k;
-                return CL_OK;
-            }
-        return rl_he_fail(err, errlen, "noise_type: '%s' is not one of normal, ornstein-uhlenbeck, none", val);
-    }
-    double d;
-    const int ok = f->kind == HK_ARCH ? rl_he_parse_arch(val, &d) : rl_he_parse_real(val, &d);
-    if (!ok)
-        return rl_he_fail(err, errlen, "%s: '%s' is not %s", f->name, val,
-                     f->kind == HK_ARCH ? "a width H or [H,H]" : "a number");
-    if (f->kind != HK_REAL && d != floor(d))
-        return rl_he_fail(err, errlen, "%s: '%s' is not an integer", f->name, val);
-    if (d < f->lo || d > f->hi || (f->lo_open && d == f->lo))
-        return rl_he_fail(err, errlen, "%s: %s is out of range %s%g, %g]", f->name, val, f->lo_open ? "(" : "[", f->lo,
-                     f->hi);
-    if (!strcmp(f->name, "squash_degree") && d != 3 && d != 5)
-        return rl_he_fail(err, errlen, "squash_degree: %s is not 3 or 5", val);
-    switch (f->kind) {
-    case HK_INT: *(int64_t *)(void *)base = (int64_t)d; break;
-    case HK_INT32:
-    case HK_ARCH: *(int *)(void *)base = (int)d; break;
-    case HK_REAL: *(double *)(void *)base = d; break;
-    case HK_NOISE: break;
-    }
-    return CL_OK;
+    return st;
 }
 
 cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
@@ -268,42 +224,7 @@ cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
 
 void he_td3_hp_format(const he_td3_hparams *hp, char *buf, size_t cap)
 {
-    if (!buf || !cap)
-        return;
-    buf[0] = 0;
-    if (!hp)
-        return;
-    size_t pos = 0;
-    for (size_t i = 0; i < N_HFIELDS && pos < cap; i++) {
-        const hfield *f = &hfields[i];
-        const char *base = (const char *)hp + f->off;
-        const char *sep = i ? " " : "";
-        int w = 0;
-        switch (f->kind) {
-        case HK_INT:
-            w = snprintf(buf + pos, cap - pos, "%s%s=%lld", sep, f->name, (long long)*(const int64_t *)(const void *)base);
-            break;
-        case HK_INT32:
-            w = snprintf(buf + pos, cap - pos, "%s%s=%d", sep, f->name, *(const int *)(const void *)base);
-            break;
-        case HK_ARCH: {
-            const int h = *(const int *)(const void *)base;
-            w = snprintf(buf + pos, cap - pos, "%s%s=[%d,%d]", sep, f->name, h, h);
-            break;
-        }
-        case HK_REAL:
-            w = snprintf(buf + pos, cap - pos, "%s%s=%g", sep, f->name, *(const double *)(const void *)base);
-            break;
-        case HK_NOISE: {
-            const unsigned k = (unsigned)*(const he_td3_noise *)(const void *)base;
-            w = snprintf(buf + pos, cap - pos, "%s%s=%s", sep, f->name, k < 3 ? noise_names[k] : "?");
-            break;
-        }
-        }
-        if (w < 0)
-            break;
-        pos += (size_t)w;
-    }
+    rl_he_hp_format(hp, hfields, N_HFIELDS, buf, cap);
 }
 
 cl_status he_td3_layout(const char *env_id, const he_td3_hparams *hp, size_t *d_out, size_t *slots_out)
