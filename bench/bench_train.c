@@ -156,14 +156,8 @@ int cli_bench_train(int argc, char **argv)
         return 2;
     }
     ckks_params *params;
-    st = ckks_params_from_preset(preset, insecure ? CKKS_ALLOW_INSECURE : 0, &params);
-    if (st == CL_ERR_INSECURE) {
-        cli_error("bench train: preset %s is below 128-bit security: only for tests, with --insecure", preset);
+    if (cli_load_preset("bench train", preset, insecure, &params))
         return 2;
-    } else if (st != CL_OK) {
-        cli_error("bench train: preset '%s': %s (see 'cipherl params')", preset, cl_strerror(st));
-        return 2;
-    }
     if (S > ckks_params_max_slots(params) || ckks_params_max_level(params) < 6) {
         cli_error("bench train: preset %s has %zu slots and %d levels; HE-DQN needs %zu and 6", preset,
                   ckks_params_max_slots(params), ckks_params_max_level(params), S);

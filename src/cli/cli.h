@@ -28,5 +28,9 @@ double cli_now_s(void); /* monotonic seconds */
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *missing);
 int cli_parse_u64(const char *s, uint64_t *out);   /* 1 on success */
 int cli_parse_steps(const char *s, int64_t *out);  /* positive integer, also "5e4"; 1 on success */
+/* The CKKS preset `name` (test presets only with insecure); on failure prints
+ * "<cmd>: ..." and returns 2 (a usage error), else 0. */
+struct ckks_params;
+int cli_load_preset(const char *cmd, const char *name, int insecure, struct ckks_params **out);
 
 #endif

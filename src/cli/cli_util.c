@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cipherl/ckks.h"
 #include "cli/cli.h"
 
 double cli_now_s(void)
@@ -60,3 +61,16 @@ int cli_parse_steps(const char *s, int64_t *out)
     return 1;
 }
 
+
+int cli_load_preset(const char *cmd, const char *name, int insecure, ckks_params **out)
+{
+    cl_status st = ckks_params_from_preset(name, insecure ? CKKS_ALLOW_INSECURE : 0, out);
+    if (st == CL_ERR_INSECURE) {
+        cli_error("%s: preset %s is below 128-bit security: only for tests, with --insecure", cmd, name);
+        return 2;
+    } else if (st != CL_OK) {
+        cli_error("%s: preset '%s': %s (see 'cipherl params')", cmd, name, cl_strerror(st));
+        return 2;
+    }
+    return 0;
+}

@@ -290,15 +290,9 @@ int cli_cmd_census(int argc, char **argv)
         return 2;
     }
     ckks_params *params = NULL;
-    cl_status st = ckks_params_from_preset(preset, insecure ? CKKS_ALLOW_INSECURE : 0u, &params);
-    if (st == CL_ERR_INSECURE) {
-        cli_error("census: preset %s is below 128-bit security (a test set); pass --insecure to "
-                  "use it anyway", preset);
+    if (cli_load_preset("census", preset, insecure, &params))
         return 2;
-    } else if (st != CL_OK) {
-        cli_error("census: cannot make preset %s: %s", preset, cl_strerror(st));
-        return 1;
-    }
+    cl_status st;
     const int levels = ckks_params_max_level(params);
     const size_t ring_n = ckks_params_n(params), max_slots = ckks_params_max_slots(params);
     const int preset_insecure = ckks_params_spec(params)->insecure;

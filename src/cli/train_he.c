@@ -139,14 +139,8 @@ int cli_train_he(const cli_train_opts *o)
     const char *preset = o->preset ? o->preset : (interactive ? "n15" : NULL);
     int levels = 6;
     if (preset) {
-        st = ckks_params_from_preset(preset, o->insecure ? CKKS_ALLOW_INSECURE : 0, &hk.params);
-        if (st == CL_ERR_INSECURE) {
-            cli_error("train: preset %s is below 128-bit security: only for tests, with --insecure", preset);
+        if (cli_load_preset("train", preset, o->insecure, &hk.params))
             return 2;
-        } else if (st != CL_OK) {
-            cli_error("train: preset '%s': %s (see 'cipherl params')", preset, cl_strerror(st));
-            return 2;
-        }
         levels = ckks_params_max_level(hk.params);
         if (interactive && S > ckks_params_max_slots(hk.params)) {
             cli_error("train: the network needs %zu slots; preset %s has %zu", S, preset,
