@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libomp-dev libcmocka-dev libsodium-dev
-      libsqlite3-dev gnuplot-nox)
+      libsqlite3-dev libzmq3-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
