@@ -29,6 +29,9 @@ typedef enum cl_status {
     CL_ERR_PARSE,       /* text input could not be parsed */
     CL_ERR_UNSUPPORTED, /* the operation is not supported in this configuration */
     CL_ERR_STATE,       /* an object is in the wrong state for this call */
+    CL_ERR_TIMEOUT,     /* no answer came in time */
+    CL_ERR_NET,         /* the network transport failed */
+    CL_ERR_REFUSED,     /* the peer refused the request (its error reply says why) */
     CL_STATUS_COUNT
 } cl_status;
 

@@ -21,6 +21,9 @@ const char *cl_strerror(cl_status status)
     case CL_ERR_PARSE:       return "could not parse input";
     case CL_ERR_UNSUPPORTED: return "operation not supported";
     case CL_ERR_STATE:       return "object is in the wrong state for this call";
+    case CL_ERR_TIMEOUT:     return "no answer came in time";
+    case CL_ERR_NET:         return "network transport failure";
+    case CL_ERR_REFUSED:     return "the peer refused the request";
     case CL_STATUS_COUNT:    break;
     }
     return "unknown status code";
