@@ -41,12 +41,12 @@
 #define NLAYERS 3
 #define REPLAY_LEVEL 2 /* a mask product, then a dense product or a multiplication */
 
-struct he_dqn {
+
+/* The platform: everything the training step touches, and nothing of the
+ * owner's (no environment, no slots_owner, no way to decrypt). */
+struct he_dqn_pf {
     he_dqn_hparams hp;
-    const rl_env_spec *spec;
-    rl_env *env;
     slots_ctx *ctx;
-    slots_owner *owner;
     nn_dense_layout lay;
     size_t D, B, S, P; /* P = 2D + 1 parameter vectors per layer */
     size_t in[NLAYERS], out[NLAYERS];
@@ -67,21 +67,50 @@ struct he_dqn {
     nn_poly act, dact;
     nn_abs_approx mx;
     nn_he_adam_config adam;
-    rl_rng rng_owner, rng_env, rng_sample;
+    rl_rng rng_sample;
+    bool initialized;
 
+    he_dqn_stats stats; /* env_steps: the public step count the owner sends; episodes: 0 */
+    int phase_open;     /* the phase being counted, or -1 */
+    slots_counters phase_start;
+    double phase_t0;
+    double *mask, *mask2;
+};
+
+/* The owner: environment, exploration, encryption and decryption. It reaches
+ * the platform only through its link. */
+struct he_dqn_ow {
+    he_dqn_hparams hp;
+    const rl_env_spec *spec;
+    rl_env *env;
+    slots_ctx *ctx; /* for vectors to encrypt into and decrypt from */
+    slots_owner *owner;
+    he_dqn_link link;
+    nn_dense_layout lay;
+    size_t D, B, S, P, cap;
+    size_t in[NLAYERS], out[NLAYERS];
+    int n_act;
+    rl_rng rng_owner, rng_env;
     double obs[RL_MAX_OBS];
     double ep_ret;
     int ep_len;
     bool started;
     int64_t total_timesteps;
+    int64_t env_steps, episodes, greedy_actions;
+    slots_counters act; /* greedy action selections, as the owner's context counted them */
     int *actions;
     size_t actions_cap;
+    slots_vec *tr[HE_DQN_TRANSITION_VECS], *xv, *qv;
+    double *buf;
+};
 
-    he_dqn_stats stats;
-    int phase_open; /* the phase being counted, or -1 */
-    slots_counters phase_start;
-    double phase_t0;
-    double *buf, *mask, *mask2;
+/* Owner and platform in one process, joined by a direct link. */
+struct he_dqn {
+    he_dqn_pf *pf;
+    he_dqn_ow *ow;
+    slots_ctx *ctx;
+    slots_owner *owner;
+    he_dqn_stats *view; /* he_dqn_get_stats's answer, composed on demand */
 };
 
 void he_dqn_hparams_default(he_dqn_hparams *hp)
@@ -257,21 +286,21 @@ cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_
     return CL_OK;
 }
 
-/* ------------------------------------------------------------- helpers */
+/* ------------------------------------------------------------- platform: helpers */
 
 /* Refresh v when an operation needing `need` levels could not run on it. */
-static cl_status ensure_level(he_dqn *ag, slots_vec *v, int need)
+static cl_status ensure_level(he_dqn_pf *ag, slots_vec *v, int need)
 {
     return rl_he_ensure_level(ag->ctx, v, need);
 }
 
-static nn_dense_slots layer_view(const he_dqn *ag, slots_vec **p)
+static nn_dense_slots layer_view(const he_dqn_pf *ag, slots_vec **p)
 {
     nn_dense_slots l = {.diag = p, .tdiag = p + ag->D, .bias = p[2 * ag->D]};
     return l;
 }
 
-/* ------------------------------------------------------------- optimizers */
+/* ------------------------------------------------------------- platform: optimizers */
 
 #define EXACT_ADAM_EPS 1e-8 /* PyTorch's default */
 
@@ -284,16 +313,17 @@ static double exact_adam_denominator(double v, void *user)
 
 /* The learning rate of the next training step: learning_rate, decayed
  * linearly with the public progress env_steps / n_timesteps. */
-static double scheduled_lr(const he_dqn *ag)
+static double scheduled_lr(const he_dqn_pf *ag)
 {
-    double progress = ag->total_timesteps > 0 ? (double)ag->stats.env_steps / (double)ag->total_timesteps : 0.0;
+    const double total = (double)ag->hp.n_timesteps;
+    double progress = total > 0 ? (double)ag->stats.env_steps / total : 0.0;
     if (progress > 1.0)
         progress = 1.0;
     return ag->hp.learning_rate * (1.0 - ag->hp.learning_rate_decay * progress);
 }
 
 /* theta -= lr * g: one level on g. */
-static cl_status sgd_step(he_dqn *ag, slots_vec *theta, const slots_vec *g)
+static cl_status sgd_step(he_dqn_pf *ag, slots_vec *theta, const slots_vec *g)
 {
     cl_status st = slots_mul_const(ag->ctx, g, ag->adam.alpha, ag->t0);
     if (st == CL_OK)
@@ -305,7 +335,7 @@ static cl_status sgd_step(he_dqn *ag, slots_vec *theta, const slots_vec *g)
  * m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
  * theta -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
  * Levels: 2 on g, 1 on m and v, then one for m * den and one for the step. */
-static cl_status exact_adam_step(he_dqn *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *v, const slots_vec *g)
+static cl_status exact_adam_step(he_dqn_pf *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *v, const slots_vec *g)
 {
     slots_ctx *ctx = ag->ctx;
     const double b1 = ag->hp.adam_beta1, b2 = ag->hp.adam_beta2;
@@ -339,18 +369,12 @@ static cl_status exact_adam_step(he_dqn *ag, long t, slots_vec *theta, slots_vec
     return st;
 }
 
-static cl_status optimizer_init(he_dqn *ag, slots_vec *m, slots_vec *r)
+static bool optimizer_has_state(he_dqn_optimizer opt)
 {
-    if (ag->hp.optimizer == HE_DQN_OPT_HE_ADAM)
-        return nn_he_adam_init_slots(&ag->adam, ag->ctx, ag->owner, m, r);
-    if (ag->hp.optimizer == HE_DQN_OPT_SGD)
-        return CL_OK;
-    memset(ag->buf, 0, ag->S * sizeof *ag->buf);
-    cl_status st = slots_encrypt(ag->owner, ag->buf, ag->S, m);
-    return st == CL_OK ? slots_encrypt(ag->owner, ag->buf, ag->S, r) : st;
+    return opt != HE_DQN_OPT_SGD;
 }
 
-static cl_status optimizer_step(he_dqn *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g)
+static cl_status optimizer_step(he_dqn_pf *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g)
 {
     cl_status st;
     switch (ag->hp.optimizer) {
@@ -373,58 +397,60 @@ static cl_status optimizer_step(he_dqn *ag, long t, slots_vec *theta, slots_vec 
     }
 }
 
-/* ------------------------------------------------------------- creation */
+/* ------------------------------------------------------------- shapes shared by both sides */
 
-static cl_status init_weights(he_dqn *ag)
-{
-    const size_t D = ag->D, S = ag->S;
-    cl_status st = CL_OK;
-    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
-        const size_t in = ag->in[l], out = ag->out[l];
-        double *W = malloc(in * out * sizeof *W);
-        if (!W)
-            return CL_ERR_NOMEM;
-        const double a = 1.0 / sqrt((double)in);
-        for (size_t i = 0; i < in * out; i++)
-            W[i] = rl_rng_range(&ag->rng_owner, -a, a);
-        for (size_t k = 0; k < D && st == CL_OK; k++) {
-            nn_pack_diagonal(&ag->lay, W, out, in, false, k, ag->buf);
-            if ((st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][k])) != CL_OK)
-                break;
-            nn_pack_diagonal(&ag->lay, W, out, in, true, k, ag->buf);
-            st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][D + k]);
-        }
-        memset(ag->buf, 0, S * sizeof *ag->buf);
-        for (size_t j = 0; j < out; j++) {
-            const double b = rl_rng_range(&ag->rng_owner, -a, a);
-            for (size_t blk = 0; blk < ag->B; blk++)
-                ag->buf[blk * 2 * D + j] = b;
-        }
-        if (st == CL_OK)
-            st = slots_encrypt(ag->owner, ag->buf, S, ag->w[l][2 * D]);
-        free(W);
-        for (size_t p = 0; p < ag->P && st == CL_OK; p++)
-            st = optimizer_init(ag, ag->m[l][p], ag->r[l][p]);
-    }
-    return st;
-}
+typedef struct shape {
+    size_t D, S, B, P, cap, chunks;
+    size_t in[NLAYERS], out[NLAYERS];
+    int n_act;
+    const rl_env_spec *spec;
+} shape;
 
-cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
-                        uint64_t seed, he_dqn **out)
+static cl_status shape_of(const char *env_id, const he_dqn_hparams *hp, shape *sh)
 {
-    if (!env_id || !hp || !ctx || !owner || !out)
-        return CL_ERR_INVALID;
-    *out = NULL;
-    size_t D, S;
-    cl_status st = he_dqn_layout(env_id, hp, &D, &S);
+    cl_status st = he_dqn_layout(env_id, hp, &sh->D, &sh->S);
     if (st != CL_OK)
         return st;
-    if (slots_count(ctx) != S)
+    if (he_dqn_hp_check(hp, NULL, 0) != CL_OK)
+        return CL_ERR_INVALID;
+    sh->spec = rl_env_find(env_id);
+    sh->B = (size_t)hp->batch_size;
+    sh->P = 2 * sh->D + 1;
+    sh->n_act = sh->spec->n_actions;
+    sh->in[0] = (size_t)sh->spec->obs_dim;
+    sh->out[0] = sh->in[1] = sh->out[1] = sh->in[2] = (size_t)hp->net_arch;
+    sh->out[2] = (size_t)sh->n_act;
+    sh->chunks = ((size_t)hp->buffer_size + sh->B - 1) / sh->B;
+    if (sh->chunks < 2)
+        sh->chunks = 2; /* a wrapped ring must keep one whole chunk to sample from */
+    sh->cap = sh->chunks * sh->B;
+    return CL_OK;
+}
+
+size_t he_dqn_init_count(const he_dqn_hparams *hp, const char *env_id)
+{
+    shape sh;
+    if (!hp || !env_id || shape_of(env_id, hp, &sh) != CL_OK)
+        return 0;
+    return NLAYERS * sh.P * (optimizer_has_state(hp->optimizer) ? 3 : 1);
+}
+
+/* ------------------------------------------------------------- platform: creation */
+
+cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, uint64_t sample_seed,
+                           he_dqn_pf **out)
+{
+    if (!env_id || !hp || !ctx || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    shape sh;
+    cl_status st = shape_of(env_id, hp, &sh);
+    if (st != CL_OK)
+        return st;
+    if (slots_count(ctx) != sh.S)
         return CL_ERR_PARAMS;
     if (slots_top_level(ctx) < nn_he_adam_depth())
         return CL_ERR_LEVEL;
-    if (he_dqn_hp_check(hp, NULL, 0) != CL_OK)
-        return CL_ERR_INVALID;
     if (hp->optimizer == HE_DQN_OPT_ADAM) {
         /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
         slots_vec *probe;
@@ -437,19 +463,22 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
             return st;
     }
 
-    he_dqn *ag = calloc(1, sizeof *ag);
+    he_dqn_pf *ag = calloc(1, sizeof *ag);
     if (!ag)
         return CL_ERR_NOMEM;
     ag->hp = *hp;
     ag->phase_open = -1;
     ag->ctx = ctx;
-    ag->owner = owner;
-    ag->D = D;
-    ag->B = (size_t)hp->batch_size;
-    ag->S = S;
-    ag->P = 2 * D + 1;
-    ag->lay.d = D;
-    ag->lay.batch = ag->B;
+    ag->D = sh.D;
+    ag->B = sh.B;
+    ag->S = sh.S;
+    ag->P = sh.P;
+    ag->n_act = sh.n_act;
+    memcpy(ag->in, sh.in, sizeof ag->in);
+    memcpy(ag->out, sh.out, sizeof ag->out);
+    ag->lay.d = sh.D;
+    ag->lay.batch = sh.B;
+    const size_t D = sh.D, S = sh.S;
     ag->adam = (nn_he_adam_config){.alpha = hp->learning_rate,
                                    .beta1 = hp->adam_beta1,
                                    .beta2 = hp->adam_beta2,
@@ -462,21 +491,11 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
     ag->act = nn_relu_quadratic(hp->activation_bound);
     ag->act.c[0] = 0.0; /* p(0) = 0: padding stays zero; the next bias absorbs the shift */
     ag->dact = nn_poly_derivative(&ag->act);
-    if ((st = rl_env_create(env_id, &ag->env)) != CL_OK)
-        goto fail;
-    ag->spec = rl_env_get_spec(ag->env);
-    ag->n_act = ag->spec->n_actions;
-    ag->in[0] = (size_t)ag->spec->obs_dim;
-    ag->out[0] = ag->in[1] = ag->out[1] = ag->in[2] = (size_t)hp->net_arch;
-    ag->out[2] = (size_t)ag->n_act;
-    rl_rng_seed(&ag->rng_owner, seed);
-    rl_rng_seed(&ag->rng_env, seed ^ 0x5eed0e11ULL);
-    rl_rng_seed(&ag->rng_sample, seed ^ 0x5a3b1e5ULL);
+    rl_rng_seed(&ag->rng_sample, sample_seed);
 
-    ag->buf = calloc(S, sizeof *ag->buf);
     ag->mask = calloc(S, sizeof *ag->mask);
     ag->mask2 = calloc(S, sizeof *ag->mask2);
-    if (!ag->buf || !ag->mask || !ag->mask2) {
+    if (!ag->mask || !ag->mask2) {
         st = CL_ERR_NOMEM;
         goto fail;
     }
@@ -506,10 +525,8 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
     if (st != CL_OK)
         goto fail;
 
-    ag->chunks = ((size_t)hp->buffer_size + ag->B - 1) / ag->B;
-    if (ag->chunks < 2)
-        ag->chunks = 2; /* a wrapped ring must keep one whole chunk to sample from */
-    ag->cap = ag->chunks * ag->B;
+    ag->chunks = sh.chunks;
+    ag->cap = sh.cap;
     if (!(ag->pick = malloc(ag->B * sizeof *ag->pick))) {
         st = CL_ERR_NOMEM;
         goto fail;
@@ -518,18 +535,14 @@ cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx 
         (st = rl_he_vecs_create(ctx, &ag->ra, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rr, ag->chunks)) != CL_OK ||
         (st = rl_he_vecs_create(ctx, &ag->rd, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->tmp_store, 1)) != CL_OK)
         goto fail;
-
-    if ((st = init_weights(ag)) != CL_OK || (st = he_dqn_update_target(ag)) != CL_OK)
-        goto fail;
-    memset(&ag->stats.target, 0, sizeof ag->stats.target);
     *out = ag;
     return CL_OK;
 fail:
-    he_dqn_free(ag);
+    he_dqn_pf_free(ag);
     return st;
 }
 
-void he_dqn_free(he_dqn *ag)
+void he_dqn_pf_free(he_dqn_pf *ag)
 {
     if (!ag)
         return;
@@ -554,21 +567,49 @@ void he_dqn_free(he_dqn *ag)
     rl_he_vecs_free(ag->rd, ag->chunks);
     rl_he_vecs_free(ag->tmp_store, 1);
     free(ag->pick);
-    rl_env_free(ag->env);
-    free(ag->actions);
-    free(ag->buf);
     free(ag->mask);
     free(ag->mask2);
     free(ag);
 }
 
-/* ------------------------------------------------------------- platform side */
+/* The initial state in its fixed order: for each layer, its P parameter
+ * vectors, then (optimizers with state) m and r of each, interleaved. */
+slots_vec *he_dqn_pf_init_vec(he_dqn_pf *ag, size_t i)
+{
+    if (!ag)
+        return NULL;
+    const size_t per = ag->P * (optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
+    if (i >= NLAYERS * per)
+        return NULL;
+    const size_t l = i / per, k = i % per;
+    if (k < ag->P)
+        return ag->w[l][k];
+    const size_t p = (k - ag->P) / 2;
+    return (k - ag->P) % 2 == 0 ? ag->m[l][p] : ag->r[l][p];
+}
+
+cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
+{
+    if (!ag)
+        return CL_ERR_INVALID;
+    const size_t n = NLAYERS * ag->P * (optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
+    for (size_t i = 0; i < n; i++)
+        if (slots_level(he_dqn_pf_init_vec(ag, i)) < 0)
+            return CL_ERR_STATE;
+    cl_status st = he_dqn_pf_update_target(ag);
+    memset(&ag->stats.target, 0, sizeof ag->stats.target);
+    if (st == CL_OK)
+        ag->initialized = true;
+    return st;
+}
+
+/* ------------------------------------------------------------- platform: the network */
 
 /* Forward pass of the network with parameters p from the single input x (its
  * content is consumed: x may be refreshed). With caches (training), each
  * layer's single input goes to ag->x[l], rotations to ag->rot[l] and
  * pre-activations to ag->z[l]. Output (single) in out. */
-static cl_status forward(he_dqn *ag, slots_vec **const p[NLAYERS], slots_vec *x, bool cache, slots_vec *out)
+static cl_status forward(he_dqn_pf *ag, slots_vec **const p[NLAYERS], slots_vec *x, bool cache, slots_vec *out)
 {
     cl_status st = CL_OK;
     const int ad = nn_poly_depth(&ag->act);
@@ -605,7 +646,7 @@ static cl_status forward(he_dqn *ag, slots_vec **const p[NLAYERS], slots_vec *x,
 
 /* m (slot 0 of each block) = max over the action slots 0..n_act-1 of q's block,
  * by the polynomial maximum; q may be refreshed. Other slots: garbage. */
-static cl_status max_actions(he_dqn *ag, slots_vec *q, slots_vec *m, slots_vec *tmp)
+static cl_status max_actions(he_dqn_pf *ag, slots_vec *q, slots_vec *m, slots_vec *tmp)
 {
     const int need = nn_max2_depth(&ag->mx);
     const int n = ag->n_act;
@@ -635,7 +676,7 @@ static cl_status max_actions(he_dqn *ag, slots_vec *q, slots_vec *m, slots_vec *
  * distinct chunk is masked to the blocks that drew it (one plaintext
  * product, so one level; the mask carries `scale`), and the masked chunks are
  * summed. */
-static cl_status batch_of(he_dqn *ag, slots_vec **store, double scale, slots_vec *out)
+static cl_status batch_of(he_dqn_pf *ag, slots_vec **store, double scale, slots_vec *out)
 {
     const size_t B = ag->B, blk = 2 * ag->D;
     cl_status st = CL_OK;
@@ -674,7 +715,7 @@ const char *he_dqn_phase_name(int phase)
 
 /* Closes the running phase (its counters since the last mark) and opens `next`
  * (HE_DQN_PHASES: none). */
-static void phase_mark(he_dqn *ag, int next)
+static void phase_mark(he_dqn_pf *ag, int next)
 {
     const slots_counters *now = slots_get_counters(ag->ctx);
     struct timespec ts;
@@ -689,7 +730,7 @@ static void phase_mark(he_dqn *ag, int next)
     ag->phase_open = next < HE_DQN_PHASES ? next : -1;
 }
 
-static cl_status train_step(he_dqn *ag, const size_t *idx)
+static cl_status train_step(he_dqn_pf *ag, const size_t *idx)
 {
     for (size_t b = 0; b < ag->B; b++)
         ag->pick[b] = idx[b] / ag->B;
@@ -759,7 +800,7 @@ static cl_status train_step(he_dqn *ag, const size_t *idx)
     return CL_OK;
 }
 
-cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
+cl_status he_dqn_pf_train_on(he_dqn_pf *ag, const size_t *idx)
 {
     if (!ag || !idx)
         return CL_ERR_INVALID;
@@ -774,7 +815,7 @@ cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
     return st;
 }
 
-cl_status he_dqn_update_target(he_dqn *ag)
+cl_status he_dqn_pf_update_target(he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
@@ -790,11 +831,11 @@ cl_status he_dqn_update_target(he_dqn *ag)
     return st;
 }
 
-/* ------------------------------------------------------------- owner side */
+/* ------------------------------------------------------------- platform: replay and steps */
 
 /* The platform puts the owner's single-transition vector v (block i mod B)
  * into chunk i / B at REPLAY_LEVEL: the first block restarts the chunk. */
-static cl_status put_block(he_dqn *ag, slots_vec **store, size_t i, slots_vec *v)
+static cl_status put_block(he_dqn_pf *ag, slots_vec **store, size_t i, slots_vec *v)
 {
     const size_t c = i / ag->B;
     const int lvl = slots_level(v) < REPLAY_LEVEL ? slots_level(v) : REPLAY_LEVEL;
@@ -806,34 +847,18 @@ static cl_status put_block(he_dqn *ag, slots_vec **store, size_t i, slots_vec *v
     return slots_add(ag->ctx, store[c], v, store[c]);
 }
 
-cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
-                       bool terminated)
+cl_status he_dqn_pf_store(he_dqn_pf *ag, slots_vec *const tr[HE_DQN_TRANSITION_VECS])
 {
-    if (!ag || !obs || !next_obs || action < 0 || action >= ag->n_act)
+    if (!ag || !tr)
         return CL_ERR_INVALID;
-    const size_t S = ag->S, off = (ag->pos % ag->B) * 2 * ag->D, od = ag->in[0];
-    const size_t i = ag->pos;
-    double *v = ag->buf;
-    slots_vec *t = ag->tmp_store[0];
-    cl_status st;
-    memset(v, 0, S * sizeof *v);
-    memcpy(v + off, obs, od * sizeof *v);
-    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rs, i, t)) != CL_OK)
-        return st;
-    memcpy(v + off, next_obs, od * sizeof *v);
-    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rn, i, t)) != CL_OK)
-        return st;
-    memset(v + off, 0, od * sizeof *v);
-    v[off + (size_t)action] = 1.0;
-    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->ra, i, t)) != CL_OK)
-        return st;
-    for (int j = 0; j < ag->n_act; j++)
-        v[off + (size_t)j] = reward * ag->hp.reward_scale;
-    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rr, i, t)) != CL_OK)
-        return st;
-    for (int j = 0; j < ag->n_act; j++)
-        v[off + (size_t)j] = terminated ? 0.0 : 1.0;
-    if ((st = slots_encrypt(ag->owner, v, S, t)) != CL_OK || (st = put_block(ag, ag->rd, i, t)) != CL_OK)
+    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+        if (!tr[k] || slots_level(tr[k]) < 0)
+            return CL_ERR_INVALID;
+    slots_vec **const dst[HE_DQN_TRANSITION_VECS] = {ag->rs, ag->rn, ag->ra, ag->rr, ag->rd};
+    cl_status st = CL_OK;
+    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
+        st = put_block(ag, dst[k], ag->pos, tr[k]);
+    if (st != CL_OK)
         return st;
     ag->pos = (ag->pos + 1) % ag->cap;
     if (ag->stored < ag->cap)
@@ -841,47 +866,7 @@ cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward,
     return CL_OK;
 }
 
-cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q)
-{
-    if (!ag || !obs || !action)
-        return CL_ERR_INVALID;
-    slots_counters before = *slots_get_counters(ag->ctx);
-    double *v = ag->buf;
-    memset(v, 0, ag->S * sizeof *v);
-    memcpy(v, obs, ag->in[0] * sizeof *v); /* batch position 0 */
-    slots_vec **op[NLAYERS] = {ag->w[0], ag->w[1], ag->w[2]};
-    cl_status st = slots_encrypt(ag->owner, v, ag->S, ag->t2);
-    if (st == CL_OK)
-        st = forward(ag, op, ag->t2, false, ag->q);
-    double *qv = ag->buf;
-    if (st == CL_OK)
-        st = slots_decrypt(ag->owner, ag->q, qv, (size_t)ag->n_act);
-    rl_he_counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
-    if (st != CL_OK)
-        return st;
-    int best = 0;
-    for (int a = 1; a < ag->n_act; a++)
-        if (qv[a] > qv[best])
-            best = a;
-    *action = best;
-    if (q)
-        memcpy(q, qv, (size_t)ag->n_act * sizeof *q);
-    ag->stats.greedy_actions++;
-    return CL_OK;
-}
-
-/* stable_baselines3.common.utils.get_linear_fn */
-static double exploration_eps(const he_dqn *ag)
-{
-    const he_dqn_hparams *hp = &ag->hp;
-    const double progress = (double)ag->stats.env_steps / (double)ag->total_timesteps;
-    if (hp->exploration_fraction <= 0 || progress > hp->exploration_fraction)
-        return hp->exploration_final_eps;
-    return hp->exploration_initial_eps +
-           progress * (hp->exploration_final_eps - hp->exploration_initial_eps) / hp->exploration_fraction;
-}
-
-static cl_status sample_and_train(he_dqn *ag)
+static cl_status sample_and_train(he_dqn_pf *ag)
 {
     size_t idx[64] = {0}, *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
@@ -897,91 +882,411 @@ static cl_status sample_and_train(he_dqn *ag)
         const size_t c = u == older ? wc : (full ? (wc + 1 + u) % ag->chunks : u);
         ip[b] = b + ag->B * c;
     }
-    cl_status st = he_dqn_train_on(ag, ip);
+    cl_status st = he_dqn_pf_train_on(ag, ip);
     if (ip != idx)
         free(ip);
     return st;
 }
 
-cl_status he_dqn_train_sampled(he_dqn *ag)
+cl_status he_dqn_pf_train_sampled(he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
-    if (ag->stored < ag->B)
+    if (ag->stored < ag->B || !ag->initialized)
         return CL_ERR_STATE;
     return sample_and_train(ag);
 }
 
-cl_status he_dqn_learn(he_dqn *ag, int64_t n_steps, he_dqn_episode_fn cb, void *user)
+cl_status he_dqn_pf_act(he_dqn_pf *ag, slots_vec *x, slots_vec *q)
 {
-    if (!ag || n_steps < 0)
+    if (!ag || !x || !q || slots_level(x) < 0)
         return CL_ERR_INVALID;
-    const he_dqn_hparams *hp = &ag->hp;
-    if (!ag->started) {
-        ag->total_timesteps = hp->n_timesteps > 0 ? hp->n_timesteps : (n_steps > 0 ? n_steps : 1);
-        rl_env_reset(ag->env, &ag->rng_env, ag->obs);
-        ag->ep_ret = 0;
-        ag->ep_len = 0;
-        ag->started = true;
+    if (!ag->initialized)
+        return CL_ERR_STATE;
+    slots_vec **op[NLAYERS] = {ag->w[0], ag->w[1], ag->w[2]};
+    cl_status st = forward(ag, op, x, false, ag->q);
+    if (st == CL_OK)
+        st = slots_copy(ag->ctx, ag->q, q);
+    if (st == CL_OK)
+        ag->stats.greedy_actions++;
+    return st;
+}
+
+cl_status he_dqn_pf_step(he_dqn_pf *ag, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS],
+                         int64_t gradient_steps, bool update_target)
+{
+    if (!ag || !tr || gradient_steps < 0)
+        return CL_ERR_INVALID;
+    if (!ag->initialized || step != ag->stats.env_steps + 1)
+        return CL_ERR_STATE;
+    if (gradient_steps > 0 && ag->stored + 1 < ag->B)
+        return CL_ERR_STATE;
+    cl_status st = he_dqn_pf_store(ag, tr);
+    if (st != CL_OK)
+        return st;
+    ag->stats.env_steps = step; /* public progress: the learning-rate schedule reads it */
+    for (int64_t k = 0; k < gradient_steps && st == CL_OK; k++)
+        st = sample_and_train(ag);
+    if (st == CL_OK && update_target)
+        st = he_dqn_pf_update_target(ag);
+    return st;
+}
+
+const he_dqn_stats *he_dqn_pf_get_stats(const he_dqn_pf *ag)
+{
+    return ag ? &ag->stats : NULL;
+}
+
+/* ------------------------------------------------------------- platform: durable state */
+
+size_t he_dqn_pf_set_size(const he_dqn_pf *ag, he_dqn_set set)
+{
+    if (!ag)
+        return 0;
+    switch (set) {
+    case HE_DQN_SET_W:
+    case HE_DQN_SET_M:
+    case HE_DQN_SET_R:
+    case HE_DQN_SET_TW:
+        return NLAYERS * ag->P;
+    case HE_DQN_SET_RS:
+    case HE_DQN_SET_RN:
+    case HE_DQN_SET_RA:
+    case HE_DQN_SET_RR:
+    case HE_DQN_SET_RD:
+        return ag->chunks;
+    default:
+        return 0;
     }
+}
+
+slots_vec *he_dqn_pf_set_vec(he_dqn_pf *ag, he_dqn_set set, size_t i)
+{
+    if (!ag || i >= he_dqn_pf_set_size(ag, set))
+        return NULL;
+    const size_t l = i / ag->P, p = i % ag->P;
+    switch (set) {
+    case HE_DQN_SET_W: return ag->w[l][p];
+    case HE_DQN_SET_M: return ag->m[l][p];
+    case HE_DQN_SET_R: return ag->r[l][p];
+    case HE_DQN_SET_TW: return ag->tw[l][p]; /* NULL for the transposed diagonals */
+    case HE_DQN_SET_RS: return ag->rs[i];
+    case HE_DQN_SET_RN: return ag->rn[i];
+    case HE_DQN_SET_RA: return ag->ra[i];
+    case HE_DQN_SET_RR: return ag->rr[i];
+    case HE_DQN_SET_RD: return ag->rd[i];
+    default: return NULL;
+    }
+}
+
+size_t he_dqn_pf_chunk_of_step(const he_dqn_pf *ag, int64_t step)
+{
+    if (!ag || step < 1)
+        return 0;
+    return (size_t)((uint64_t)(step - 1) % ag->cap) / ag->B;
+}
+
+void he_dqn_pf_get_scalars(const he_dqn_pf *ag, he_dqn_pf_scalars *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!ag)
+        return;
+    s->env_steps = ag->stats.env_steps;
+    s->train_steps = ag->stats.train_steps;
+    s->greedy_actions = ag->stats.greedy_actions;
+    s->pos = ag->pos;
+    s->stored = ag->stored;
+    memcpy(s->rng, ag->rng_sample.s, sizeof s->rng);
+    s->initialized = ag->initialized;
+}
+
+cl_status he_dqn_pf_set_scalars(he_dqn_pf *ag, const he_dqn_pf_scalars *s)
+{
+    if (!ag || !s)
+        return CL_ERR_INVALID;
+    if (s->env_steps < 0 || s->train_steps < 0 || s->greedy_actions < 0 || s->pos >= ag->cap ||
+        s->stored > ag->cap || (s->stored < ag->cap && s->pos != s->stored) ||
+        (uint64_t)s->env_steps % ag->cap != s->pos || (s->rng[0] | s->rng[1] | s->rng[2] | s->rng[3]) == 0)
+        return CL_ERR_FORMAT;
+    ag->stats.env_steps = s->env_steps;
+    ag->stats.train_steps = s->train_steps;
+    ag->stats.greedy_actions = s->greedy_actions;
+    ag->pos = s->pos;
+    ag->stored = s->stored;
+    memcpy(ag->rng_sample.s, s->rng, sizeof s->rng);
+    ag->initialized = s->initialized;
+    return CL_OK;
+}
+
+/* ------------------------------------------------------------- owner */
+
+cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                           uint64_t seed, const he_dqn_link *link, he_dqn_ow **out)
+{
+    if (!env_id || !hp || !ctx || !owner || !link || !link->act || !link->step || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    shape sh;
+    cl_status st = shape_of(env_id, hp, &sh);
+    if (st != CL_OK)
+        return st;
+    if (slots_count(ctx) != sh.S)
+        return CL_ERR_PARAMS;
+    he_dqn_ow *o = calloc(1, sizeof *o);
+    if (!o)
+        return CL_ERR_NOMEM;
+    o->hp = *hp;
+    o->ctx = ctx;
+    o->owner = owner;
+    o->link = *link;
+    o->spec = sh.spec;
+    o->D = sh.D;
+    o->B = sh.B;
+    o->S = sh.S;
+    o->P = sh.P;
+    o->cap = sh.cap;
+    o->n_act = sh.n_act;
+    memcpy(o->in, sh.in, sizeof o->in);
+    memcpy(o->out, sh.out, sizeof o->out);
+    o->lay.d = sh.D;
+    o->lay.batch = sh.B;
+    rl_rng_seed(&o->rng_owner, seed);
+    rl_rng_seed(&o->rng_env, seed ^ 0x5eed0e11ULL);
+    if ((st = rl_env_create(env_id, &o->env)) != CL_OK)
+        goto fail;
+    if (!(o->buf = calloc(sh.S, sizeof *o->buf))) {
+        st = CL_ERR_NOMEM;
+        goto fail;
+    }
+    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
+        st = slots_vec_create(ctx, &o->tr[k]);
+    if (st == CL_OK)
+        st = slots_vec_create(ctx, &o->xv);
+    if (st == CL_OK)
+        st = slots_vec_create(ctx, &o->qv);
+    if (st != CL_OK)
+        goto fail;
+    *out = o;
+    return CL_OK;
+fail:
+    he_dqn_ow_free(o);
+    return st;
+}
+
+void he_dqn_ow_free(he_dqn_ow *o)
+{
+    if (!o)
+        return;
+    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+        slots_vec_free(o->tr[k]);
+    slots_vec_free(o->xv);
+    slots_vec_free(o->qv);
+    rl_env_free(o->env);
+    free(o->actions);
+    free(o->buf);
+    free(o);
+}
+
+/* The initial weights, drawn PyTorch-style (U(-1/sqrt(in), 1/sqrt(in))) from
+ * the owner's generator, and the optimizer's initial state (public constants),
+ * encrypted into vecs in he_dqn_pf_init_vec's order. */
+cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n)
+{
+    if (!o || !vecs || n != he_dqn_init_count(&o->hp, o->spec->id))
+        return CL_ERR_INVALID;
+    const size_t D = o->D, S = o->S, P = o->P;
+    const bool has_state = optimizer_has_state(o->hp.optimizer);
+    const size_t per = P * (has_state ? 3 : 1);
+    nn_he_adam_config adam = {.alpha = o->hp.learning_rate,
+                              .beta1 = o->hp.adam_beta1,
+                              .beta2 = o->hp.adam_beta2,
+                              .delta = o->hp.adam_delta,
+                              .prior = o->hp.adam_prior};
     cl_status st = CL_OK;
-    for (int64_t i = 0; i < n_steps && st == CL_OK; i++) {
-        /* owner: epsilon-greedy on the decrypted Q(s) */
-        const double eps = exploration_eps(ag);
-        const double u = rl_rng_uniform(&ag->rng_owner);
-        const int random_action = (int)rl_rng_below(&ag->rng_owner, (uint32_t)ag->n_act);
-        int a = random_action;
-        if (ag->stats.env_steps >= hp->learning_starts && u >= eps)
-            if ((st = he_dqn_act(ag, ag->obs, &a, NULL)) != CL_OK)
+    for (size_t l = 0; l < NLAYERS && st == CL_OK; l++) {
+        slots_vec *const *w = vecs + l * per;
+        const size_t in = o->in[l], out = o->out[l];
+        double *W = malloc(in * out * sizeof *W);
+        if (!W)
+            return CL_ERR_NOMEM;
+        const double a = 1.0 / sqrt((double)in);
+        for (size_t i = 0; i < in * out; i++)
+            W[i] = rl_rng_range(&o->rng_owner, -a, a);
+        for (size_t k = 0; k < D && st == CL_OK; k++) {
+            nn_pack_diagonal(&o->lay, W, out, in, false, k, o->buf);
+            if ((st = slots_encrypt(o->owner, o->buf, S, w[k])) != CL_OK)
                 break;
-        if ((size_t)ag->stats.env_steps >= ag->actions_cap) {
-            size_t nc = ag->actions_cap ? 2 * ag->actions_cap : 1024;
-            int *na = realloc(ag->actions, nc * sizeof *na);
-            if (!na)
-                return CL_ERR_NOMEM;
-            ag->actions = na;
-            ag->actions_cap = nc;
+            nn_pack_diagonal(&o->lay, W, out, in, true, k, o->buf);
+            st = slots_encrypt(o->owner, o->buf, S, w[D + k]);
         }
-        ag->actions[ag->stats.env_steps] = a;
-        double next[RL_MAX_OBS], reward, action = (double)a;
-        bool term, trunc;
-        if ((st = rl_env_step(ag->env, &action, next, &reward, &term, &trunc)) != CL_OK)
-            break;
-        /* a time-limit truncation still bootstraps (SB3's handle_timeout_termination) */
-        if ((st = he_dqn_store(ag, ag->obs, a, reward, next, term)) != CL_OK)
-            break;
-        ag->stats.env_steps++;
-        ag->ep_ret += reward;
-        ag->ep_len++;
-        if (term || trunc) {
-            ag->stats.episodes++;
-            if (cb)
-                cb(user, ag->stats.env_steps, ag->ep_ret, ag->ep_len);
-            rl_env_reset(ag->env, &ag->rng_env, ag->obs);
-            ag->ep_ret = 0;
-            ag->ep_len = 0;
-        } else {
-            memcpy(ag->obs, next, sizeof next);
+        memset(o->buf, 0, S * sizeof *o->buf);
+        for (size_t j = 0; j < out; j++) {
+            const double b = rl_rng_range(&o->rng_owner, -a, a);
+            for (size_t blk = 0; blk < o->B; blk++)
+                o->buf[blk * 2 * D + j] = b;
         }
-        /* platform: training phase and target update */
-        const int64_t n = ag->stats.env_steps;
-        if (n > hp->learning_starts && n % hp->train_freq == 0) {
-            const int64_t gs = hp->gradient_steps < 0 ? hp->train_freq : hp->gradient_steps;
-            for (int64_t k = 0; k < gs && st == CL_OK; k++)
-                st = sample_and_train(ag);
+        if (st == CL_OK)
+            st = slots_encrypt(o->owner, o->buf, S, w[2 * D]);
+        free(W);
+        for (size_t p = 0; p < P && st == CL_OK && has_state; p++) {
+            slots_vec *m = w[P + 2 * p], *r = w[P + 2 * p + 1];
+            if (o->hp.optimizer == HE_DQN_OPT_HE_ADAM) {
+                st = nn_he_adam_init_slots(&adam, o->ctx, o->owner, m, r);
+            } else { /* exact Adam: zeros */
+                memset(o->buf, 0, S * sizeof *o->buf);
+                if ((st = slots_encrypt(o->owner, o->buf, S, m)) == CL_OK)
+                    st = slots_encrypt(o->owner, o->buf, S, r);
+            }
         }
-        if (st == CL_OK && n % hp->target_update_interval == 0)
-            st = he_dqn_update_target(ag);
     }
     return st;
 }
 
-cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *returns)
+/* The five vectors of one transition in block `pos mod B`: s, s', one-hot a,
+ * the scaled reward and (1 - terminated) over the action slots. */
+cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *o, size_t pos, const double *obs, int action, double reward,
+                                       const double *next_obs, bool terminated)
 {
-    if (!ag || episodes < 0 || (episodes > 0 && !returns))
+    if (!o || !obs || !next_obs || action < 0 || action >= o->n_act)
+        return CL_ERR_INVALID;
+    const size_t S = o->S, off = (pos % o->B) * 2 * o->D, od = o->in[0];
+    double *v = o->buf;
+    cl_status st;
+    memset(v, 0, S * sizeof *v);
+    memcpy(v + off, obs, od * sizeof *v);
+    if ((st = slots_encrypt(o->owner, v, S, o->tr[0])) != CL_OK)
+        return st;
+    memcpy(v + off, next_obs, od * sizeof *v);
+    if ((st = slots_encrypt(o->owner, v, S, o->tr[1])) != CL_OK)
+        return st;
+    memset(v + off, 0, od * sizeof *v);
+    v[off + (size_t)action] = 1.0;
+    if ((st = slots_encrypt(o->owner, v, S, o->tr[2])) != CL_OK)
+        return st;
+    for (int j = 0; j < o->n_act; j++)
+        v[off + (size_t)j] = reward * o->hp.reward_scale;
+    if ((st = slots_encrypt(o->owner, v, S, o->tr[3])) != CL_OK)
+        return st;
+    for (int j = 0; j < o->n_act; j++)
+        v[off + (size_t)j] = terminated ? 0.0 : 1.0;
+    return slots_encrypt(o->owner, v, S, o->tr[4]);
+}
+
+slots_vec *const *he_dqn_ow_transition(const he_dqn_ow *o)
+{
+    return o ? o->tr : NULL;
+}
+
+cl_status he_dqn_ow_act(he_dqn_ow *o, const double *obs, int *action, double *q)
+{
+    if (!o || !obs || !action)
+        return CL_ERR_INVALID;
+    const slots_counters before = *slots_get_counters(o->ctx);
+    double *v = o->buf;
+    memset(v, 0, o->S * sizeof *v);
+    memcpy(v, obs, o->in[0] * sizeof *v); /* batch position 0 */
+    cl_status st = slots_encrypt(o->owner, v, o->S, o->xv);
+    if (st == CL_OK)
+        st = o->link.act(o->link.user, o->xv, o->qv);
+    double *qv = o->buf;
+    if (st == CL_OK)
+        st = slots_decrypt(o->owner, o->qv, qv, (size_t)o->n_act);
+    /* what the owner's context counted (one process: the platform's forward too) */
+    rl_he_counters_acc(&o->act, &before, slots_get_counters(o->ctx));
+    if (st != CL_OK)
+        return st;
+    int best = 0;
+    for (int a = 1; a < o->n_act; a++)
+        if (qv[a] > qv[best])
+            best = a;
+    *action = best;
+    if (q)
+        memcpy(q, qv, (size_t)o->n_act * sizeof *q);
+    o->greedy_actions++;
+    return CL_OK;
+}
+
+/* stable_baselines3.common.utils.get_linear_fn */
+static double exploration_eps(const he_dqn_ow *o)
+{
+    const he_dqn_hparams *hp = &o->hp;
+    const double progress = (double)o->env_steps / (double)o->total_timesteps;
+    if (hp->exploration_fraction <= 0 || progress > hp->exploration_fraction)
+        return hp->exploration_final_eps;
+    return hp->exploration_initial_eps +
+           progress * (hp->exploration_final_eps - hp->exploration_initial_eps) / hp->exploration_fraction;
+}
+
+cl_status he_dqn_ow_learn(he_dqn_ow *o, int64_t n_steps, he_dqn_episode_fn cb, void *user)
+{
+    if (!o || n_steps < 0)
+        return CL_ERR_INVALID;
+    const he_dqn_hparams *hp = &o->hp;
+    if (!o->started) {
+        o->total_timesteps = hp->n_timesteps > 0 ? hp->n_timesteps : (n_steps > 0 ? n_steps : 1);
+        rl_env_reset(o->env, &o->rng_env, o->obs);
+        o->ep_ret = 0;
+        o->ep_len = 0;
+        o->started = true;
+    }
+    cl_status st = CL_OK;
+    for (int64_t i = 0; i < n_steps && st == CL_OK; i++) {
+        /* epsilon-greedy on the decrypted Q(s) */
+        const double eps = exploration_eps(o);
+        const double u = rl_rng_uniform(&o->rng_owner);
+        const int random_action = (int)rl_rng_below(&o->rng_owner, (uint32_t)o->n_act);
+        int a = random_action;
+        if (o->env_steps >= hp->learning_starts && u >= eps)
+            if ((st = he_dqn_ow_act(o, o->obs, &a, NULL)) != CL_OK)
+                break;
+        if ((size_t)o->env_steps >= o->actions_cap) {
+            size_t nc = o->actions_cap ? 2 * o->actions_cap : 1024;
+            int *na = realloc(o->actions, nc * sizeof *na);
+            if (!na)
+                return CL_ERR_NOMEM;
+            o->actions = na;
+            o->actions_cap = nc;
+        }
+        o->actions[o->env_steps] = a;
+        double next[RL_MAX_OBS], reward, action = (double)a;
+        bool term, trunc;
+        if ((st = rl_env_step(o->env, &action, next, &reward, &term, &trunc)) != CL_OK)
+            break;
+        /* a time-limit truncation still bootstraps (SB3's handle_timeout_termination) */
+        const int64_t n = o->env_steps + 1;
+        if ((st = he_dqn_ow_encrypt_transition(o, (size_t)(o->env_steps % (int64_t)o->cap), o->obs, a, reward, next,
+                                               term)) != CL_OK)
+            break;
+        /* the platform stores it, trains and updates its target as SB3's DQN schedules them */
+        int64_t gs = 0;
+        if (n > hp->learning_starts && n % hp->train_freq == 0)
+            gs = hp->gradient_steps < 0 ? hp->train_freq : hp->gradient_steps;
+        const bool upd = n % hp->target_update_interval == 0;
+        if ((st = o->link.step(o->link.user, n, o->tr, gs, upd)) != CL_OK)
+            break;
+        o->env_steps = n;
+        o->ep_ret += reward;
+        o->ep_len++;
+        if (term || trunc) {
+            o->episodes++;
+            if (cb)
+                cb(user, o->env_steps, o->ep_ret, o->ep_len);
+            rl_env_reset(o->env, &o->rng_env, o->obs);
+            o->ep_ret = 0;
+            o->ep_len = 0;
+        } else {
+            memcpy(o->obs, next, sizeof next);
+        }
+    }
+    return st;
+}
+
+cl_status he_dqn_ow_evaluate(he_dqn_ow *o, int episodes, uint64_t seed, double *returns)
+{
+    if (!o || episodes < 0 || (episodes > 0 && !returns))
         return CL_ERR_INVALID;
     rl_env *env;
-    cl_status st = rl_env_create(ag->spec->id, &env);
+    cl_status st = rl_env_create(o->spec->id, &env);
     if (st != CL_OK)
         return st;
     rl_rng rng;
@@ -992,7 +1297,7 @@ cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *retur
         rl_env_reset(env, &rng, obs);
         while (!term && !trunc && st == CL_OK) {
             int a;
-            if ((st = he_dqn_act(ag, obs, &a, NULL)) != CL_OK)
+            if ((st = he_dqn_ow_act(o, obs, &a, NULL)) != CL_OK)
                 break;
             double action = (double)a;
             if ((st = rl_env_step(env, &action, obs, &reward, &term, &trunc)) != CL_OK)
@@ -1005,16 +1310,201 @@ cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *retur
     return st;
 }
 
+int64_t he_dqn_ow_env_steps(const he_dqn_ow *o)
+{
+    return o ? o->env_steps : 0;
+}
+
+int64_t he_dqn_ow_episodes(const he_dqn_ow *o)
+{
+    return o ? o->episodes : 0;
+}
+
+const int *he_dqn_ow_actions(const he_dqn_ow *o)
+{
+    return o ? o->actions : NULL;
+}
+
+/* Decrypts a set of layer vectors (the online weights as the platform sent
+ * them, in he_dqn_pf_set_vec(HE_DQN_SET_W) order) into W (out x in) and b. */
+static cl_status unpack_layer(const nn_dense_layout *lay, slots_owner *owner, double *buf, size_t S, size_t D,
+                              slots_vec *const *set, size_t in, size_t out, bool transposed, double *W, double *b)
+{
+    cl_status st = CL_OK;
+    for (size_t k = 0; k < D && st == CL_OK; k++)
+        if ((st = slots_decrypt(owner, set[(transposed ? D : 0) + k], buf, S)) == CL_OK)
+            nn_unpack_diagonal(lay, buf, out, in, transposed, k, W);
+    if (st == CL_OK && b && (st = slots_decrypt(owner, set[2 * D], buf, S)) == CL_OK)
+        memcpy(b, buf, out * sizeof *b);
+    return st;
+}
+
+cl_status he_dqn_ow_weights_to_mlp(he_dqn_ow *o, slots_vec *const *w, size_t n, nn_mlp **out)
+{
+    if (!o || !w || !out || n != NLAYERS * o->P)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    const int hidden[2] = {(int)o->out[0], (int)o->out[1]};
+    nn_mlp *net;
+    cl_status st = nn_mlp_create((int)o->in[0], hidden, 2, o->n_act, NN_ACT_POLY2, NN_ACT_IDENTITY, &net);
+    if (st != CL_OK)
+        return st;
+    if ((st = nn_mlp_set_act_bound(net, o->hp.activation_bound)) != CL_OK) {
+        nn_mlp_free(net);
+        return st;
+    }
+    size_t maxw = 0;
+    for (int l = 0; l < NLAYERS; l++)
+        if (o->in[l] * o->out[l] > maxw)
+            maxw = o->in[l] * o->out[l];
+    double *W = malloc(maxw * sizeof *W);
+    if (!W) {
+        nn_mlp_free(net);
+        return CL_ERR_NOMEM;
+    }
+    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
+        const size_t in = o->in[l], ou = o->out[l];
+        double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
+        st = unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, w + (size_t)l * o->P, in, ou, false, W, bl);
+        for (size_t i = 0; i < in && st == CL_OK; i++) /* W: out x in; the MLP keeps in x out */
+            for (size_t j = 0; j < ou; j++)
+                Wl[i * ou + j] = W[j * in + i];
+    }
+    free(W);
+    if (st != CL_OK) {
+        nn_mlp_free(net);
+        return st;
+    }
+    *out = net;
+    return CL_OK;
+}
+
+/* ------------------------------------------------------------- owner and platform in one process */
+
+static cl_status local_act(void *user, slots_vec *x, slots_vec *q)
+{
+    return he_dqn_pf_act(((he_dqn *)user)->pf, x, q);
+}
+
+static cl_status local_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS],
+                            int64_t gradient_steps, bool update_target)
+{
+    return he_dqn_pf_step(((he_dqn *)user)->pf, step, tr, gradient_steps, update_target);
+}
+
+cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                        uint64_t seed, he_dqn **out)
+{
+    if (!env_id || !hp || !ctx || !owner || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    he_dqn *ag = calloc(1, sizeof *ag);
+    if (!ag)
+        return CL_ERR_NOMEM;
+    ag->ctx = ctx;
+    ag->owner = owner;
+    const he_dqn_link link = {.user = ag, .act = local_act, .step = local_step};
+    cl_status st = he_dqn_pf_create(env_id, hp, ctx, he_dqn_sample_seed(seed), &ag->pf);
+    if (st == CL_OK)
+        st = he_dqn_ow_create(env_id, hp, ctx, owner, seed, &link, &ag->ow);
+    if (st == CL_OK && !(ag->view = calloc(1, sizeof *ag->view)))
+        st = CL_ERR_NOMEM;
+    if (st == CL_OK) {
+        const size_t n = he_dqn_init_count(hp, env_id);
+        slots_vec **v = malloc(n * sizeof *v);
+        if (!v) {
+            st = CL_ERR_NOMEM;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                v[i] = he_dqn_pf_init_vec(ag->pf, i);
+            st = he_dqn_ow_initial_state(ag->ow, v, n);
+            free(v);
+        }
+    }
+    if (st == CL_OK)
+        st = he_dqn_pf_init_done(ag->pf);
+    if (st != CL_OK) {
+        he_dqn_free(ag);
+        return st;
+    }
+    *out = ag;
+    return CL_OK;
+}
+
+void he_dqn_free(he_dqn *ag)
+{
+    if (!ag)
+        return;
+    he_dqn_ow_free(ag->ow);
+    he_dqn_pf_free(ag->pf);
+    free(ag->view);
+    free(ag);
+}
+
+uint64_t he_dqn_sample_seed(uint64_t seed)
+{
+    return seed ^ 0x5a3b1e5ULL;
+}
+
+cl_status he_dqn_learn(he_dqn *ag, int64_t n_steps, he_dqn_episode_fn cb, void *user)
+{
+    if (!ag)
+        return CL_ERR_INVALID;
+    return he_dqn_ow_learn(ag->ow, n_steps, cb, user);
+}
+
+cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q)
+{
+    return ag ? he_dqn_ow_act(ag->ow, obs, action, q) : CL_ERR_INVALID;
+}
+
+cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *returns)
+{
+    return ag ? he_dqn_ow_evaluate(ag->ow, episodes, seed, returns) : CL_ERR_INVALID;
+}
+
+cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
+                       bool terminated)
+{
+    if (!ag)
+        return CL_ERR_INVALID;
+    cl_status st = he_dqn_ow_encrypt_transition(ag->ow, ag->pf->pos, obs, action, reward, next_obs, terminated);
+    return st == CL_OK ? he_dqn_pf_store(ag->pf, ag->ow->tr) : st;
+}
+
+cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
+{
+    return ag ? he_dqn_pf_train_on(ag->pf, idx) : CL_ERR_INVALID;
+}
+
+cl_status he_dqn_train_sampled(he_dqn *ag)
+{
+    return ag ? he_dqn_pf_train_sampled(ag->pf) : CL_ERR_INVALID;
+}
+
+cl_status he_dqn_update_target(he_dqn *ag)
+{
+    return ag ? he_dqn_pf_update_target(ag->pf) : CL_ERR_INVALID;
+}
+
 /* ------------------------------------------------------------- inspection */
 
 const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag)
 {
-    return ag ? &ag->stats : NULL;
+    if (!ag)
+        return NULL;
+    he_dqn_stats *v = ag->view;
+    *v = ag->pf->stats;
+    v->env_steps = ag->ow->env_steps;
+    v->episodes = ag->ow->episodes;
+    v->greedy_actions = ag->ow->greedy_actions;
+    v->act = ag->ow->act;
+    return v;
 }
 
 const int *he_dqn_actions(const he_dqn *ag)
 {
-    return ag ? ag->actions : NULL;
+    return ag ? ag->ow->actions : NULL;
 }
 
 int he_dqn_layer_count(void)
@@ -1027,41 +1517,34 @@ void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out)
     if (!ag || layer < 0 || layer >= NLAYERS)
         return;
     if (in)
-        *in = ag->in[layer];
+        *in = ag->pf->in[layer];
     if (out)
-        *out = ag->out[layer];
+        *out = ag->pf->out[layer];
 }
 
 static cl_status unpack_set(he_dqn *ag, slots_vec **set, int layer, bool transposed, double *W, double *b)
 {
     if (!ag || layer < 0 || layer >= NLAYERS || !W)
         return CL_ERR_INVALID;
-    const size_t in = ag->in[layer], out = ag->out[layer], D = ag->D;
-    cl_status st = CL_OK;
-    for (size_t k = 0; k < D && st == CL_OK; k++)
-        if ((st = slots_decrypt(ag->owner, set[(transposed ? D : 0) + k], ag->buf, ag->S)) == CL_OK)
-            nn_unpack_diagonal(&ag->lay, ag->buf, out, in, transposed, k, W);
-    if (st == CL_OK && b && (st = slots_decrypt(ag->owner, set[2 * D], ag->buf, ag->S)) == CL_OK)
-        memcpy(b, ag->buf, out * sizeof *b);
-    return st;
+    const he_dqn_ow *o = ag->ow;
+    return unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, set, o->in[layer], o->out[layer], transposed, W, b);
 }
 
 cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, double *b)
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return CL_ERR_INVALID;
-    return unpack_set(ag, ag->w[layer], layer, transposed, W, b);
+    return unpack_set(ag, ag->pf->w[layer], layer, transposed, W, b);
 }
 
 cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db)
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return CL_ERR_INVALID;
-    if (ag->stats.train_steps == 0)
+    if (ag->pf->stats.train_steps == 0)
         return CL_ERR_STATE;
-    return unpack_set(ag, ag->g[layer], layer, transposed, dW, db);
+    return unpack_set(ag, ag->pf->g[layer], layer, transposed, dW, db);
 }
-
 /* ------------------------------------------------------------- census */
 
 #define CENSUS_TRAIN_STEPS 3
@@ -1097,13 +1580,13 @@ cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int le
     if (st == CL_OK)
         st = he_dqn_learn(ag, h.batch_size + CENSUS_TRAIN_STEPS - 1, NULL, NULL);
     if (st == CL_OK) {
-        s0 = ag->stats;
+        s0 = *he_dqn_get_stats(ag);
         st = he_dqn_learn(ag, 1, NULL, NULL);
     }
-    if (st == CL_OK && (ag->stats.train_steps != s0.train_steps + 1 || ag->stats.greedy_actions != s0.greedy_actions + 1))
+    if (st == CL_OK && (he_dqn_get_stats(ag)->train_steps != s0.train_steps + 1 || he_dqn_get_stats(ag)->greedy_actions != s0.greedy_actions + 1))
         st = CL_ERR_STATE;
     if (st == CL_OK) {
-        const he_dqn_stats *s = &ag->stats;
+        const he_dqn_stats *s = he_dqn_get_stats(ag);
         out->slots = S;
         out->width = D;
         out->levels = levels;
@@ -1127,38 +1610,13 @@ cl_status he_dqn_export_mlp(he_dqn *ag, nn_mlp **out)
 {
     if (!ag || !out)
         return CL_ERR_INVALID;
-    *out = NULL;
-    const int hidden[2] = {(int)ag->out[0], (int)ag->out[1]};
-    nn_mlp *net;
-    cl_status st = nn_mlp_create((int)ag->in[0], hidden, 2, ag->n_act, NN_ACT_POLY2, NN_ACT_IDENTITY, &net);
-    if (st != CL_OK)
-        return st;
-    if ((st = nn_mlp_set_act_bound(net, ag->hp.activation_bound)) != CL_OK) {
-        nn_mlp_free(net);
-        return st;
-    }
-    size_t maxw = 0;
-    for (int l = 0; l < NLAYERS; l++)
-        if (ag->in[l] * ag->out[l] > maxw)
-            maxw = ag->in[l] * ag->out[l];
-    double *W = malloc(maxw * sizeof *W);
-    if (!W) {
-        nn_mlp_free(net);
+    const size_t n = NLAYERS * ag->pf->P;
+    slots_vec **w = malloc(n * sizeof *w);
+    if (!w)
         return CL_ERR_NOMEM;
-    }
-    for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
-        const size_t in = ag->in[l], o = ag->out[l];
-        double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
-        st = he_dqn_get_weights(ag, l, false, W, bl); /* W: out x in; the MLP keeps in x out */
-        for (size_t i = 0; i < in && st == CL_OK; i++)
-            for (size_t j = 0; j < o; j++)
-                Wl[i * o + j] = W[j * in + i];
-    }
-    free(W);
-    if (st != CL_OK) {
-        nn_mlp_free(net);
-        return st;
-    }
-    *out = net;
-    return CL_OK;
+    for (size_t i = 0; i < n; i++)
+        w[i] = he_dqn_pf_set_vec(ag->pf, HE_DQN_SET_W, i);
+    cl_status st = he_dqn_ow_weights_to_mlp(ag->ow, w, n, out);
+    free(w);
+    return st;
 }

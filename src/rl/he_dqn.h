@@ -70,6 +70,11 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen);
 /* One line "name=value ..." of every field. */
 void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap);
 
+/* The number of vectors of the initial state the owner encrypts (weights,
+ * then the optimizer's state), in he_dqn_pf_init_vec's order; 0 if the
+ * settings are unusable. */
+size_t he_dqn_init_count(const he_dqn_hparams *hp, const char *env_id);
+
 /* The padded width D and the slot count S = 2 D B the slot machine must have
  * for env_id and hp (CL_ERR_INVALID for an unknown or continuous environment). */
 cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out);
@@ -168,5 +173,94 @@ cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx);
 cl_status he_dqn_train_sampled(he_dqn *ag);
 /* Hard target update now. */
 cl_status he_dqn_update_target(he_dqn *ag);
+
+/* ============================================================ owner and platform apart
+ *
+ * An agent is two objects: the platform (he_dqn_pf: weights, target,
+ * optimizer state, replay, the training step; evaluation keys only) and the
+ * owner (he_dqn_ow: environment, exploration, encryption, decryption). The
+ * owner reaches the platform through a he_dqn_link: in one process a direct
+ * call (he_dqn below), across processes the net layer's protocol. */
+
+#define HE_DQN_TRANSITION_VECS 5 /* s, s', one-hot a, reward, 1 - terminated */
+
+typedef struct he_dqn_pf he_dqn_pf;
+typedef struct he_dqn_ow he_dqn_ow;
+
+typedef struct he_dqn_link {
+    void *user;
+    /* q = Enc(Q(s, .)) from x = Enc(s) at batch position 0 (x may be consumed) */
+    cl_status (*act)(void *user, slots_vec *x, slots_vec *q);
+    /* environment step `step` (1, 2, ...): store its transition, run gradient_steps training steps, then a
+     * hard target update if asked */
+    cl_status (*step)(void *user, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS], int64_t gradient_steps,
+                      bool update_target);
+} he_dqn_link;
+
+/* The seed of the platform's mini-batch sampler for an agent seeded `seed`
+ * (so that a remote platform samples as an in-process one does). */
+uint64_t he_dqn_sample_seed(uint64_t seed);
+
+/* ---- platform ---- */
+cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, uint64_t sample_seed,
+                           he_dqn_pf **out);
+void he_dqn_pf_free(he_dqn_pf *pf);
+/* The i-th vector of the initial state (i < he_dqn_init_count), to receive the
+ * owner's encryption; then he_dqn_pf_init_done (CL_ERR_STATE if one is empty). */
+slots_vec *he_dqn_pf_init_vec(he_dqn_pf *pf, size_t i);
+cl_status he_dqn_pf_init_done(he_dqn_pf *pf);
+cl_status he_dqn_pf_act(he_dqn_pf *pf, slots_vec *x, slots_vec *q);
+/* CL_ERR_STATE before initialization or when step is not the next one. */
+cl_status he_dqn_pf_step(he_dqn_pf *pf, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS],
+                         int64_t gradient_steps, bool update_target);
+cl_status he_dqn_pf_store(he_dqn_pf *pf, slots_vec *const tr[HE_DQN_TRANSITION_VECS]);
+cl_status he_dqn_pf_train_on(he_dqn_pf *pf, const size_t *idx);
+cl_status he_dqn_pf_train_sampled(he_dqn_pf *pf);
+cl_status he_dqn_pf_update_target(he_dqn_pf *pf);
+const he_dqn_stats *he_dqn_pf_get_stats(const he_dqn_pf *pf);
+
+/* Durable state: the vector sets (an entry may be NULL, as the target's
+ * transposed diagonals, or empty, as replay chunks not yet written) and the
+ * scalars. A training step changes W, M and R; a target update TW; step n
+ * writes replay chunk he_dqn_pf_chunk_of_step(n) of the five replay sets. */
+typedef enum he_dqn_set {
+    HE_DQN_SET_W = 0, HE_DQN_SET_M, HE_DQN_SET_R, HE_DQN_SET_TW,
+    HE_DQN_SET_RS, HE_DQN_SET_RN, HE_DQN_SET_RA, HE_DQN_SET_RR, HE_DQN_SET_RD,
+    HE_DQN_SETS
+} he_dqn_set;
+size_t he_dqn_pf_set_size(const he_dqn_pf *pf, he_dqn_set set);
+slots_vec *he_dqn_pf_set_vec(he_dqn_pf *pf, he_dqn_set set, size_t i);
+size_t he_dqn_pf_chunk_of_step(const he_dqn_pf *pf, int64_t step);
+typedef struct he_dqn_pf_scalars {
+    int64_t env_steps, train_steps, greedy_actions;
+    uint64_t pos, stored;
+    uint64_t rng[4]; /* the sampler's state */
+    bool initialized;
+} he_dqn_pf_scalars;
+void he_dqn_pf_get_scalars(const he_dqn_pf *pf, he_dqn_pf_scalars *s);
+/* CL_ERR_FORMAT for values no run could have reached. */
+cl_status he_dqn_pf_set_scalars(he_dqn_pf *pf, const he_dqn_pf_scalars *s);
+
+/* ---- owner ---- */
+/* ctx: a context of the same backend and slot count as the platform's (it
+ * only holds vectors the owner encrypts and decrypts). */
+cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                           uint64_t seed, const he_dqn_link *link, he_dqn_ow **out);
+void he_dqn_ow_free(he_dqn_ow *ow);
+/* Encrypts the initial state into vecs[0..n) (n = he_dqn_init_count). Call once, first. */
+cl_status he_dqn_ow_initial_state(he_dqn_ow *ow, slots_vec *const *vecs, size_t n);
+cl_status he_dqn_ow_learn(he_dqn_ow *ow, int64_t n_steps, he_dqn_episode_fn cb, void *user);
+cl_status he_dqn_ow_act(he_dqn_ow *ow, const double *obs, int *action, double *q);
+cl_status he_dqn_ow_evaluate(he_dqn_ow *ow, int episodes, uint64_t seed, double *returns);
+/* The owner's transition vectors, filled by he_dqn_ow_encrypt_transition for replay position pos. */
+cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *ow, size_t pos, const double *obs, int action, double reward,
+                                       const double *next_obs, bool terminated);
+slots_vec *const *he_dqn_ow_transition(const he_dqn_ow *ow);
+int64_t he_dqn_ow_env_steps(const he_dqn_ow *ow);
+int64_t he_dqn_ow_episodes(const he_dqn_ow *ow);
+const int *he_dqn_ow_actions(const he_dqn_ow *ow);
+/* Decrypts the online weights w[0..n) (HE_DQN_SET_W order, n = its size) into a plain MLP. */
+struct nn_mlp;
+cl_status he_dqn_ow_weights_to_mlp(he_dqn_ow *ow, slots_vec *const *w, size_t n, struct nn_mlp **out);
 
 #endif
