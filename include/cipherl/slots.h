@@ -67,8 +67,14 @@ void slots_owner_free(slots_owner *owner);
 
 /* The CKKS backend (the platform's side): evaluation keys only. `keys` must
  * hold a relinearization key and the Galois keys of every rotation step the
- * algorithm uses (slots_rotation_steps of its clear run). slots <= N/2. */
+ * algorithm uses (slots_rotation_steps of its clear run); keys without a
+ * relinearization key are refused (CL_ERR_NOKEY). keys == NULL makes a context
+ * with no evaluation keys, enough for an owner process that only encrypts,
+ * decrypts and (de)serializes: its multiplications by vectors and rotations
+ * return CL_ERR_NOKEY. params and keys must outlive the context. slots <= N/2. */
 cl_status slots_ckks_create(const ckks_params *params, const ckks_eval_keys *keys, size_t slots, slots_ctx **out);
+/* The CKKS parameters of a ckks-backend context (NULL on the clear backend). */
+const ckks_params *slots_ckks_params(const slots_ctx *ctx);
 /* How the platform reaches the owner to refresh a ciphertext (interactive mode):
  * fn re-encrypts ct at the top level in place. */
 typedef cl_status (*slots_refresh_fn)(void *user, ckks_ciphertext *ct);
@@ -121,6 +127,29 @@ cl_status slots_sum(slots_ctx *ctx, const slots_vec *a, size_t stride, size_t sp
 cl_status slots_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out);
 /* Ask the owner to re-encrypt v at the top level. */
 cl_status slots_refresh(slots_ctx *ctx, slots_vec *v);
+
+/* A vector's wire form, so that owner and platform in different processes can
+ * exchange vectors. On the ckks backend: its ciphertext in the ckks
+ * serialization format (ckks_ciphertext_serialize: versioned, parameter
+ * fingerprint, checksum; the slot count and scale travel inside). On the clear
+ * backend a small versioned record: magic "CLSV", u16 version, u16 flags,
+ * u64 total length, u32 slot count S, u16 top level L, u16 level, S doubles
+ * (IEEE-754 bits), BLAKE2b-256 of everything before it; little-endian.
+ * With buf == NULL: the size needed in *len. Else writes at most cap bytes
+ * (CL_ERR_INVALID, with the size needed in *len, if cap is too small).
+ * CL_ERR_STATE for an empty vector. Nothing is counted (the counters'
+ * bytes_to_* already model the traffic of encryptions, decryptions, refreshes). */
+cl_status slots_vec_serialize(const slots_vec *v, uint8_t *buf, size_t cap, size_t *len);
+/* Reads a wire form made by a context of the same backend and parameters into
+ * out (a vector of ctx), at the level it was written at. Refused, with out
+ * left unchanged: input of another backend or malformed (CL_ERR_FORMAT),
+ * cut short (CL_ERR_TRUNCATED), corrupted (CL_ERR_CHECKSUM), of another format
+ * version (CL_ERR_VERSION), made for other parameters (CL_ERR_PARAMS: on ckks
+ * another parameter fingerprint; on either backend another slot count S; on
+ * clear another top level L). A level outside [0, L], and on ckks a ciphertext
+ * that is not relinearized or whose scale is not the one this context keeps at
+ * its level, are CL_ERR_FORMAT. */
+cl_status slots_vec_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, slots_vec *out);
 
 /* Clear backend only, for ablations no ciphertext could run (exact Adam's
  * 1/sqrt): out[i] = fn(a[i], user), at a's level, uncounted.

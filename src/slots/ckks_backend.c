@@ -14,7 +14,10 @@
  * Roles. The platform's context holds the evaluation keys and an evaluator.
  * The owner holds the secret and public keys, and refreshes by decrypting and
  * re-encrypting at the top level. In a single process, the context reaches the
- * owner through a callback; the platform never sees a decrypted value. */
+ * owner through a callback; the platform never sees a decrypted value. Across
+ * processes, vectors travel as ciphertexts in the ckks serialization format
+ * (slots_vec_serialize), and a context made with keys == NULL serves an owner
+ * that only encrypts, decrypts and (de)serializes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +241,44 @@ static uint64_t k_wire_bytes(const slots_vec *v)
     return ckks_ciphertext_serialize(ct_of(v), NULL, 0, &len) == CL_OK ? (uint64_t)len : 0;
 }
 
+static cl_status k_serialize(const slots_vec *v, uint8_t *buf, size_t cap, size_t *len)
+{
+    return ckks_ciphertext_serialize(ct_of(v), buf, cap, len);
+}
+
+/* The ciphertext format carries the fingerprint (checked by the ckks layer),
+ * the level, the slot count and the scale. What a vector of this context must
+ * also be: S slots (else another context: CL_ERR_PARAMS), relinearized, and at
+ * the scale s_l of its level l (else not a vector of such a context:
+ * CL_ERR_FORMAT). out changes only once all of that holds. */
+static cl_status k_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, slots_vec *out, int *level)
+{
+    ckks_state *s = ctx->impl;
+    ckks_ciphertext *ct = NULL;
+    cl_status st = ckks_ciphertext_deserialize(s->params, buf, len, &ct);
+    if (st != CL_OK)
+        return st;
+    const int l = ckks_ciphertext_level(ct);
+    if (ckks_ciphertext_slots(ct) != ctx->slots)
+        st = CL_ERR_PARAMS;
+    else if (l < 0 || l > ctx->top_level || ckks_ciphertext_size(ct) != 2 ||
+             !(fabs(ckks_ciphertext_scale(ct) - s->scale[l]) <= 1e-9 * s->scale[l]))
+        st = CL_ERR_FORMAT;
+    else
+        st = ckks_ciphertext_set_scale(ct, s->scale[l]); /* pin it, as every operation does */
+    if (st != CL_OK) {
+        ckks_ciphertext_free(ct);
+        return st;
+    }
+    ckks_ciphertext_free(ct_of(out));
+    out->impl = ct;
+    *level = l;
+    return CL_OK;
+}
+
 static const slots_backend ckks_backend = {
+    .serialize = k_serialize,
+    .deserialize = k_deserialize,
     .wire_bytes = k_wire_bytes,
     .name = "ckks",
     .vec_init = k_vec_init,
@@ -262,11 +302,13 @@ static const slots_backend ckks_backend = {
 
 cl_status slots_ckks_create(const ckks_params *params, const ckks_eval_keys *keys, size_t slots, slots_ctx **out)
 {
-    if (!params || !keys || !out)
+    if (!params || !out)
         return CL_ERR_INVALID;
     if (slots == 0 || (slots & (slots - 1)) || slots > ckks_params_max_slots(params))
         return CL_ERR_INVALID;
-    if (!ckks_eval_keys_has_relin(keys))
+    /* keys == NULL: an encrypt/decrypt/(de)serialize-only context; keys given
+     * without a relinearization key are most likely a mistake */
+    if (keys && !ckks_eval_keys_has_relin(keys))
         return CL_ERR_NOKEY;
     const int top = ckks_params_max_level(params);
     if (top < 1 || top >= 64)
@@ -297,6 +339,14 @@ cl_status slots_ckks_create(const ckks_params *params, const ckks_eval_keys *key
     slots_reset_counters(ctx);
     *out = ctx;
     return CL_OK;
+}
+
+const ckks_params *slots_ckks_params(const slots_ctx *ctx)
+{
+    if (!ctx || ctx->be != &ckks_backend)
+        return NULL;
+    const ckks_state *s = ctx->impl;
+    return s->params;
 }
 
 void slots_ckks_set_refresher(slots_ctx *ctx, slots_refresh_fn fn, void *user)

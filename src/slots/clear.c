@@ -3,8 +3,11 @@
  * make noisy (encryption, refresh, multiplications, rotations), to rehearse
  * encrypted runs. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "slots/slots_internal.h"
 
@@ -169,6 +172,111 @@ static cl_status c_refresh(slots_ctx *ctx, slots_vec *v)
     return CL_OK;
 }
 
+/* ---- wire form (see slots_vec_serialize):
+ * magic "CLSV" | u16 version | u16 flags | u64 total | u32 S | u16 L | u16 level
+ * | S x u64 (IEEE-754 bits) | BLAKE2b-256 of everything before it; little-endian. */
+#define CLEAR_WIRE_VERSION 1u
+#define CLEAR_WIRE_HEADER 16u /* magic, version, flags, total length */
+#define CLEAR_WIRE_FIXED 8u   /* S, L, level */
+#define CLEAR_WIRE_SUM 32u
+static const uint8_t CLEAR_WIRE_MAGIC[4] = {'C', 'L', 'S', 'V'};
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Total bytes for S slots, or 0 if that does not fit a size_t. */
+static size_t clear_wire_size(uint64_t slots)
+{
+    const uint64_t fixed = CLEAR_WIRE_HEADER + CLEAR_WIRE_FIXED + CLEAR_WIRE_SUM;
+    if (slots > (SIZE_MAX - fixed) / 8)
+        return 0;
+    return (size_t)(fixed + 8 * slots);
+}
+
+static cl_status c_serialize(const slots_vec *v, uint8_t *buf, size_t cap, size_t *len)
+{
+    const slots_ctx *ctx = v->ctx;
+    const size_t total = clear_wire_size(ctx->slots);
+    *len = total;
+    if (!buf)
+        return CL_OK;
+    if (cap < total)
+        return CL_ERR_INVALID;
+    if (sodium_init() < 0)
+        return CL_ERR_RNG;
+    memcpy(buf, CLEAR_WIRE_MAGIC, 4);
+    put_le(buf + 4, CLEAR_WIRE_VERSION, 2);
+    put_le(buf + 6, 0, 2);
+    put_le(buf + 8, (uint64_t)total, 8);
+    put_le(buf + 16, (uint64_t)ctx->slots, 4);
+    put_le(buf + 20, (uint64_t)ctx->top_level, 2);
+    put_le(buf + 22, (uint64_t)v->level, 2);
+    uint8_t *w = buf + CLEAR_WIRE_HEADER + CLEAR_WIRE_FIXED;
+    const double *x = data(v);
+    for (size_t i = 0; i < ctx->slots; i++, w += 8) {
+        uint64_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        put_le(w, bits, 8);
+    }
+    crypto_generichash(w, CLEAR_WIRE_SUM, buf, total - CLEAR_WIRE_SUM, NULL, 0);
+    return CL_OK;
+}
+
+/* Checks, in the order of the ckks formats: magic (FORMAT), version (VERSION),
+ * total length against len (TRUNCATED if short, FORMAT if bytes follow),
+ * checksum (CHECKSUM), flags (FORMAT), S and L against the context (PARAMS),
+ * the length S implies and the level (FORMAT). out is written only at the end. */
+static cl_status c_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, slots_vec *out, int *level)
+{
+    if (len < 4)
+        return CL_ERR_TRUNCATED;
+    if (memcmp(buf, CLEAR_WIRE_MAGIC, 4) != 0)
+        return CL_ERR_FORMAT;
+    if (len < 6)
+        return CL_ERR_TRUNCATED;
+    if (get_le(buf + 4, 2) != CLEAR_WIRE_VERSION)
+        return CL_ERR_VERSION;
+    if (len < CLEAR_WIRE_HEADER)
+        return CL_ERR_TRUNCATED;
+    const uint64_t total = get_le(buf + 8, 8);
+    if (total > (uint64_t)len)
+        return CL_ERR_TRUNCATED;
+    if (total < (uint64_t)len || total < CLEAR_WIRE_HEADER + CLEAR_WIRE_FIXED + CLEAR_WIRE_SUM)
+        return CL_ERR_FORMAT;
+    if (sodium_init() < 0)
+        return CL_ERR_RNG;
+    uint8_t sum[CLEAR_WIRE_SUM];
+    crypto_generichash(sum, sizeof sum, buf, len - CLEAR_WIRE_SUM, NULL, 0);
+    if (sodium_memcmp(sum, buf + len - CLEAR_WIRE_SUM, CLEAR_WIRE_SUM) != 0)
+        return CL_ERR_CHECKSUM;
+    if (get_le(buf + 6, 2) != 0) /* no flags are defined in version 1 */
+        return CL_ERR_FORMAT;
+    const uint64_t slots = get_le(buf + 16, 4), top = get_le(buf + 20, 2), lev = get_le(buf + 22, 2);
+    if (slots != (uint64_t)ctx->slots || top != (uint64_t)ctx->top_level)
+        return CL_ERR_PARAMS;
+    if ((uint64_t)len != clear_wire_size(slots) || lev > top)
+        return CL_ERR_FORMAT;
+    const uint8_t *r = buf + CLEAR_WIRE_HEADER + CLEAR_WIRE_FIXED;
+    double *x = data(out);
+    for (size_t i = 0; i < ctx->slots; i++, r += 8) {
+        const uint64_t bits = get_le(r, 8);
+        memcpy(&x[i], &bits, sizeof x[i]);
+    }
+    *level = (int)lev;
+    return CL_OK;
+}
+
 static void c_ctx_release(slots_ctx *ctx)
 {
     clear_state *s = ctx->impl;
@@ -196,6 +304,8 @@ static const slots_backend clear_backend = {
     .refresh = c_refresh,
     .ctx_release = c_ctx_release,
     .owner_release = NULL,
+    .serialize = c_serialize,
+    .deserialize = c_deserialize,
 };
 
 cl_status slots_clear_create(const slots_clear_config *cfg, slots_ctx **ctx_out, slots_owner **owner_out)

@@ -341,3 +341,26 @@ cl_status slots_refresh(slots_ctx *ctx, slots_vec *v)
     }
     return st;
 }
+
+cl_status slots_vec_serialize(const slots_vec *v, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (!v || !len)
+        return CL_ERR_INVALID;
+    if (v->level < 0)
+        return CL_ERR_STATE;
+    return v->ctx->be->serialize(v, buf, cap, len);
+}
+
+cl_status slots_vec_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, slots_vec *out)
+{
+    if (!ctx || !buf || !out)
+        return CL_ERR_INVALID;
+    if (out->ctx != ctx)
+        return CL_ERR_PARAMS;
+    int level = -1;
+    cl_status st = ctx->be->deserialize(ctx, buf, len, out, &level);
+    if (st != CL_OK)
+        return st;
+    out->level = level;
+    return CL_OK;
+}

@@ -31,6 +31,12 @@ typedef struct slots_backend {
     void (*owner_release)(slots_owner *o);
     /* serialized size of v on the wire (NULL: nothing travels, the clear backend) */
     uint64_t (*wire_bytes)(const slots_vec *v);
+    /* v's wire form (slots_vec_serialize; v is not empty) */
+    cl_status (*serialize)(const slots_vec *v, uint8_t *buf, size_t cap, size_t *len);
+    /* Checks the whole wire form (level within [0, top] included) before
+     * touching out; on success writes out's contents and its level to *level
+     * (the generic layer sets out->level). */
+    cl_status (*deserialize)(slots_ctx *ctx, const uint8_t *buf, size_t len, slots_vec *out, int *level);
 } slots_backend;
 
 #define SLOTS_MAX_STEPS 4096
