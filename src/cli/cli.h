@@ -17,6 +17,9 @@ int cli_cmd_eval(int argc, char **argv);     /* cmd_train.c  */
 int cli_cmd_census(int argc, char **argv);   /* cmd_census.c */
 int cli_cmd_model(int argc, char **argv);    /* cmd_model.c  */
 int cli_cmd_experiment(int argc, char **argv); /* cmd_experiment.c */
+int cli_cmd_keygen(int argc, char **argv);   /* cmd_net.c */
+int cli_cmd_serve(int argc, char **argv);    /* cmd_net.c */
+int cli_model_pull(int argc, char **argv);   /* cmd_net.c: model pull */
 
 /* Print "cipherl: <message>\n" to stderr (printf-style). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,6 +13,9 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cipherl model diff A B [--json]\n"
+               "       cipherl model pull --server ADDR --keys DIR --out MODEL [--server-key K]\n"
+               "  pull: downloads the encrypted weights the platform trained for this owner,\n"
+               "  decrypts them here and writes a model file that 'cipherl eval' runs.\n"
                "  Loads two model files and prints the largest absolute difference between\n"
                "  their weights (and biases), and between the two networks' largest weights.\n"
                "  Both must be the same algorithm, environment and architecture.\n"
@@ -37,8 +40,10 @@ int cli_cmd_model(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "pull"))
+        return cli_model_pull(argc - 1, argv + 1);
     if (strcmp(argv[1], "diff")) {
-        cli_error("model: unknown subcommand '%s' (available: diff)", argv[1]);
+        cli_error("model: unknown subcommand '%s' (available: diff, pull)", argv[1]);
         return 2;
     }
     const char *files[2] = {NULL, NULL};

@@ -48,7 +48,13 @@ static void train_usage(FILE *f)
         "--insecure. --levels overrides the clear level budget, --noise adds Gaussian noise of\n"
         "that standard deviation to each clear result (to rehearse CKKS), --threads sets the\n"
         "CKKS threads. A progress line is drawn on stderr when it is a terminal, or with\n"
-        "--progress.\n");
+        "--progress.\n"
+        "\n"
+        "A remote run: cipherl train --server ADDR --keys DIR --env ENV [options]\n"
+        "trains encrypted on the platform at ADDR ('cipherl serve'); this process is the\n"
+        "owner, with the keys of 'cipherl keygen --out DIR'. --server-key (Z85 text or a\n"
+        "file; default DIR/server.curve.pub) is the platform's transport key, --timeout S\n"
+        "(default 120) the silence after which a request is sent again on a new connection.\n");
 }
 
 void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t episodes,
@@ -115,6 +121,19 @@ int cli_cmd_train(int argc, char **argv)
             o.trace_path = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--preset", &missing))) {
             o.preset = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--server", &missing))) {
+            o.server = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--keys", &missing))) {
+            o.keys_dir = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--server-key", &missing))) {
+            o.server_key = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--timeout", &missing))) {
+            uint64_t t;
+            if (!cli_parse_u64(v, &t) || t < 1 || t > 86400) {
+                cli_error("train: --timeout: '%s' is not a number of seconds in [1, 86400]", v);
+                return 2;
+            }
+            o.timeout_ms = (int)(t * 1000);
         } else if ((v = cli_opt_value(argc, argv, &i, "--levels", &missing))) {
             uint64_t l;
             if (!cli_parse_u64(v, &l) || l < 1 || l > 64) {
@@ -154,6 +173,17 @@ int cli_cmd_train(int argc, char **argv)
     }
     if (!o.env_id) {
         cli_error("train: --env ENV is required (see 'cipherl env list')");
+        return 2;
+    }
+    if (o.server || o.keys_dir) {
+        if (!o.server || !o.keys_dir) {
+            cli_error("train: a remote run needs both --server ADDR and --keys DIR");
+            return 2;
+        }
+        return cli_train_remote(&o);
+    }
+    if (o.server_key || o.timeout_ms) {
+        cli_error("train: --server-key and --timeout belong to a remote run (--server)");
         return 2;
     }
     if (!strcmp(o.mode, "plain")) {

@@ -28,9 +28,11 @@ static const command commands[] = {
     {"env",    cli_cmd_env,    "classic-control environments: env list | env rollout ENV ..."},
     {"train",  cli_cmd_train,  "train an agent: train --mode plain --env ENV [options]"},
     {"eval",   cli_cmd_eval,   "evaluate a trained model: eval --model FILE --env ENV"},
-    {"model",  cli_cmd_model,  "model files: model diff A B (largest weight difference)"},
+    {"model",  cli_cmd_model,  "model files: model diff A B | model pull --server ADDR --keys DIR --out MODEL"},
     {"census", cli_cmd_census, "what one HE training step costs: census --env ENV --algo ALGO --preset P"},
     {"experiment", cli_cmd_experiment, "experiment gap --env ENV [--seeds K]: plain vs clear"},
+    {"keygen", cli_cmd_keygen, "owner keys: keygen --preset P --out DIR"},
+    {"serve",  cli_cmd_serve,  "run a platform: serve --listen ADDR --state DIR"},
 };
 
 static void usage(FILE *f)

@@ -23,6 +23,10 @@ typedef struct cli_train_opts {
     int levels;            /* clear: level budget (0: the preset's, or 6 without a preset) */
     double noise;          /* clear: Gaussian noise per result (0: exact) */
     int threads;
+    const char *server;    /* train --server: the platform's endpoint (the owner's side of a remote run) */
+    const char *keys_dir;  /* the owner's keys (cipherl keygen) */
+    const char *server_key;/* the platform's CURVE public key: Z85 text or a file (default KEYS/server.curve.pub) */
+    int timeout_ms;        /* silence before a request is sent again */
 } cli_train_opts;
 
 /* The progress line on stderr. */
@@ -55,5 +59,7 @@ void cli_he_backend_free(cli_he_backend *b);
 
 /* Modes clear and interactive (HE algorithms on the slot machine). */
 int cli_train_he(const cli_train_opts *o);
+/* The owner of a remote run (train --server; cmd_net.c). */
+int cli_train_remote(const cli_train_opts *o);
 
 #endif
