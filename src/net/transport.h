@@ -17,10 +17,18 @@
  * drops the connection of a client whose frame is clearly too large, and
  * net_server_recv discards what gets through above the limit.
  *
- * Keys come only from the operating system's random generator (libsodium's
- * crypto_box_keypair); secrets are wiped (sodium_memzero) when this layer is
- * done with them. Nothing here prints, exits or keeps global state; one object
- * must not be used by two threads at once, different objects may.
+ * Secret keys are 32 bytes from the operating system's random generator
+ * (getrandom), the public key their X25519 base-point multiple, as
+ * crypto_box_keypair makes them; this layer wipes its copies of secrets
+ * (sodium_memzero) when done with them (libzmq keeps its own copy in each
+ * socket). Nothing here prints, exits or keeps global state; one object must
+ * not be used by two threads at once, different objects may.
+ *
+ * Known limit (libzmq 4.3.4): a connected client that picks its own routing
+ * id of the form libzmq generates (a zero byte, then 4 bytes) can make a later
+ * connection's generated id collide, and libzmq then aborts the server
+ * process (an assertion in its ROUTER). It takes an authenticated client, so
+ * accepting only known keys narrows it to known owners.
  *
  * (Internal for now: include as "net/transport.h".) */
 #ifndef CIPHERL_NET_TRANSPORT_H
@@ -63,7 +71,7 @@ bool net_keypair_valid(const net_keypair *kp);
  * Each is written to a temporary file in its directory, flushed to disk and
  * linked to its name only when complete, so a crash never leaves half a key.
  * An existing file is never replaced: if either name exists, nothing is
- * written (CL_ERR_IO). CL_ERR_INVALID if kp is not a valid keypair or the two
+ * written (CL_ERR_IO). The directory's file system must support hard links. CL_ERR_INVALID if kp is not a valid keypair or the two
  * paths are the same string. */
 cl_status net_keypair_save(const net_keypair *kp, const char *secret_path, const char *public_path);
 
