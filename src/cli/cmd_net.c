@@ -464,25 +464,6 @@ int cli_cmd_serve(int argc, char **argv)
 
 /* ------------------------------------------------------------ train --server */
 
-typedef struct remote_run {
-    FILE *log;
-    double recent[20];
-    int n_recent, recent_pos;
-    int64_t episodes;
-} remote_run;
-
-static void on_episode(void *user, int64_t step, double ret, int len)
-{
-    remote_run *r = user;
-    r->episodes++;
-    r->recent[r->recent_pos] = ret;
-    r->recent_pos = (r->recent_pos + 1) % 20;
-    if (r->n_recent < 20)
-        r->n_recent++;
-    if (r->log)
-        fprintf(r->log, "%lld,%lld,%.10g,%d\n", (long long)step, (long long)r->episodes, ret, len);
-}
-
 /* The owner's side of a session: keys, contexts, connection. */
 typedef struct owner_side {
     owner_keys k;
@@ -535,15 +516,11 @@ static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char
         return 1;
     }
     he_dqn_hparams hp;
-    he_dqn_hparams_default(&hp);
-    char buf[4096], err[1280];
-    snprintf(buf, sizeof buf, "%s", hpline);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-        if (he_dqn_hp_assign(&hp, tok, err, sizeof err) != CL_OK) {
-            cli_error("%s: the platform sent unusable hyperparameters: %s", cmd, err);
-            return 1;
-        }
+    char err[1280];
+    if (he_dqn_hp_parse_line(hpline, &hp, err, sizeof err) != CL_OK) {
+        cli_error("%s: the platform sent unusable hyperparameters: %s", cmd, err);
+        return 1;
+    }
     size_t D, S;
     if ((st = he_dqn_layout(env, &hp, &D, &S)) != CL_OK) {
         cli_error("%s: the platform's session has no usable layout: %s", cmd, cl_strerror(st));
@@ -725,12 +702,12 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
         rc = 1;
     }
     const double setup_s = cli_now_s() - t_setup;
-    remote_run rr = {.log = log};
+    cli_episodes rr = {.log = log};
     const double t0 = cli_now_s();
     double last_draw = 0;
     int64_t done = 0;
     while (rc == 0 && done < steps) {
-        st = he_dqn_ow_learn(ow, 1, on_episode, &rr);
+        st = he_dqn_ow_learn(ow, 1, cli_on_episode, &rr);
         if (st != CL_OK) {
             if (o->progress)
                 fputc('\n', stderr);

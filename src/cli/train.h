@@ -29,6 +29,17 @@ typedef struct cli_train_opts {
     int timeout_ms;        /* silence before a request is sent again */
 } cli_train_opts;
 
+/* Episodes of a run of the HE modes: the log rows and the last CLI_RECENT
+ * returns the progress line shows; cli_on_episode is their he_dqn_episode_fn. */
+#define CLI_RECENT 20
+typedef struct cli_episodes {
+    FILE *log; /* "step,episode,return,length" rows, or NULL */
+    double recent[CLI_RECENT];
+    int n_recent, recent_pos;
+    int64_t episodes;
+} cli_episodes;
+void cli_on_episode(void *user, int64_t step, double ret, int len);
+
 /* The progress line on stderr. */
 void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t episodes, const double *recent,
                         int n_recent, int final);

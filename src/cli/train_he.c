@@ -19,20 +19,13 @@
 #include "nn/nn_he.h"
 #include "rl/he_dqn.h"
 
-typedef struct run_state {
-    FILE *log;
-    double recent[20];
-    int n_recent, recent_pos;
-    int64_t episodes;
-} run_state;
-
-static void on_episode(void *user, int64_t step, double ret, int len)
+void cli_on_episode(void *user, int64_t step, double ret, int len)
 {
-    run_state *r = user;
+    cli_episodes *r = user;
     r->episodes++;
     r->recent[r->recent_pos] = ret;
-    r->recent_pos = (r->recent_pos + 1) % 20;
-    if (r->n_recent < 20)
+    r->recent_pos = (r->recent_pos + 1) % CLI_RECENT;
+    if (r->n_recent < CLI_RECENT)
         r->n_recent++;
     if (r->log)
         fprintf(r->log, "%lld,%lld,%.10g,%d\n", (long long)step, (long long)r->episodes, ret, len);
@@ -207,14 +200,14 @@ int cli_train_he(const cli_train_opts *o)
     }
     t_setup = cli_now_s() - t_setup;
 
-    run_state rs = {.log = log};
+    cli_episodes rs = {.log = log};
     const double t0 = cli_now_s();
     double last_draw = 0.0;
     int64_t done = 0;
     const int64_t chunk = interactive ? 1 : 16;
     while (rc == 0 && done < steps) {
         const int64_t n = steps - done < chunk ? steps - done : chunk;
-        st = he_dqn_learn(ag, n, on_episode, &rs);
+        st = he_dqn_learn(ag, n, cli_on_episode, &rs);
         if (st != CL_OK) {
             if (o->progress)
                 fputc('\n', stderr);

@@ -322,20 +322,6 @@ static cl_status commit_and_reply(net_platform *p, session *s, const net_peer *t
 
 /* ------------------------------------------------------------ sessions */
 
-static cl_status parse_hp(const char *line, he_dqn_hparams *hp, char *err, size_t errlen)
-{
-    he_dqn_hparams_default(hp);
-    char buf[4096];
-    if (strlen(line) >= sizeof buf)
-        return fail(err, errlen, CL_ERR_INVALID, "hyperparameter line too long");
-    snprintf(buf, sizeof buf, "%s", line);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-        if (he_dqn_hp_assign(hp, tok, err, errlen) != CL_OK)
-            return CL_ERR_INVALID;
-    return he_dqn_hp_check(hp, err, errlen);
-}
-
 /* Builds the in-memory session from its settings (no state yet). */
 static cl_status session_build(net_platform *p, session *s, const uint8_t *params, size_t plen, const uint8_t *keys,
                                size_t klen, uint64_t sample_seed, char *err, size_t errlen)
@@ -401,7 +387,7 @@ static cl_status session_load(net_platform *p, int64_t tenant, const char *key, 
         st = net_store_get(p->store, tenant, "eval_keys", 0, &keys, &klen);
     if (st == CL_OK && (!found || !params || !keys))
         st = fail(err, errlen, CL_ERR_FORMAT, "the stored session is incomplete");
-    if (st == CL_OK && (st = parse_hp(hpline, &s->hp, err, errlen)) == CL_OK)
+    if (st == CL_OK && (st = he_dqn_hp_parse_line(hpline, &s->hp, err, errlen)) == CL_OK)
         st = session_build(p, s, params, plen, keys, klen, (uint64_t)seed, err, errlen);
     free(params);
     free(keys);
@@ -608,7 +594,7 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
         }
         snprintf(s->key, sizeof s->key, "%s", from->client_key);
         snprintf(s->env, sizeof s->env, "%s", env);
-        if ((st = parse_hp(hpline, &s->hp, err, sizeof err)) == CL_OK)
+        if ((st = he_dqn_hp_parse_line(hpline, &s->hp, err, sizeof err)) == CL_OK)
             st = session_build(p, s, params, plen, keys, klen, seed, err, sizeof err);
         if (st == CL_OK && (st = net_store_begin(p->store)) == CL_OK) {
             if ((st = net_store_tenant_add(p->store, from->client_key, &s->tenant)) == CL_OK &&

@@ -260,6 +260,22 @@ void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap)
     rl_he_hp_format(hp, hfields, N_HFIELDS, buf, cap);
 }
 
+cl_status he_dqn_hp_parse_line(const char *line, he_dqn_hparams *hp, char *err, size_t errlen)
+{
+    if (!line || !hp)
+        return CL_ERR_INVALID;
+    he_dqn_hparams_default(hp);
+    char buf[4096];
+    if (strlen(line) >= sizeof buf)
+        return rl_he_fail(err, errlen, "HE-DQN: hyperparameter line longer than %zu bytes", sizeof buf - 1);
+    snprintf(buf, sizeof buf, "%s", line);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+        if (he_dqn_hp_assign(hp, tok, err, errlen) != CL_OK)
+            return CL_ERR_INVALID;
+    return he_dqn_hp_check(hp, err, errlen);
+}
+
 cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out)
 {
     if (!env_id || !hp)
@@ -367,6 +383,16 @@ static cl_status exact_adam_step(he_dqn_pf *ag, long t, slots_vec *theta, slots_
     if (st == CL_OK)
         st = slots_sub(ctx, theta, ag->t0, theta);
     return st;
+}
+
+/* HE-Adam's settings from the hyperparameters (platform and owner alike). */
+static nn_he_adam_config adam_config(const he_dqn_hparams *hp)
+{
+    return (nn_he_adam_config){.alpha = hp->learning_rate,
+                               .beta1 = hp->adam_beta1,
+                               .beta2 = hp->adam_beta2,
+                               .delta = hp->adam_delta,
+                               .prior = hp->adam_prior};
 }
 
 static bool optimizer_has_state(he_dqn_optimizer opt)
@@ -479,11 +505,7 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     ag->lay.d = sh.D;
     ag->lay.batch = sh.B;
     const size_t D = sh.D, S = sh.S;
-    ag->adam = (nn_he_adam_config){.alpha = hp->learning_rate,
-                                   .beta1 = hp->adam_beta1,
-                                   .beta2 = hp->adam_beta2,
-                                   .delta = hp->adam_delta,
-                                   .prior = hp->adam_prior};
+    ag->adam = adam_config(hp);
     if ((st = nn_he_adam_check(&ag->adam)) != CL_OK)
         goto fail;
     if ((st = nn_abs_approx_make(hp->max_degree, hp->max_bound, &ag->mx)) != CL_OK)
@@ -1097,11 +1119,7 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n
     const size_t D = o->D, S = o->S, P = o->P;
     const bool has_state = optimizer_has_state(o->hp.optimizer);
     const size_t per = P * (has_state ? 3 : 1);
-    nn_he_adam_config adam = {.alpha = o->hp.learning_rate,
-                              .beta1 = o->hp.adam_beta1,
-                              .beta2 = o->hp.adam_beta2,
-                              .delta = o->hp.adam_delta,
-                              .prior = o->hp.adam_prior};
+    const nn_he_adam_config adam = adam_config(&o->hp);
     cl_status st = CL_OK;
     for (size_t l = 0; l < NLAYERS && st == CL_OK; l++) {
         slots_vec *const *w = vecs + l * per;
@@ -1170,11 +1188,6 @@ cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *o, size_t pos, const double *o
     for (int j = 0; j < o->n_act; j++)
         v[off + (size_t)j] = terminated ? 0.0 : 1.0;
     return slots_encrypt(o->owner, v, S, o->tr[4]);
-}
-
-slots_vec *const *he_dqn_ow_transition(const he_dqn_ow *o)
-{
-    return o ? o->tr : NULL;
 }
 
 cl_status he_dqn_ow_act(he_dqn_ow *o, const double *obs, int *action, double *q)
@@ -1308,16 +1321,6 @@ cl_status he_dqn_ow_evaluate(he_dqn_ow *o, int episodes, uint64_t seed, double *
     }
     rl_env_free(env);
     return st;
-}
-
-int64_t he_dqn_ow_env_steps(const he_dqn_ow *o)
-{
-    return o ? o->env_steps : 0;
-}
-
-int64_t he_dqn_ow_episodes(const he_dqn_ow *o)
-{
-    return o ? o->episodes : 0;
 }
 
 const int *he_dqn_ow_actions(const he_dqn_ow *o)

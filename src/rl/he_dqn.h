@@ -69,6 +69,9 @@ cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err
 cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen);
 /* One line "name=value ..." of every field. */
 void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap);
+/* The inverse of he_dqn_hp_format: the defaults, then each space-separated
+ * NAME=VALUE of line, then the whole-set check (CL_ERR_INVALID and a message). */
+cl_status he_dqn_hp_parse_line(const char *line, he_dqn_hparams *hp, char *err, size_t errlen);
 
 /* The number of vectors of the initial state the owner encrypts (weights,
  * then the optimizer's state), in he_dqn_pf_init_vec's order; 0 if the
@@ -252,12 +255,9 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *ow, slots_vec *const *vecs, size_t 
 cl_status he_dqn_ow_learn(he_dqn_ow *ow, int64_t n_steps, he_dqn_episode_fn cb, void *user);
 cl_status he_dqn_ow_act(he_dqn_ow *ow, const double *obs, int *action, double *q);
 cl_status he_dqn_ow_evaluate(he_dqn_ow *ow, int episodes, uint64_t seed, double *returns);
-/* The owner's transition vectors, filled by he_dqn_ow_encrypt_transition for replay position pos. */
+/* Fills the owner's transition vectors for replay position pos (what the link's step sends). */
 cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *ow, size_t pos, const double *obs, int action, double reward,
                                        const double *next_obs, bool terminated);
-slots_vec *const *he_dqn_ow_transition(const he_dqn_ow *ow);
-int64_t he_dqn_ow_env_steps(const he_dqn_ow *ow);
-int64_t he_dqn_ow_episodes(const he_dqn_ow *ow);
 const int *he_dqn_ow_actions(const he_dqn_ow *ow);
 /* Decrypts the online weights w[0..n) (HE_DQN_SET_W order, n = its size) into a plain MLP. */
 struct nn_mlp;
