@@ -1344,8 +1344,8 @@ static void test_security_presets(void **state)
     const struct {
         const char *name;
         int logn, levels;
-    } secure[] = {{"n14", 14, 5}, {"n15", 15, 14}, {"n16", 16, 29}};
-    for (size_t i = 0; i < 3; i++) {
+    } secure[] = {{"n14", 14, 5}, {"n14-l6", 14, 6}, {"n15", 15, 14}, {"n16", 16, 29}};
+    for (size_t i = 0; i < sizeof secure / sizeof secure[0]; i++) {
         const ckks_param_spec *s = ckks_preset_find(secure[i].name);
         assert_non_null(s);
         assert_string_equal(s->name, secure[i].name);

@@ -8,12 +8,14 @@
 
 #include "ckks/ckks_internal.h"
 
-/* 128-bit presets with the anchors' ciphertext moduli (shared/anchors.md);
+/* 128-bit presets with the anchors' ciphertext moduli (shared/anchors.md),
+ * plus n14-l6: the deepest 40-bit chain N = 2^14 allows (HE-DQN's 6 levels);
  * special primes and digits chosen so log2(QP) stays under the HE Standard
  * bound; small sets for tests, refused without CKKS_ALLOW_INSECURE. */
 static const ckks_param_spec presets[] = {
     /* name      logn first scale L  sp.bits K digits insecure */
     {"n14",      14,  60,   40,   5,  60,    2, 3,     false},
+    {"n14-l6",   14,  60,   40,   6,  60,    2, 4,     false},
     {"n15",      15,  60,   40,  14,  60,    4, 3,     false},
     {"n16",      16,  60,   40,  29,  60,    8, 3,     false},
     {"test-n10", 10,  60,   40,   4,  60,    2, 3,     true},

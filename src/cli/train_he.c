@@ -152,7 +152,7 @@ int cli_train_he(const cli_train_opts *o)
     }
     if (levels < nn_he_adam_depth()) {
         cli_error("train: %d levels are fewer than the %d the HE-compatible Adam needs%s", levels,
-                  nn_he_adam_depth(), preset ? " (choose a preset with more levels, e.g. n15)" : "");
+                  nn_he_adam_depth(), preset ? " (choose a preset with more levels, e.g. n14-l6 or n15)" : "");
         cli_he_backend_free(&hk);
         return 2;
     }
