@@ -70,6 +70,13 @@ typedef struct net_owner_config {
 typedef struct net_owner_stats {
     uint64_t requests, bytes_sent, bytes_received, refreshes, retries;
     double seconds; /* waiting for replies, refreshes included */
+    /* The same traffic split by what it served (bytes both ways, refreshes
+     * and retries included; the rest is session set-up: HELLO, INIT, PULL):
+     * greedy actions (ACT), environment steps that only stored a transition,
+     * and steps whose STEP also ran training (train_gradient_steps in all). */
+    uint64_t acts, stores, trains, train_gradient_steps;
+    uint64_t bytes_act, bytes_store, bytes_train;
+    double seconds_act, seconds_store, seconds_train; /* round trips, summed */
 } net_owner_stats;
 
 typedef struct net_owner net_owner;

@@ -629,7 +629,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
         return rc;
     if (S > ckks_params_max_slots(s.k.params) || ckks_params_max_level(s.k.params) < nn_he_adam_depth()) {
         cli_error("train: the keys' parameters have %zu slots and %d levels; HE-DQN needs %zu slots and %d levels "
-                  "(make keys with a larger preset, e.g. n15)",
+                  "(make keys with a larger preset, e.g. n14-l6 or n15)",
                   ckks_params_max_slots(s.k.params), ckks_params_max_level(s.k.params), S, nn_he_adam_depth());
         owner_keys_free(&s.k);
         return 2;
@@ -751,6 +751,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
                "%llu retries; session set-up %.2f s\n",
                (double)ns.bytes_sent * per, (double)ns.bytes_received * per, (unsigned long long)ns.requests,
                (unsigned long long)ns.refreshes, (unsigned long long)ns.retries, setup_s);
+        cli_print_wire_split(stdout, &ns);
         if (sum) {
             sum->env_steps = done;
             sum->episodes = rr.episodes;
@@ -761,11 +762,33 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
             sum->refreshes = ns.refreshes;
             sum->mean_return = rr.n_recent ? mean / rr.n_recent : 0.0;
             sum->n_recent = rr.n_recent;
+            sum->wire = ns;
         }
     }
     he_dqn_ow_free(ow);
     owner_side_free(&s);
     return rc;
+}
+
+static void split_row(FILE *f, const char *what, uint64_t n, uint64_t bytes, double seconds)
+{
+    if (n)
+        fprintf(f, "  %-38s %6llu x %10.3f MB, round trip %8.3f s\n", what, (unsigned long long)n,
+                (double)bytes / (double)n / 1e6, seconds / (double)n);
+    else
+        fprintf(f, "  %-38s      0\n", what);
+}
+
+void cli_print_wire_split(FILE *f, const net_owner_stats *ns)
+{
+    const uint64_t all = ns->bytes_sent + ns->bytes_received;
+    const uint64_t split = ns->bytes_act + ns->bytes_store + ns->bytes_train;
+    fprintf(f, "wire by kind of request (bytes both ways and round trip, mean per request):\n");
+    split_row(f, "greedy action (ACT)", ns->acts, ns->bytes_act, ns->seconds_act);
+    split_row(f, "environment step, store only (STEP)", ns->stores, ns->bytes_store, ns->seconds_store);
+    split_row(f, "environment step with training (STEP)", ns->trains, ns->bytes_train, ns->seconds_train);
+    fprintf(f, "  %-38s %6s   %10.3f MB in all\n", "session set-up (HELLO, INIT, PULL)", "",
+            (double)(all > split ? all - split : 0) / 1e6);
 }
 
 int cli_train_remote(const cli_train_opts *o)

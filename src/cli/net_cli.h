@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "cipherl/net.h"
 #include "cli/train.h"
 
 typedef struct cli_remote_summary {
@@ -12,8 +13,11 @@ typedef struct cli_remote_summary {
     uint64_t bytes_sent, bytes_received, refreshes;
     double mean_return; /* of the last n_recent (<= 20) episodes */
     int n_recent;
+    net_owner_stats wire; /* the owner's traffic, split by what it served */
 } cli_remote_summary;
 
 int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum);
+/* The owner's traffic by kind of request: count, MB and round trip each. */
+void cli_print_wire_split(FILE *f, const net_owner_stats *ns);
 
 #endif

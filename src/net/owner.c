@@ -307,9 +307,16 @@ cl_status net_owner_pulled_weights(net_owner *o, slots_ctx *ctx, slots_vec *cons
     return st;
 }
 
+static uint64_t bytes_moved(const net_owner *o)
+{
+    return o->stats.bytes_sent + o->stats.bytes_received;
+}
+
 static cl_status link_act(void *user, slots_vec *x, slots_vec *q)
 {
     net_owner *o = user;
+    const uint64_t b0 = bytes_moved(o);
+    const double t0 = now_s();
     /* read-only on the platform: it carries the last applied sequence number */
     net_msg_begin(&o->req, NET_MSG_ACT, o->seq);
     cl_status st = put_vec(&o->req, x);
@@ -321,6 +328,9 @@ static cl_status link_act(void *user, slots_vec *x, slots_vec *q)
     size_t len;
     if (st == CL_OK && (st = net_msg_blob(&o->msg, 0, &data, &len)) == CL_OK)
         st = slots_vec_deserialize(o->ctx, data, len, q);
+    o->stats.acts++;
+    o->stats.bytes_act += bytes_moved(o) - b0;
+    o->stats.seconds_act += now_s() - t0;
     return st;
 }
 
@@ -341,7 +351,20 @@ static cl_status link_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_
     if (st != CL_OK)
         return st;
     o->seq = seq;
-    if ((st = transact(o, NET_MSG_ACK)) != CL_OK)
+    const uint64_t b0 = bytes_moved(o);
+    const double t0 = now_s();
+    st = transact(o, NET_MSG_ACK);
+    if (gradient_steps > 0) {
+        o->stats.trains++;
+        o->stats.train_gradient_steps += (uint64_t)gradient_steps;
+        o->stats.bytes_train += bytes_moved(o) - b0;
+        o->stats.seconds_train += now_s() - t0;
+    } else {
+        o->stats.stores++;
+        o->stats.bytes_store += bytes_moved(o) - b0;
+        o->stats.seconds_store += now_s() - t0;
+    }
+    if (st != CL_OK)
         return st;
     uint64_t acked;
     if ((st = net_msg_u64(&o->msg, 0, &acked)) != CL_OK)
