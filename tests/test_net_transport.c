@@ -687,6 +687,101 @@ static void test_timeout_survives_signals(void **state)
     net_server_close(s);
 }
 
+/* An allow-list lets in the owners it names and no one else; its file format
+ * takes bare keys and concatenated owner.curve.pub files, and refuses junk. */
+static void test_allowlist(void **state)
+{
+    (void)state;
+    char path[300], sec[300], pub[300], err[400];
+    net_keypair carol_kp;
+    assert_int_equal(net_keypair_generate(&carol_kp), CL_OK);
+    path_in_tmp(sec, sizeof sec, "carol.curve");
+    path_in_tmp(pub, sizeof pub, "carol.curve.pub");
+    assert_int_equal(net_keypair_save(&carol_kp, sec, pub), CL_OK);
+    FILE *pf = fopen(pub, "r");
+    assert_non_null(pf);
+    char pubtext[256] = "";
+    assert_true(fread(pubtext, 1, sizeof pubtext - 1, pf) > 0);
+    fclose(pf);
+
+    char text[1024];
+    snprintf(text, sizeof text, "# owners of this platform\n\n  %s  \r\n%s", alice_kp.public_z85, pubtext);
+    path_in_tmp(path, sizeof path, "allowed");
+    write_file(path, text, 0644);
+    net_allowlist a;
+    assert_int_equal(net_allowlist_load(path, &a, err, sizeof err), CL_OK);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.keys[0], alice_kp.public_z85);
+    assert_string_equal(a.keys[1], carol_kp.public_z85);
+
+    net_server *s = NULL;
+    assert_int_equal(net_server_open_allow(ANY_PORT, &server_kp, 1 << 20, &a, &s), CL_OK);
+    net_allowlist_free(&a); /* the server keeps its own copy */
+    assert_null(a.keys);
+    net_client *c = open_client(s, &alice_kp);
+    client_send_str(c, "alice");
+    net_peer from = server_expect(s, "alice");
+    assert_string_equal(from.client_key, alice_kp.public_z85);
+    reply_str(s, &from, "welcome");
+    client_expect(c, "welcome");
+    net_client *b = open_client(s, &bob_kp); /* not listed: the handshake fails */
+    client_send_str(b, "bob");
+    server_expect_nothing(s, SHORT_MS);
+    client_expect_nothing(b, 0);
+    net_client *k = open_client(s, &carol_kp);
+    client_send_str(k, "carol");
+    from = server_expect(s, "carol");
+    assert_string_equal(from.client_key, carol_kp.public_z85);
+    /* alice is still served after bob's refusal */
+    client_send_str(c, "again");
+    server_expect(s, "again");
+    net_client_close(k);
+    net_client_close(b);
+    net_client_close(c);
+    net_server_close(s);
+
+    /* an empty list lets nobody in */
+    write_file(path, "# nobody yet\n", 0644);
+    assert_int_equal(net_allowlist_load(path, &a, err, sizeof err), CL_OK);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(net_server_open_allow(ANY_PORT, &server_kp, 1 << 20, &a, &s), CL_OK);
+    c = open_client(s, &alice_kp);
+    client_send_str(c, "alice");
+    server_expect_nothing(s, SHORT_MS);
+    net_client_close(c);
+    net_server_close(s);
+    net_allowlist_free(&a);
+
+    /* junk is refused with its line number */
+    snprintf(text, sizeof text, "%s\nnot a key\n", alice_kp.public_z85);
+    write_file(path, text, 0644);
+    assert_int_equal(net_allowlist_load(path, &a, err, sizeof err), CL_ERR_FORMAT);
+    assert_non_null(strstr(err, ":2:"));
+    assert_null(a.keys);
+    char longline[600];
+    memset(longline, 'x', sizeof longline - 2);
+    longline[sizeof longline - 2] = '\n';
+    longline[sizeof longline - 1] = '\0';
+    write_file(path, longline, 0644);
+    assert_int_equal(net_allowlist_load(path, &a, err, sizeof err), CL_ERR_FORMAT);
+    char bad_key[NET_KEY_Z85_LEN + 2];
+    memcpy(bad_key, alice_kp.public_z85, NET_KEY_Z85_LEN + 1);
+    bad_key[NET_KEY_Z85_LEN - 1] = '\0'; /* 39 characters */
+    write_file(path, bad_key, 0644);
+    assert_int_equal(net_allowlist_load(path, &a, err, sizeof err), CL_ERR_FORMAT);
+    path_in_tmp(path, sizeof path, "no-such-list");
+    assert_int_equal(net_allowlist_load(path, &a, err, sizeof err), CL_ERR_IO);
+    assert_int_equal(net_allowlist_load(NULL, &a, err, sizeof err), CL_ERR_INVALID);
+    /* a list holding something that is not a key is refused by the server */
+    char keys[1][NET_KEY_Z85_LEN + 1];
+    memcpy(keys[0], bad_key, NET_KEY_Z85_LEN);
+    keys[0][NET_KEY_Z85_LEN] = '\0';
+    keys[0][0] = ' ';
+    net_allowlist junk = {.keys = keys, .n = 1};
+    assert_int_equal(net_server_open_allow(ANY_PORT, &server_kp, 1 << 20, &junk, &s), CL_ERR_INVALID);
+    net_keypair_wipe(&carol_kp);
+}
+
 static void test_arguments(void **state)
 {
     (void)state;
@@ -756,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_tiny_limit),
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_timeout_survives_signals),
+        cmocka_unit_test(test_allowlist),
         cmocka_unit_test(test_arguments),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

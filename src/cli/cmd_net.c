@@ -396,17 +396,20 @@ static void on_signal(int sig)
 
 int cli_cmd_serve(int argc, char **argv)
 {
-    const char *listen = NULL, *state = NULL;
+    const char *listen = NULL, *state = NULL, *allow = NULL;
     int insecure = 0, missing = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: cipherl serve --listen ADDR --state DIR [--insecure]\n"
+            printf("usage: cipherl serve --listen ADDR --state DIR [--allow FILE] [--insecure]\n"
                    "Runs a platform: it trains owners' agents on their ciphertexts. ADDR is\n"
                    "tcp://HOST:PORT (tcp://127.0.0.1:* picks a free port; the bound address is written\n"
                    "to DIR/endpoint). DIR keeps the durable state (platform.db) and the platform's\n"
                    "transport keypair; owners need DIR/server.curve.pub. The platform holds no secret\n"
-                   "key: it refuses a DIR holding one. --insecure serves test parameter sets.\n"
+                   "key: it refuses a DIR holding one. --allow FILE lets in only the owners whose\n"
+                   "transport keys FILE lists (one Z85 key per line, or their owner.curve.pub files\n"
+                   "concatenated); without it any owner who has the platform's key may connect.\n"
+                   "--insecure serves test parameter sets.\n"
                    "SIGINT or SIGTERM stop it; kill -9 loses nothing it acknowledged.\n");
             return 0;
         } else if (!strcmp(argv[i], "--insecure")) {
@@ -419,6 +422,8 @@ int cli_cmd_serve(int argc, char **argv)
             listen = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--state", &missing))) {
             state = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--allow", &missing))) {
+            allow = v;
         } else if (!missing) {
             cli_error("serve: unknown option '%s' (try 'cipherl serve --help')", argv[i]);
             return 2;
@@ -434,7 +439,7 @@ int cli_cmd_serve(int argc, char **argv)
     }
     char err[1024] = "";
     net_platform_config cfg = {.listen = listen, .state_dir = state, .allow_insecure = insecure != 0,
-                               .log = log_stderr, .log_user = "platform"};
+                               .allow_file = allow, .log = log_stderr, .log_user = "platform"};
     net_platform *p = NULL;
     cl_status st = net_platform_open(&cfg, &p, err, sizeof err);
     if (st != CL_OK) {
@@ -446,8 +451,9 @@ int cli_cmd_serve(int argc, char **argv)
     const char *ep = net_platform_endpoint(p);
     if (write_file(path, (const uint8_t *)ep, strlen(ep), 0644) != 0)
         cli_error("serve: cannot write '%s': %s", path, strerror(errno));
-    fprintf(stderr, "cipherl serve: listening on %s; platform key %s (in %s/server.curve.pub)%s\n", ep,
-            net_platform_public_key(p), state, insecure ? "; serving insecure test parameters" : "");
+    fprintf(stderr, "cipherl serve: listening on %s; platform key %s (in %s/server.curve.pub); %s%s%s\n", ep,
+            net_platform_public_key(p), state, allow ? "owners allowed by " : "any owner may connect",
+            allow ? allow : "", insecure ? "; serving insecure test parameters" : "");
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

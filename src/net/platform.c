@@ -168,7 +168,14 @@ cl_status net_platform_open(const net_platform_config *cfg, net_platform **out, 
         fail(err, errlen, st, "cannot create the platform's transport key in %s: %s", p->state_dir, cl_strerror(st));
         goto out_fail;
     }
-    if ((st = net_server_open(cfg->listen, &p->kp, p->cfg.max_msg_bytes, &p->srv)) != CL_OK) {
+    net_allowlist allow = {0};
+    if (cfg->allow_file && (st = net_allowlist_load(cfg->allow_file, &allow, serr, sizeof serr)) != CL_OK) {
+        fail(err, errlen, st, "allow-list: %s", serr[0] ? serr : cl_strerror(st));
+        goto out_fail;
+    }
+    st = net_server_open_allow(cfg->listen, &p->kp, p->cfg.max_msg_bytes, cfg->allow_file ? &allow : NULL, &p->srv);
+    net_allowlist_free(&allow);
+    if (st != CL_OK) {
         fail(err, errlen, st, "cannot listen on %s: %s", cfg->listen, cl_strerror(st));
         goto out_fail;
     }

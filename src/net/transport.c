@@ -345,6 +345,83 @@ cl_status net_public_key_load(const char *public_path, char out[NET_KEY_Z85_LEN 
     return CL_OK;
 }
 
+void net_allowlist_free(net_allowlist *a)
+{
+    if (!a)
+        return;
+    free(a->keys);
+    a->keys = NULL;
+    a->n = 0;
+}
+
+cl_status net_allowlist_load(const char *path, net_allowlist *out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path || !out)
+        return CL_ERR_INVALID;
+    out->keys = NULL;
+    out->n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return CL_ERR_IO;
+    }
+    net_allowlist a = {0};
+    size_t cap = 0;
+    char line[256];
+    cl_status st = CL_OK;
+    for (long no = 1; fgets(line, sizeof line, f); no++) {
+        size_t len = strlen(line);
+        const bool whole = len > 0 && (line[len - 1] == '\n' || feof(f));
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
+                           line[len - 1] == '\t'))
+            line[--len] = '\0';
+        const char *t = line;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        if (!whole) {
+            st = CL_ERR_FORMAT;
+            if (err && errlen)
+                snprintf(err, errlen, "%s:%ld: line too long for a key", path, no);
+            break;
+        }
+        const bool key = net_key_z85_valid(t); /* first: '#' is a Z85 digit */
+        if (!key && (!*t || *t == '#' || !strncmp(t, PUBLIC_HEADER, HEADER_LEN - 1)))
+            continue;
+        if (!key) {
+            st = CL_ERR_FORMAT;
+            if (err && errlen)
+                snprintf(err, errlen, "%s:%ld: not a CURVE public key in Z85 (40 characters)", path, no);
+            break;
+        }
+        if (a.n == cap) {
+            size_t nc = cap ? 2 * cap : 8;
+            void *k = realloc(a.keys, nc * sizeof *a.keys);
+            if (!k) {
+                st = CL_ERR_NOMEM;
+                break;
+            }
+            a.keys = k;
+            cap = nc;
+        }
+        memcpy(a.keys[a.n++], t, NET_KEY_Z85_LEN + 1);
+    }
+    if (st == CL_OK && ferror(f)) {
+        st = CL_ERR_IO;
+        if (err && errlen)
+            snprintf(err, errlen, "cannot read %s", path);
+    }
+    fclose(f);
+    if (st != CL_OK) {
+        net_allowlist_free(&a);
+        return st;
+    }
+    *out = a;
+    return CL_OK;
+}
+
 /* =========================================================== zmq helpers */
 
 static int64_t now_ms(void)
@@ -501,18 +578,37 @@ static bool part_is(zmq_msg_t *m, const char *s)
     return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
 }
 
+/* What the ZAP handler thread reads: its socket and the allow-list (NULL:
+ * any key), which the server keeps until the thread has ended. */
+typedef struct zap_args {
+    void *sock;
+    const net_allowlist *allow;
+} zap_args;
+
+static bool allowed(const net_allowlist *allow, const char *key)
+{
+    if (!allow)
+        return true;
+    for (size_t i = 0; i < allow->n; i++)
+        if (!strcmp(allow->keys[i], key))
+            return true;
+    return false;
+}
+
 /* One ZAP reply (6 parts) to the request in parts[0..n); complete is false if
  * it had more parts than we kept. Returns -1 if the socket failed. */
-static int zap_reply(void *sock, zmq_msg_t *parts, size_t n, bool complete)
+static int zap_reply(void *sock, const net_allowlist *allow, zmq_msg_t *parts, size_t n, bool complete)
 {
     char user_id[NET_KEY_Z85_LEN + 1] = "";
     bool ok = complete && n == ZAP_CURVE_PARTS && part_is(&parts[0], "1.0") && part_is(&parts[2], ZAP_DOMAIN) &&
               part_is(&parts[5], "CURVE") && zmq_msg_size(&parts[6]) == KEY_BYTES &&
               zmq_z85_encode(user_id, zmq_msg_data(&parts[6]), KEY_BYTES) != NULL;
+    const bool let_in = ok && allowed(allow, user_id);
     const void *req_id = n >= 2 ? zmq_msg_data(&parts[1]) : NULL;
     size_t req_len = n >= 2 ? zmq_msg_size(&parts[1]) : 0;
-    const char *code = ok ? "200" : "400";
-    const char *text = ok ? "OK" : "bad request";
+    const char *code = let_in ? "200" : "400";
+    const char *text = let_in ? "OK" : ok ? "not on the allow-list" : "bad request";
+    ok = let_in;
     if (send_part(sock, "1.0", 3, ZMQ_SNDMORE) < 0 || send_part(sock, req_id, req_len, ZMQ_SNDMORE) < 0 ||
         send_part(sock, code, 3, ZMQ_SNDMORE) < 0 || send_part(sock, text, strlen(text), ZMQ_SNDMORE) < 0 ||
         send_part(sock, user_id, ok ? NET_KEY_Z85_LEN : 0, ZMQ_SNDMORE) < 0 || send_part(sock, NULL, 0, 0) < 0)
@@ -523,7 +619,8 @@ static int zap_reply(void *sock, zmq_msg_t *parts, size_t n, bool complete)
 /* The ZAP handler thread: serves requests until the context shuts down. */
 static void *zap_main(void *arg)
 {
-    void *sock = arg;
+    const zap_args *za = arg;
+    void *sock = za->sock;
     for (;;) {
         zmq_msg_t parts[ZAP_CURVE_PARTS];
         size_t n = 0;
@@ -546,7 +643,7 @@ static void *zap_main(void *arg)
                 n++;
             }
         }
-        int rc = failed ? -1 : zap_reply(sock, parts, n, complete);
+        int rc = failed ? -1 : zap_reply(sock, za->allow, parts, n, complete);
         for (size_t i = 0; i < n; i++)
             zmq_msg_close(&parts[i]);
         if (rc < 0)
@@ -564,6 +661,8 @@ struct net_server {
     void *zap; /* until the thread owns it */
     pthread_t zap_thread;
     bool zap_started;
+    zap_args zap_arg;
+    net_allowlist allow; /* the copy zap_arg.allow points to, if any */
     size_t max_msg_bytes;
     char endpoint[ENDPOINT_MAX];
 };
@@ -580,11 +679,18 @@ void net_server_close(net_server *s)
             pthread_join(s->zap_thread, NULL);
         ctx_term(s->ctx);
     }
+    net_allowlist_free(&s->allow);
     free(s);
 }
 
 cl_status net_server_open(const char *endpoint, const net_keypair *server_kp, size_t max_msg_bytes,
                           net_server **out)
+{
+    return net_server_open_allow(endpoint, server_kp, max_msg_bytes, NULL, out);
+}
+
+cl_status net_server_open_allow(const char *endpoint, const net_keypair *server_kp, size_t max_msg_bytes,
+                                const net_allowlist *allow, net_server **out)
 {
     if (out)
         *out = NULL;
@@ -592,10 +698,26 @@ cl_status net_server_open(const char *endpoint, const net_keypair *server_kp, si
         return CL_ERR_INVALID;
     if (max_msg_bytes == 0 || max_msg_bytes > (size_t)(INT64_MAX - CURVE_SLACK))
         return CL_ERR_INVALID;
+    if (allow && allow->n && !allow->keys)
+        return CL_ERR_INVALID;
+    for (size_t i = 0; allow && i < allow->n; i++)
+        if (!net_key_z85_valid(allow->keys[i]))
+            return CL_ERR_INVALID;
     net_server *s = calloc(1, sizeof *s);
     if (!s)
         return CL_ERR_NOMEM;
     s->max_msg_bytes = max_msg_bytes;
+    if (allow) {
+        s->allow.n = allow->n;
+        s->allow.keys = malloc((allow->n ? allow->n : 1) * sizeof *s->allow.keys);
+        if (!s->allow.keys) {
+            free(s);
+            return CL_ERR_NOMEM;
+        }
+        if (allow->n)
+            memcpy(s->allow.keys, allow->keys, allow->n * sizeof *s->allow.keys);
+        s->zap_arg.allow = &s->allow;
+    }
     cl_status st = CL_ERR_NET;
     s->ctx = zmq_ctx_new();
     if (!s->ctx)
@@ -609,7 +731,8 @@ cl_status net_server_open(const char *endpoint, const net_keypair *server_kp, si
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int prc = pthread_create(&s->zap_thread, NULL, zap_main, s->zap);
+    s->zap_arg.sock = s->zap;
+    int prc = pthread_create(&s->zap_thread, NULL, zap_main, &s->zap_arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
         st = CL_ERR_NOMEM;

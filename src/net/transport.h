@@ -106,6 +106,27 @@ typedef struct net_peer {
 cl_status net_server_open(const char *endpoint, const net_keypair *server_kp, size_t max_msg_bytes,
                           net_server **out);
 
+/* The owners a server lets in: CURVE public keys, Z85. */
+typedef struct net_allowlist {
+    char (*keys)[NET_KEY_Z85_LEN + 1];
+    size_t n;
+} net_allowlist;
+
+/* Reads an allow-list file: one owner key per line, a bare Z85 key or the
+ * contents of an owner.curve.pub file (its header line is skipped); blank
+ * lines and lines starting with '#' that are not keys ('#' is a Z85 digit)
+ * are ignored. An empty list is allowed (it
+ * lets nobody in). CL_ERR_FORMAT with the line named in err, CL_ERR_IO,
+ * CL_ERR_NOMEM. */
+cl_status net_allowlist_load(const char *path, net_allowlist *out, char *err, size_t errlen);
+void net_allowlist_free(net_allowlist *a);
+
+/* net_server_open whose handshakes succeed only for the keys in allow (a
+ * copy is kept; NULL lets in any key). The ZAP handler refuses other keys
+ * before any message of theirs reaches the server. */
+cl_status net_server_open_allow(const char *endpoint, const net_keypair *server_kp, size_t max_msg_bytes,
+                                const net_allowlist *allow, net_server **out);
+
 /* The bound endpoint, with the real port, e.g. "tcp://127.0.0.1:40123".
  * Valid until net_server_close. */
 const char *net_server_endpoint(const net_server *s);
