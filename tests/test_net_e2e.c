@@ -6,7 +6,12 @@
  * a lost or repeated transition would shift the replay and the mini-batches
  * the platform draws). The pulled model must match the clear twin's within
  * CKKS precision, and a platform must refuse a state directory holding a
- * secret key. */
+ * secret key.
+ *
+ * Two owners with different keys also train at the same time on one platform:
+ * each run must follow its own clear twin step for step and pull its own
+ * model; a pull with one owner's keys gets that owner's model and never the
+ * other's, and a key that never trained is refused. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -189,6 +194,205 @@ static void test_kill9_resume(void **state)
     free(ep);
 }
 
+/* The largest weight difference between two model files ("model diff --json"); -1 if it fails. */
+static double model_max_diff(const char *a, const char *b)
+{
+    char out[300], sink[300];
+    path(out, sizeof out, "diff2.json");
+    path(sink, sizeof sink, "sink3.txt");
+    unlink(out);
+    if (run(NULL, out, sink, "model", "diff", a, b, "--json", NULL) != 0)
+        return -1;
+    char *d = slurp(out);
+    const char *k = d ? strstr(d, "\"max_abs_diff\": ") : NULL;
+    const double md = k ? atof(k + 16) : -1;
+    free(d);
+    return md;
+}
+
+/* Waits for pid; its exit code, or 128 + the signal that ended it. */
+static int wait_exit(pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static void print_file(const char *what, const char *file)
+{
+    char *e = slurp(file);
+    fprintf(stderr, "%s:\n%s\n", what, e ? e : "");
+    free(e);
+}
+
+#define STEPS2 "48"
+
+/* Processes the concurrent test started, ended by its teardown if an assertion left them running. */
+static pid_t leftover[3];
+
+static int kill_leftovers(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        if (leftover[i] > 0 && waitpid(leftover[i], NULL, WNOHANG) == 0) {
+            kill(leftover[i], SIGKILL);
+            waitpid(leftover[i], NULL, 0);
+        }
+    memset(leftover, 0, sizeof leftover);
+    return 0;
+}
+
+/* One owner of the concurrent test: its files. */
+typedef struct owner_run {
+    const char *name, *seed;
+    char keys[400], out[400], err[400], trace[400], ctrace[400], model[400], cmodel[400], pulled[400];
+    pid_t pid;
+} owner_run;
+
+static void owner_paths(owner_run *o, const char *name, const char *seed)
+{
+    char n[64];
+    o->name = name;
+    o->seed = seed;
+#define P(field, suffix)                                                                                               \
+    snprintf(n, sizeof n, "%s.%s", name, suffix);                                                                      \
+    path(o->field, sizeof o->field, n)
+    P(keys, "keys");
+    P(out, "out");
+    P(err, "err");
+    P(trace, "remote.csv");
+    P(ctrace, "clear.csv");
+    P(model, "remote.model");
+    P(cmodel, "clear.model");
+    P(pulled, "pulled.model");
+#undef P
+}
+
+static void test_two_owners_concurrently(void **state)
+{
+    (void)state;
+    char st[300], plog[300], sink[300], ep_file[300], spub[400];
+    path(st, sizeof st, "state2");
+    path(plog, sizeof plog, "platform3.log");
+    path(sink, sizeof sink, "sink4.txt");
+    path(ep_file, sizeof ep_file, "state2/endpoint");
+    snprintf(spub, sizeof spub, "%s/server.curve.pub", st);
+    owner_run own[2];
+    owner_paths(&own[0], "alice", "21");
+    owner_paths(&own[1], "bob", "22");
+    owner_run nobody;
+    owner_paths(&nobody, "carol", "23");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(run(NULL, sink, sink, "keygen", "--preset", "test-n12", "--insecure", "--out", own[i].keys,
+                             NULL),
+                         0);
+    assert_int_equal(run(NULL, sink, sink, "keygen", "--preset", "test-n12", "--insecure", "--out", nobody.keys, NULL),
+                     0);
+
+    pid_t platform;
+    run(&platform, sink, plog, "serve", "--listen", "tcp://127.0.0.1:*", "--state", st, "--insecure", NULL);
+    leftover[2] = platform;
+    assert_true(wait_for_text(plog, "listening on", 30));
+    char *ep = slurp(ep_file);
+    assert_non_null(ep);
+
+    /* both owners at once; a generous --timeout, so that waiting behind the other owner's request is no retry */
+    for (int i = 0; i < 2; i++)
+        run(&own[i].pid, own[i].out, own[i].err, "train", "--server", ep, "--keys", own[i].keys, "--server-key", spub,
+            "--insecure", "--timeout", "120", "--env", "CartPole-v1", "--steps", STEPS2, "--seed", own[i].seed, HP[0],
+            HP[1], HP[2], HP[3], HP[4], HP[5], "--trace", own[i].trace, "--out", own[i].model, "--no-progress", NULL);
+    leftover[0] = own[0].pid;
+    leftover[1] = own[1].pid;
+    /* they do run side by side: both sessions open while both owners still run (a run takes ~20 s after it) */
+    int sessions = 0;
+    for (int t = 0; t < 1200 && sessions < 2; t++) {
+        char *pl = slurp(plog);
+        sessions = 0;
+        for (const char *c = pl; c && (c = strstr(c, "new session")) != NULL; c++)
+            sessions++;
+        free(pl);
+        if (sessions < 2)
+            usleep(100000);
+    }
+    assert_int_equal(sessions, 2);
+    assert_int_equal(waitpid(own[0].pid, NULL, WNOHANG), 0);
+    assert_int_equal(waitpid(own[1].pid, NULL, WNOHANG), 0);
+    int rc[2];
+    for (int i = 0; i < 2; i++) {
+        rc[i] = wait_exit(own[i].pid);
+        leftover[i] = 0;
+        if (rc[i] != 0)
+            print_file(own[i].name, own[i].err);
+    }
+    if (rc[0] || rc[1])
+        print_file("platform", plog);
+    assert_int_equal(rc[0], 0);
+    assert_int_equal(rc[1], 0);
+
+    /* each owner pulls with its own keys; a key that never trained is refused */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(run(NULL, sink, sink, "model", "pull", "--server", ep, "--keys", own[i].keys, "--server-key",
+                             spub, "--insecure", "--out", own[i].pulled, NULL),
+                         0);
+    char nerr[300];
+    path(nerr, sizeof nerr, "carol.pull.err");
+    assert_int_not_equal(run(NULL, sink, nerr, "model", "pull", "--server", ep, "--keys", nobody.keys, "--server-key",
+                             spub, "--insecure", "--out", nobody.pulled, NULL),
+                         0);
+    kill(platform, SIGTERM);
+    leftover[2] = 0;
+    assert_int_equal(wait_exit(platform), 0);
+    char *ne = slurp(nerr);
+    assert_non_null(ne);
+    if (!strstr(ne, "no session"))
+        fprintf(stderr, "carol's pull:\n%s\n", ne);
+    assert_non_null(strstr(ne, "no session"));
+    free(ne);
+    struct stat sb;
+    assert_int_not_equal(stat(nobody.pulled, &sb), 0); /* no model written */
+
+    /* the clear twins, one per owner */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(run(NULL, sink, sink, "train", "--mode", "clear", "--preset", "test-n12", "--insecure",
+                             "--levels", "6", "--env", "CartPole-v1", "--steps", STEPS2, "--seed", own[i].seed, HP[0],
+                             HP[1], HP[2], HP[3], HP[4], HP[5], "--trace", own[i].ctrace, "--out", own[i].cmodel,
+                             "--no-progress", NULL),
+                         0);
+
+    for (int i = 0; i < 2; i++) {
+        /* each run followed its own twin step for step: the other owner never shifted its replay or its batches */
+        char *a = slurp(own[i].trace), *b = slurp(own[i].ctrace);
+        assert_non_null(a);
+        assert_non_null(b);
+        int rows = 0;
+        for (const char *c = a; *c; c++)
+            rows += *c == '\n';
+        assert_int_equal(rows, 1 + atoi(STEPS2));
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        /* the model at the end of the run, and the one pulled later with the same keys, are the twin's */
+        const double d_run = model_max_diff(own[i].model, own[i].cmodel);
+        const double d_pull = model_max_diff(own[i].pulled, own[i].cmodel);
+        print_message("%s: |remote - twin| %.3g at the end of the run, %.3g pulled later\n", own[i].name, d_run,
+                      d_pull);
+        assert_true(d_run >= 0 && d_run < 1e-3);
+        assert_true(d_pull >= 0 && d_pull < 1e-3);
+    }
+    /* isolation: the two twins differ (other seeds), and each owner's keys pull that owner's model, never the
+     * other's */
+    const double twins = model_max_diff(own[0].cmodel, own[1].cmodel);
+    const double cross0 = model_max_diff(own[1].pulled, own[0].cmodel);
+    const double cross1 = model_max_diff(own[0].pulled, own[1].cmodel);
+    print_message("twins differ by %.3g; bob's pull vs alice's twin %.3g, alice's pull vs bob's twin %.3g\n", twins,
+                  cross0, cross1);
+    assert_true(twins > 1e-2);
+    assert_true(cross0 > 1e-2);
+    assert_true(cross1 > 1e-2);
+    free(ep);
+}
+
 static void test_platform_refuses_secret_keys(void **state)
 {
     (void)state;
@@ -219,8 +423,11 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill9_resume),
+        cmocka_unit_test_teardown(test_two_owners_concurrently, kill_leftovers),
         cmocka_unit_test(test_platform_refuses_secret_keys),
     };
+    if (getenv("CIPHERL_TEST_FILTER")) /* e.g. CIPHERL_TEST_FILTER='*two_owners*' */
+        cmocka_set_test_filter(getenv("CIPHERL_TEST_FILTER"));
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc == 0) {
         char cmd[300];

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "cipherl/net.h"
+#include "net/platform_internal.h"
 #include "net/store.h"
 #include "net/transport.h"
 #include "net/wire.h"
@@ -312,7 +314,11 @@ static cl_status save_scalars(net_platform *p, session *s)
     return st;
 }
 
-/* Commits what the request changed with its reply (p->out), then sends it. */
+/* Commits what the request changed with its reply (p->out), then sends it.
+ * Once committed the request is applied, in memory as in the store, whether
+ * or not the reply goes out: a reply that cannot be sent (the owner gave up
+ * on this connection and reconnected) is not a failure of the request, and
+ * the owner's retry is answered from the store. */
 static cl_status commit_and_reply(net_platform *p, session *s, const net_peer *to)
 {
     cl_status st = save_scalars(p, s);
@@ -324,7 +330,10 @@ static cl_status commit_and_reply(net_platform *p, session *s, const net_peer *t
         net_store_rollback(p->store);
         return st;
     }
-    return send_buf(p, to, &p->out);
+    if (send_buf(p, to, &p->out) != CL_OK)
+        plog(p, "owner %.8s...: request %llu applied, but its connection is gone: the reply waits in the store",
+             to->client_key, (unsigned long long)s->last_seq);
+    return CL_OK;
 }
 
 /* ------------------------------------------------------------ sessions */
@@ -517,8 +526,11 @@ static cl_status remote_refresh(void *user, ckks_ciphertext *ct)
             st = net_msg_blob(&m, 0, &data, &dl);
             if (st == CL_OK)
                 st = ckks_ciphertext_deserialize(params, data, dl, &fresh);
-            /* a fresh encryption at the top level, with the slots the vector had */
+            /* a fresh encryption at the top level, at the top level's scale (as a vector must be to load), with
+             * the slots the vector had */
+            const double top_scale = ckks_params_default_scale(params);
             if (st == CL_OK && (ckks_ciphertext_level(fresh) != ckks_params_max_level(params) ||
+                                !(fabs(ckks_ciphertext_scale(fresh) - top_scale) <= 1e-9 * top_scale) ||
                                 ckks_ciphertext_slots(fresh) != ckks_ciphertext_slots(ct) || ckks_ciphertext_size(fresh) != 2))
                 st = CL_ERR_FORMAT;
             if (st == CL_OK)
@@ -526,8 +538,10 @@ static cl_status remote_refresh(void *user, ckks_ciphertext *ct)
             ckks_ciphertext_free(fresh);
             net_msg_free(&m);
             free(msg);
+            /* a bad answer fails the request, which the owner hears about (an ERROR, not silence) */
             if (st != CL_OK)
-                p->cur_aborted = true;
+                plog(p, "owner %.8s...: refresh for request %llu refused: %s", p->cur_peer->client_key,
+                     (unsigned long long)p->cur_seq, cl_strerror(st));
             return st;
         }
         /* the owner sent something else (it gave up and sent its request again):
@@ -637,8 +651,10 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
         send_buf(p, from, &p->out);
 }
 
-/* INIT and STEP: applied once, committed with their reply. */
-static cl_status apply_init(net_platform *p, session *s, const net_msg *m)
+/* INIT and STEP: applied once, committed with their reply. *touched tells
+ * whether the session in memory may have changed before a failure (false: the
+ * request was refused before anything was written, and the session stays). */
+static cl_status apply_init(net_platform *p, session *s, const net_msg *m, bool *touched)
 {
     const size_t n = he_dqn_init_count(&s->hp, s->env);
     if (m->n_items != n)
@@ -647,6 +663,7 @@ static cl_status apply_init(net_platform *p, session *s, const net_msg *m)
     he_dqn_pf_get_scalars(s->pf, &sc);
     if (sc.initialized)
         return CL_ERR_STATE;
+    *touched = true; /* the vectors load straight into the session's weights */
     cl_status st = CL_OK;
     for (size_t i = 0; i < n && st == CL_OK; i++)
         st = load_vec(s, m, (uint32_t)i, he_dqn_pf_init_vec(s->pf, i));
@@ -668,7 +685,7 @@ static cl_status apply_init(net_platform *p, session *s, const net_msg *m)
     return st;
 }
 
-static cl_status apply_step(net_platform *p, session *s, const net_msg *m)
+static cl_status apply_step(net_platform *p, session *s, const net_msg *m, bool *touched)
 {
     uint64_t step, gs, upd;
     cl_status st;
@@ -677,10 +694,18 @@ static cl_status apply_step(net_platform *p, session *s, const net_msg *m)
         return st;
     if (step > INT64_MAX || gs > 1024 || upd > 1)
         return CL_ERR_FORMAT;
+    /* what he_dqn_pf_step refuses before it changes anything, checked here so that the session stays */
+    he_dqn_pf_scalars sc;
+    he_dqn_pf_get_scalars(s->pf, &sc);
+    if ((int64_t)step != sc.env_steps + 1 || (gs > 0 && sc.stored + 1 < (uint64_t)s->hp.batch_size))
+        return CL_ERR_STATE;
+    /* s->in are the session's scratch inputs: loading them changes no state */
     for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
         st = load_vec(s, m, (uint32_t)(1 + k), s->in[k]);
-    if (st == CL_OK)
-        st = he_dqn_pf_step(s->pf, (int64_t)step, s->in, (int64_t)gs, upd != 0);
+    if (st != CL_OK)
+        return st;
+    *touched = true;
+    st = he_dqn_pf_step(s->pf, (int64_t)step, s->in, (int64_t)gs, upd != 0);
     if (st != CL_OK)
         return st;
     if ((st = net_store_begin(p->store)) != CL_OK)
@@ -728,7 +753,8 @@ static void handle_mutation(net_platform *p, const net_peer *from, session *s, c
     p->cur = s;
     p->cur_seq = m->seq;
     p->cur_aborted = false;
-    cl_status st = m->type == NET_MSG_INIT ? apply_init(p, s, m) : apply_step(p, s, m);
+    bool touched = false;
+    cl_status st = m->type == NET_MSG_INIT ? apply_init(p, s, m, &touched) : apply_step(p, s, m, &touched);
     if (st == CL_OK) {
         s->last_seq = m->seq;
         st = commit_and_reply(p, s, from);
@@ -739,8 +765,10 @@ static void handle_mutation(net_platform *p, const net_peer *from, session *s, c
     p->cur = NULL;
     if (st != CL_OK) {
         const bool aborted = p->cur_aborted;
-        /* whatever the request changed in memory goes; the store has the last good state */
-        session_drop(p, s);
+        /* whatever the request changed in memory goes; the store has the last good state (a request refused
+         * before it changed anything leaves the session as it was) */
+        if (touched)
+            session_drop(p, s);
         if (!aborted)
             reply_error(p, from, m->seq, st, "%s %llu failed", net_msg_type_name(m->type), (unsigned long long)m->seq);
         else
@@ -879,4 +907,37 @@ cl_status net_platform_serve(net_platform *p, volatile sig_atomic_t *stop)
         free(msg);
     }
     return CL_OK;
+}
+
+/* ------------------------------------------------------------ test hooks (net/platform_internal.h) */
+
+void net_platform_handle_for_test(net_platform *p, const char *client_key_z85, const uint8_t *buf, size_t len)
+{
+    if (!p || !client_key_z85 || strlen(client_key_z85) != NET_KEY_Z85_LEN || (!buf && len))
+        return;
+    /* no ZeroMQ connection has this routing id: libzmq's own start with a zero byte, and no owner sets one */
+    static const char rid[] = "\xff" "cipherl-handler-test";
+    net_peer peer;
+    memset(&peer, 0, sizeof peer);
+    memcpy(peer.routing_id, rid, sizeof rid - 1);
+    peer.routing_len = sizeof rid - 1;
+    memcpy(peer.client_key, client_key_z85, NET_KEY_Z85_LEN + 1);
+    static const uint8_t none = 0;
+    handle(p, &peer, buf ? buf : &none, len);
+}
+
+bool net_platform_session_for_test(const net_platform *p, const char *client_key_z85, net_session_info *info)
+{
+    memset(info, 0, sizeof *info);
+    for (const session *s = p ? p->sessions : NULL; s && client_key_z85; s = s->next)
+        if (!strcmp(s->key, client_key_z85)) {
+            he_dqn_pf_scalars sc;
+            he_dqn_pf_get_scalars(s->pf, &sc);
+            info->env_steps = (uint64_t)sc.env_steps;
+            info->initialized = sc.initialized ? 1 : 0;
+            info->train_steps = (uint64_t)sc.train_steps;
+            info->last_seq = s->last_seq;
+            return true;
+        }
+    return false;
 }
