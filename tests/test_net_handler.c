@@ -1345,6 +1345,16 @@ static void test_handler_fuzz(void **state)
         net_owner *no = NULL;
         assert_int_equal(net_owner_open(&oc, F.params, ow->ctx, ow->own, &no), CL_OK);
         net_session_info info;
+        /* a known key cannot change its sampling seed or its evaluation keys half way */
+        const owner *other = owners[1 - o];
+        assert_int_equal(net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(ow->seed) + 1, F.pbytes, F.plen, ow->ek,
+                                         ow->ekl, &info),
+                         CL_ERR_REFUSED);
+        assert_non_null(strstr(net_owner_last_error(no), "other settings"));
+        assert_int_equal(net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, other->ek,
+                                         other->ekl, &info),
+                         CL_ERR_REFUSED);
+        assert_non_null(strstr(net_owner_last_error(no), "other settings"));
         cl_status st = net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, ow->ek,
                                        ow->ekl, &info);
         if (st != CL_OK)

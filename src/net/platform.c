@@ -589,12 +589,19 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
         bool f1 = false, f2 = false;
         net_store_get_text(p->store, tenant, "env", old_env, sizeof old_env, &f1);
         net_store_get_text(p->store, tenant, "hparams", old_hp, sizeof old_hp, &f2);
-        uint8_t *old_params = NULL;
-        size_t old_plen = 0;
+        uint8_t *old_params = NULL, *old_keys = NULL;
+        size_t old_plen = 0, old_klen = 0;
+        int64_t old_seed = 0;
+        bool f3 = false;
         net_store_get(p->store, tenant, "params", 0, &old_params, &old_plen);
-        const bool same = f1 && f2 && !strcmp(old_env, env) && !strcmp(old_hp, hpline) && old_params &&
-                          old_plen == plen && !memcmp(old_params, params, plen);
+        net_store_get_int(p->store, tenant, "sample_seed", &old_seed, &f3);
+        /* the evaluation keys too: a resumed session keeps computing with the ones it was opened with */
+        net_store_get(p->store, tenant, "eval_keys", 0, &old_keys, &old_klen);
+        const bool same = f1 && f2 && f3 && !strcmp(old_env, env) && !strcmp(old_hp, hpline) && old_params &&
+                          old_plen == plen && !memcmp(old_params, params, plen) && (uint64_t)old_seed == seed &&
+                          old_keys && old_klen == klen && !memcmp(old_keys, keys, klen);
         free(old_params);
+        free(old_keys);
         if (!same) {
             reply_error(p, from, m->seq, CL_ERR_STATE,
                         "this key already has a session with other settings (%s); use another key to start anew",
