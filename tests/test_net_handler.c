@@ -1333,6 +1333,25 @@ static void test_handler_fuzz(void **state)
     assert_true(net_platform_session_for_test(F.p, F.A.kp.public_z85, &in));
     check_memory(F.A.kp.public_z85, tA);
 
+    /* ---- a new session may not claim a larger replay than the platform allows (default 1 000 000) */
+    {
+        net_keypair big;
+        assert_int_equal(net_keypair_generate(&big), CL_OK);
+        he_dqn_hparams hp = F.hp;
+        hp.buffer_size = 2000000;
+        char line[2048];
+        he_dqn_hp_format(&hp, line, sizeof line);
+        msg h = build_hello(ENV, line, 7, F.pbytes, F.plen, F.A.ek, F.A.ekl);
+        net_platform_handle_for_test(F.p, big.public_z85, h.d, h.len);
+        net_session_info none;
+        assert_false(net_platform_session_for_test(F.p, big.public_z85, &none));
+        int64_t t = -1;
+        assert_int_equal(net_store_tenant_find(F.st, big.public_z85, &t), CL_OK);
+        assert_true(t < 0);
+        free(h.d);
+        net_keypair_wipe(&big);
+    }
+
     /* ---- and the platform serves real connections: A and B resume, step, act and pull */
     pthread_t th;
     g_stop = 0;

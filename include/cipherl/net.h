@@ -37,6 +37,7 @@ typedef struct net_platform_config {
     bool allow_insecure;    /* accept parameter sets below 128-bit security (tests only) */
     size_t max_msg_bytes;   /* 0: 2 GiB */
     int refresh_timeout_ms; /* how long a refresh may take the owner (0: 600 000) */
+    int64_t max_buffer_size; /* the largest replay buffer a session may ask for, in transitions (0: 1 000 000) */
     const char *allow_file; /* the owners let in: one CURVE public key (Z85) per line, or their
                                owner.curve.pub files concatenated; NULL lets in any key */
     net_log_fn log;         /* may be NULL */

@@ -153,6 +153,8 @@ cl_status net_platform_open(const net_platform_config *cfg, net_platform **out, 
         p->cfg.max_msg_bytes = DEFAULT_MAX_MSG;
     if (p->cfg.refresh_timeout_ms <= 0)
         p->cfg.refresh_timeout_ms = 600000;
+    if (p->cfg.max_buffer_size <= 0)
+        p->cfg.max_buffer_size = 1000000;
     char serr[512] = "";
     if ((st = net_store_open(p->state_dir, &p->store, serr, sizeof serr)) != CL_OK) {
         fail(err, errlen, st, "cannot open the store in %s: %s (%s)", p->state_dir, cl_strerror(st), serr);
@@ -622,7 +624,14 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
         }
         snprintf(s->key, sizeof s->key, "%s", from->client_key);
         snprintf(s->env, sizeof s->env, "%s", env);
-        if ((st = he_dqn_hp_parse_line(hpline, &s->hp, err, sizeof err)) == CL_OK)
+        if ((st = he_dqn_hp_parse_line(hpline, &s->hp, err, sizeof err)) == CL_OK &&
+            s->hp.buffer_size > p->cfg.max_buffer_size) {
+            /* the replay's slots are allocated with the session: bound what one HELLO can claim */
+            st = CL_ERR_INVALID;
+            snprintf(err, sizeof err, "buffer_size %lld is above this platform's limit of %lld transitions",
+                     (long long)s->hp.buffer_size, (long long)p->cfg.max_buffer_size);
+        }
+        if (st == CL_OK)
             st = session_build(p, s, params, plen, keys, klen, seed, err, sizeof err);
         if (st == CL_OK && (st = net_store_begin(p->store)) == CL_OK) {
             if ((st = net_store_tenant_add(p->store, from->client_key, &s->tenant)) == CL_OK &&
