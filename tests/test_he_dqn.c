@@ -302,7 +302,11 @@ static void test_ckks_follows_clear(void **state)
     }
     print_message("# HE-DQN fidelity: %lld train steps, largest weight difference %.3g\n",
                   (long long)cs->train_steps, err);
-    assert_true(err < 1e-3);
+    /* CKKS noise at a 40-bit scale and N = 2^12 is ~1e-9 on values of order 1
+     * per rescaled product (measured: 2.5e-9 after these 2 training steps).
+     * 1e-6 leaves a margin of 400 and still catches a systematic mismatch of
+     * the backends like the level-drop scale error, which made it 3.6e-6. */
+    assert_true(err < 1e-6);
 
     he_dqn_free(kag);
     slots_owner_free(kown);

@@ -5,9 +5,12 @@
  * s_L = 2^scale_bits and s_{l-1} = s_l^2 / q_l. Then:
  *   - a product of two vectors at level l, rescaled, has scale s_l^2/q_l = s_{l-1};
  *   - plaintext values and constants are encoded at s_l, so the same holds for them;
- *   - bringing a vector from level l down to l' < l drops limbs to l'+1, multiplies
- *     by the constant 1 encoded at s_{l'} q_{l'+1} / s_{l'+1}, and rescales. The
- *     scale lands exactly on s_{l'} (one constant multiplication, no extra level).
+ *   - bringing a vector from level l down to l' < l drops limbs to l'+1 (the
+ *     scale stays s_l), multiplies by the constant 1 encoded at
+ *     s_{l'} q_{l'+1} / s_l, and rescales. The scale lands exactly on s_{l'}
+ *     (one constant multiplication, no extra level). Dividing by s_{l'+1}
+ *     instead would be off by s_l / s_{l'+1}, a relative error of 1e-6 at
+ *     test-n12 and of percents at n15, where the s_l drift further apart.
  * Additions therefore always see equal scales, and the learning code never
  * deals with scales.
  *
@@ -85,8 +88,11 @@ static cl_status at_level(slots_ctx *ctx, const ckks_ciphertext *a, int level, c
     cl_status st;
     if ((st = ckks_drop_level(s->ev, a, level + 1, tmp)) != CL_OK)
         return st;
+    /* Dropping primes keeps the scale: tmp still has a's, s_la, which is not
+     * s_{level+1} when a was more than one level up (the s_l drift apart,
+     * s_{l-1} = s_l^2 / q_l). The constant divides by the scale tmp has. */
     const double c_scale = s->scale[level] * (double)ckks_params_prime(s->params, (size_t)level + 1) /
-                           s->scale[level + 1];
+                           ckks_ciphertext_scale(tmp);
     if ((st = ckks_mul_const(s->ev, tmp, 1.0, c_scale, tmp)) != CL_OK || (st = ckks_rescale(s->ev, tmp, tmp)) != CL_OK)
         return st;
     /* The product of the doubles above equals s_level up to rounding; pin it. */
