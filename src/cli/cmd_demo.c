@@ -59,7 +59,7 @@ static void usage(FILE *f)
             "Writes to DIR (default ./cipherl-demo): summary.md, the training logs and traces, the\n"
             "models, platform.log, and curves.png (with gnuplot; curves.gp to render it). The keys\n"
             "and the platform's state are kept in DIR/work-XXXXXX and deleted at the end.\n"
-            "About 3 minutes at n14-l6 on 2 cores. Test presets need --insecure.\n");
+            "About 2 minutes at n14-l6 on 2 cores. Test presets need --insecure.\n");
 }
 
 /* ------------------------------------------------------------ files */
