@@ -456,8 +456,12 @@ static void test_ckks_follows_clear(void **state)
     print_message("# HE-TD3 fidelity: %lld train steps, largest action difference %.3g, largest weight difference "
                   "%.3g\n",
                   (long long)cs->train_steps, aerr, werr);
-    assert_true(aerr < 1e-3);
-    assert_true(werr < 1e-3);
+    /* CKKS noise at test-n12 leaves ~1e-8 here (measured: actions 5.1e-9,
+     * weights 1.9e-8); 1e-6 keeps a margin of 50 and catches a systematic
+     * mismatch of the backends such as the level-drop scale error, which made
+     * these 2.1e-6 and 1.5e-5. */
+    assert_true(aerr < 1e-6);
+    assert_true(werr < 1e-6);
 
     he_td3_free(kag);
     slots_owner_free(kown);
