@@ -294,7 +294,7 @@ static double max_weight_diff(const char *a, const char *b)
 /* ------------------------------------------------------------ report */
 
 typedef struct demo_row {
-    const char *name, *log, *model;
+    const char *name, *log;
     log_summary ls;
     double eval_mean, eval_sd, seconds;
     double mb; /* moved between owner and platform; < 0: none */
@@ -483,7 +483,6 @@ int cli_cmd_demo(int argc, char **argv)
         snprintf(name, sizeof name, "%s_trace.csv", tag[i]);
         join(traces[i], sizeof traces[i], o.dir, name);
         rows[i].log = logs[i];
-        rows[i].model = models[i];
     }
     join(plat_log, sizeof plat_log, o.dir, "platform.log");
 
