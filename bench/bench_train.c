@@ -11,6 +11,7 @@
 #include "cipherl/rl.h"
 #include "cipherl/slots.h"
 #include "cli/cli.h"
+#include "cli/he_algo.h"
 #include "cli/train.h"
 #include "rl/he_dqn.h"
 
@@ -146,7 +147,7 @@ int cli_bench_train(int argc, char **argv)
         cli_error("bench train: %s", err);
         return 2;
     }
-    if (hp.optimizer == HE_DQN_OPT_ADAM) {
+    if (hp.optimizer == RL_HE_OPT_ADAM) {
         cli_error("bench train: optimizer=adam (exact) cannot run on ciphertexts");
         return 2;
     }
@@ -168,7 +169,9 @@ int cli_bench_train(int argc, char **argv)
     cli_he_backend be = {0};
     he_dqn *ag = NULL;
     double *t_env = malloc((size_t)steps * sizeof *t_env), *t_train = malloc((size_t)steps * sizeof *t_train);
-    st = t_env && t_train ? (cl_status)cli_he_backend_ckks(env_id, &hp, params, &be) : CL_ERR_NOMEM;
+    const cli_he_hp uhp = {.dqn = hp};
+    st = t_env && t_train ? (cl_status)cli_he_backend_ckks(cli_he_algo_find("dqn"), env_id, &uhp, params, &be)
+                          : CL_ERR_NOMEM;
     if (st != CL_OK && (!t_env || !t_train))
         ckks_params_free(params);
     if (st == CL_OK)

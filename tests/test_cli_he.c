@@ -242,6 +242,90 @@ static void test_census_json(void **state)
     free(out);
 }
 
+/* HE-TD3's census: the documented layout and keys (docs/he-td3.md), its seven
+ * phases in order, and the training step = critic phases + actor phases /
+ * policy_delay (the actor updates every 2nd step; counts are means, so up to
+ * rounding). */
+static void test_census_td3(void **state)
+{
+    (void)state;
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' census --env Pendulum-v1 --preset test-n12 --insecure --json", CIPHERL_CLI);
+    int rc = run_capture(cmd, &out);
+    if (rc != 0)
+        fail_msg("census exited %d: %s", rc, out);
+    const char *j = out;
+    assert_non_null(strstr(j, "\"algo\": \"td3\""));
+    assert_int_equal((int)jnum(j, NULL, "width"), 16);
+    assert_int_equal((int)jnum(j, NULL, "slots"), 1024);
+    assert_int_equal((int)jnum(j, NULL, "rotation_keys"), 21);
+    const char *train = jkey(j, NULL, "train_step"), *phases = jkey(j, NULL, "phases");
+    assert_non_null(train);
+    assert_non_null(phases);
+    const char *train_end = jclose(train), *phases_end = jclose(phases);
+    static const char *const names[] = {"target",        "critic forward", "critic backward", "critic optimizer",
+                                        "actor forward", "actor backward", "actor optimizer"};
+    const char *p = phases;
+    double critic = 0, actor = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char pat[64];
+        snprintf(pat, sizeof pat, "\"phase\": \"%s\"", names[k]);
+        const char *q = strstr(p, pat);
+        if (!q || q > phases_end)
+            fail_msg("phase '%s' missing or out of order", names[k]);
+        const char *cts = jkey(q, phases_end, "counts");
+        const char *cend = jclose(cts);
+        if (k < 4)
+            critic += jnum(cts, cend, "rotations");
+        else
+            actor += jnum(cts, cend, "rotations");
+        p = cend;
+    }
+    const double tr = jnum(train, train_end, "rotations");
+    if (!(fabs(critic + actor / 2 - tr) <= 1.0))
+        fail_msg("rotations: critic %g + actor %g / 2 vs training step %g", critic, actor, tr);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' census --env Pendulum-v1 --preset test-n12 --insecure", CIPHERL_CLI);
+    rc = run_capture(cmd, &out);
+    if (rc != 0)
+        fail_msg("census (text) exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "HE-TD3 on Pendulum-v1"));
+    assert_non_null(strstr(out, "actor optimizer"));
+    assert_non_null(strstr(out, "per actor update"));
+    free(out);
+}
+
+/* The gap experiment on a continuous task runs plain TD3 against HE-TD3. */
+static void test_gap_td3(void **state)
+{
+    (void)state;
+    char json[128], cmd[1024], *out = NULL;
+    snprintf(json, sizeof json, "%s/gap_td3.json", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' experiment gap --env Pendulum-v1 --seeds 1 --steps 1100 --episodes 2 --hp learning_starts=1000 "
+             "--json '%s' 2>/dev/null",
+             CIPHERL_CLI, json);
+    int rc = run_capture(cmd, &out);
+    if (rc != 0)
+        fail_msg("experiment gap exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "summary: gap Pendulum-v1"));
+    assert_non_null(strstr(out, "HE-TD3"));
+    free(out);
+    char *j = read_file(json);
+    assert_non_null(strstr(j, "\"env\": \"Pendulum-v1\""));
+    assert_non_null(strstr(j, "\"algo\": \"td3\""));
+    const double random = jnum(j, NULL, "random_return");
+    assert_true(random < -900 && random > -1600); /* Pendulum's random policy: about -1200 */
+    const char *clear = jkey(j, NULL, "clear");
+    const double cm = jnum(clear, jclose(clear), "mean");
+    assert_true(cm <= 0 && cm >= -2000); /* 200 steps of at most 16.3 each */
+    const char *per = jkey(j, NULL, "per_seed");
+    double tsteps[2];
+    assert_int_equal(jarray(per, jclose(per), "clear_train_steps", tsteps, 2), 1);
+    assert_true(tsteps[0] == 100.0); /* 1100 steps, training from step 1001 */
+    free(j);
+}
+
 static void test_census_refusals(void **state)
 {
     (void)state;
@@ -253,10 +337,10 @@ static void test_census_refusals(void **state)
         /* a test preset needs --insecure */
         {"census --env CartPole-v1 --algo dqn --preset test-n12", 2, "--insecure"},
         {"census --env CartPole-v1 --algo dqn --preset test-n12 --json", 2, "--insecure"},
-        {"census --env Pendulum-v1 --algo td3 --preset test-n12 --insecure", 2,
-         "not available in mode clear"},
-        {"census --env MountainCarContinuous-v0 --preset test-n12 --insecure", 2,
-         "not available in mode clear"},
+        {"census --env MountainCarContinuous-v0 --algo dqn --preset test-n12 --insecure", 2,
+         "discrete actions"},
+        {"census --env Pendulum-v1 --preset test-n12 --insecure --hp squash_degree=4", 2,
+         "squash_degree"},
         {"census --env Pendulum-v1 --algo dqn --preset test-n12 --insecure", 2,
          "discrete actions"},
         {"census --env CartPole-v1 --algo td3 --preset test-n12 --insecure", 2,
@@ -395,8 +479,8 @@ static void test_gap_bad_options(void **state)
         {"experiment frob", 2, "unknown experiment 'frob'"},
         {"experiment gap", 2, "--env ENV is required"},
         {"experiment gap --env Nope-v0", 2, "unknown environment"},
-        {"experiment gap --env Pendulum-v1", 2, "not available in mode clear"},
-        {"experiment gap --env MountainCarContinuous-v0", 2, "not available in mode clear"},
+        {"experiment gap --env Pendulum-v1 --hp noise_type=pink", 2, "noise_type"},
+        {"experiment gap --env MountainCarContinuous-v0 --hp batch_size=24", 2, "power of two"},
         {"experiment gap --env CartPole-v1 --seeds 0", 2, "--seeds"},
         {"experiment gap --env CartPole-v1 --seeds abc", 2, "--seeds"},
         {"experiment gap --env CartPole-v1 --seeds -3", 2, "--seeds"},
@@ -441,8 +525,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_census_json),
+        cmocka_unit_test(test_census_td3),
         cmocka_unit_test(test_census_refusals),
         cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_gap_td3),
         cmocka_unit_test(test_gap_bad_options),
     };
     return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);

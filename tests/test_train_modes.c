@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -58,6 +59,27 @@ static void check_trace(const char *file, int steps, int n_actions)
         assert_int_equal(*end, ',');
         long a = strtol(end + 1, &p, 10);
         assert_true(a >= 0 && a < n_actions);
+        assert_int_equal(*p, '\n');
+        p++;
+    }
+    assert_int_equal(*p, 0);
+    free(t);
+}
+
+/* Reads a continuous trace: the header, rows 1..steps in order, one action
+ * each in [lo, hi]; the actions into a (steps values). */
+static void read_trace_cont(const char *file, int steps, double lo, double hi, double *a)
+{
+    char *t = slurp(file);
+    assert_true(!strncmp(t, "step,action\n", 12));
+    char *p = t + 12;
+    for (int s = 1; s <= steps; s++) {
+        char *end;
+        long step = strtol(p, &end, 10);
+        assert_int_equal(step, s);
+        assert_int_equal(*end, ',');
+        a[s - 1] = strtod(end + 1, &p);
+        assert_true(a[s - 1] >= lo && a[s - 1] <= hi);
         assert_int_equal(*p, '\n');
         p++;
     }
@@ -133,6 +155,59 @@ static void test_interactive_follows_clear(void **state)
     free(b);
 }
 
+/* HE-TD3 in mode clear: trace, log, the ablation optimizers; and encrypted at
+ * test-n12 it executes the clear twin's actions up to CKKS noise. */
+static void test_td3_clear_and_interactive(void **state)
+{
+    (void)state;
+    char out[512], trc[512], tri[512], log[512], args[2048];
+    path(out, sizeof out, "out.txt");
+    path(trc, sizeof trc, "td3_twin.csv");
+    path(tri, sizeof tri, "td3_enc.csv");
+    path(log, sizeof log, "td3_log.csv");
+    snprintf(args, sizeof args,
+             "train --mode clear --env Pendulum-v1 --seed 3 --steps 1300 --hp learning_starts=1000 --log '%s'", log);
+    assert_int_equal(run_cli(args, out), 0);
+    char *o = slurp(out);
+    assert_non_null(strstr(o, "trained HE-TD3 on Pendulum-v1 (mode clear"));
+    assert_non_null(strstr(o, "300 training steps"));
+    assert_non_null(strstr(o, "optimizer=he_adam"));
+    free(o);
+    char *l = slurp(log);
+    assert_true(!strncmp(l, "step,episode,return,length\n", 27));
+    assert_non_null(strstr(l, "\n200,1,")); /* Pendulum: every episode is truncated at 200 steps */
+    free(l);
+    static const char *const opts[] = {"sgd", "adam"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "train --mode clear --env Pendulum-v1 --steps 80 --hp learning_starts=64 "
+                                    "--hp optimizer=%s", opts[k]);
+        assert_int_equal(run_cli(args, out), 0);
+        o = slurp(out);
+        assert_non_null(strstr(o, opts[k]));
+        free(o);
+    }
+
+    const char *common = "--env Pendulum-v1 --seed 4 --steps 6 --hp learning_starts=4 --hp batch_size=4 "
+                         "--hp net_arch=4";
+    snprintf(args, sizeof args, "train --mode clear --levels 6 %s --trace '%s'", common, trc);
+    assert_int_equal(run_cli(args, out), 0);
+    snprintf(args, sizeof args, "train --mode interactive --preset test-n12 --insecure %s --trace '%s'", common, tri);
+    assert_int_equal(run_cli(args, out), 0);
+    o = slurp(out);
+    assert_non_null(strstr(o, "trained HE-TD3 on Pendulum-v1 (mode interactive"));
+    assert_non_null(strstr(o, "2 training steps"));
+    free(o);
+    double a[6], b[6];
+    read_trace_cont(trc, 6, -2.0, 2.0, a);
+    read_trace_cont(tri, 6, -2.0, 2.0, b);
+    for (int s = 0; s < 6; s++)
+        if (!(fabs(a[s] - b[s]) < 1e-6))
+            fail_msg("step %d: clear %.17g, encrypted %.17g", s + 1, a[s], b[s]);
+    /* exact Adam has no ciphertext form */
+    snprintf(args, sizeof args, "train --mode interactive --preset test-n12 --insecure %s --hp optimizer=adam", common);
+    assert_int_equal(run_cli(args, out), 2);
+}
+
 static void test_bench_train_json(void **state)
 {
     (void)state;
@@ -205,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_plain_trace),
         cmocka_unit_test(test_clear_trains_and_exports),
         cmocka_unit_test(test_interactive_follows_clear),
+        cmocka_unit_test(test_td3_clear_and_interactive),
         cmocka_unit_test(test_bench_train_json),
         cmocka_unit_test(test_refusals),
     };

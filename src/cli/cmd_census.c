@@ -3,8 +3,7 @@
  * and by phase of the training step), slots, width and Galois keys. Measured
  * by a short run of the HE algorithm on the clear backend (docs/experiment.md).
  *
- * One row per HE algorithm in `algos` below: an algorithm that is not written
- * yet has a row with NULL functions, and the command says so. */
+ * The HE algorithm is a row of the shared table (cli/he_algo.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,114 +13,9 @@
 #include "cipherl/rl.h"
 #include "cipherl/slots.h"
 #include "cli/cli.h"
-#include "nn/nn_he.h"
-#include "rl/he_dqn.h"
+#include "cli/he_algo.h"
 
 #define MAX_HP 64
-#define MAX_PHASES 8
-#define MAX_ROT 64
-
-/* What every HE algorithm's census reduces to. */
-typedef struct census_result {
-    size_t slots, width, batch;
-    int levels;
-    slots_counters train, act;
-    int n_phases;
-    const char *phase_name[MAX_PHASES];
-    slots_counters phase[MAX_PHASES];
-    int phases_add_up; /* the phases sum to the training step (print their sum) */
-    int rot_steps[MAX_ROT];
-    size_t n_rot;
-} census_result;
-
-/* Every algorithm's hyperparameters. */
-typedef union census_hp {
-    he_dqn_hparams dqn;
-} census_hp;
-
-typedef struct census_algo {
-    const char *name;      /* --algo */
-    const char *long_name; /* "HE-DQN" */
-    rl_action_kind kind;   /* the action space it acts in */
-    /* NULL while the algorithm is not available in mode clear */
-    cl_status (*hp_for_env)(const char *env_id, census_hp *hp);
-    cl_status (*hp_assign)(census_hp *hp, const char *assignment, char *err, size_t errlen);
-    cl_status (*hp_check)(const census_hp *hp, char *err, size_t errlen);
-    void (*hp_format)(const census_hp *hp, char *buf, size_t cap);
-    cl_status (*run)(const char *env_id, const census_hp *hp, int levels, census_result *out);
-    int (*min_levels)(void); /* the level budget it needs at least */
-} census_algo;
-
-/* ---- HE-DQN */
-
-static cl_status dqn_hp_for_env(const char *env_id, census_hp *hp)
-{
-    return he_dqn_hparams_for_env(env_id, &hp->dqn);
-}
-
-static cl_status dqn_hp_assign(census_hp *hp, const char *a, char *err, size_t errlen)
-{
-    return he_dqn_hp_assign(&hp->dqn, a, err, errlen);
-}
-
-static cl_status dqn_hp_check(const census_hp *hp, char *err, size_t errlen)
-{
-    return he_dqn_hp_check(&hp->dqn, err, errlen);
-}
-
-static void dqn_hp_format(const census_hp *hp, char *buf, size_t cap)
-{
-    he_dqn_hp_format(&hp->dqn, buf, cap);
-}
-
-static cl_status dqn_run(const char *env_id, const census_hp *hp, int levels, census_result *out)
-{
-    he_dqn_census *c = calloc(1, sizeof *c);
-    if (!c)
-        return CL_ERR_NOMEM;
-    cl_status st = he_dqn_census_run(env_id, &hp->dqn, levels, c);
-    if (st == CL_OK) {
-        out->slots = c->slots;
-        out->width = c->width;
-        out->batch = (size_t)hp->dqn.batch_size;
-        out->levels = c->levels;
-        out->train = c->train_step;
-        out->act = c->act;
-        out->n_phases = HE_DQN_PHASES < MAX_PHASES ? HE_DQN_PHASES : MAX_PHASES;
-        for (int p = 0; p < out->n_phases; p++) {
-            out->phase_name[p] = he_dqn_phase_name(p);
-            out->phase[p] = c->phase[p];
-        }
-        out->phases_add_up = 1;
-        out->n_rot = c->n_rot_steps < MAX_ROT ? c->n_rot_steps : MAX_ROT;
-        memcpy(out->rot_steps, c->rot_steps, out->n_rot * sizeof out->rot_steps[0]);
-    }
-    free(c);
-    return st;
-}
-
-static const census_algo algos[] = {
-    {"dqn", "HE-DQN", RL_ACTION_DISCRETE, dqn_hp_for_env, dqn_hp_assign, dqn_hp_check, dqn_hp_format,
-     dqn_run, nn_he_adam_depth},
-    {"td3", "HE-TD3", RL_ACTION_CONTINUOUS, NULL, NULL, NULL, NULL, NULL, NULL},
-};
-#define N_ALGOS (sizeof algos / sizeof algos[0])
-
-static const census_algo *algo_find(const char *name)
-{
-    for (size_t i = 0; i < N_ALGOS; i++)
-        if (!strcmp(algos[i].name, name))
-            return &algos[i];
-    return NULL;
-}
-
-static const census_algo *algo_for_kind(rl_action_kind kind)
-{
-    for (size_t i = 0; i < N_ALGOS; i++)
-        if (algos[i].kind == kind)
-            return &algos[i];
-    return NULL;
-}
 
 static const char *kind_name(rl_action_kind k)
 {
@@ -202,11 +96,11 @@ static void census_usage(FILE *f)
         "training step (where the refreshes fall at that L), the slots S, the width D\n"
         "and the distinct rotation steps (the Galois keys an encrypted run needs).\n"
         "\n"
-        "  --algo ALGO     dqn for discrete actions (td3 for continuous ones is not\n"
-        "                  available in mode clear yet); default: by ENV's actions\n"
+        "  --algo ALGO     dqn for discrete actions, td3 for continuous ones; default:\n"
+        "                  by ENV's actions\n"
         "  --preset P      a CKKS preset; test presets (below 128-bit security) need\n"
         "                  --insecure\n"
-        "  --hp NAME=VALUE an HE hyperparameter (docs/he-dqn.md), e.g. net_arch=32,\n"
+        "  --hp NAME=VALUE an HE hyperparameter (docs/he-dqn.md, docs/he-td3.md), e.g. net_arch=32,\n"
         "                  batch_size=16, optimizer=he_adam|sgd|adam\n"
         "  --json          one JSON object instead of the tables (docs/experiment.md)\n");
 }
@@ -259,9 +153,9 @@ int cli_cmd_census(int argc, char **argv)
         cli_error("census: unknown environment '%s' (see 'cipherl env list')", env_id);
         return 2;
     }
-    const census_algo *algo;
+    const cli_he_algo *algo;
     if (algo_s) {
-        algo = algo_find(algo_s);
+        algo = cli_he_algo_find(algo_s);
         if (!algo) {
             cli_error("census: unknown algorithm '%s' (dqn or td3)", algo_s);
             return 2;
@@ -272,13 +166,7 @@ int cli_cmd_census(int argc, char **argv)
             return 2;
         }
     } else {
-        algo = algo_for_kind(spec->action_kind);
-    }
-    if (!algo || !algo->run) {
-        cli_error("census: %s (%s) is not available in mode clear yet; %s has %s actions, "
-                  "only dqn (discrete actions) is", algo ? algo->name : "?",
-                  algo ? algo->long_name : "?", env_id, kind_name(spec->action_kind));
-        return 2;
+        algo = cli_he_algo_for_kind(spec->action_kind);
     }
     if (!ckks_preset_find(preset)) {
         char names[256] = "";
@@ -292,32 +180,15 @@ int cli_cmd_census(int argc, char **argv)
     ckks_params *params = NULL;
     if (cli_load_preset("census", preset, insecure, &params))
         return 2;
-    cl_status st;
     const int levels = ckks_params_max_level(params);
     const size_t ring_n = ckks_params_n(params), max_slots = ckks_params_max_slots(params);
     const int preset_insecure = ckks_params_spec(params)->insecure;
     ckks_params_free(params);
 
-    census_hp hp;
-    char err[1280];
-    st = algo->hp_for_env(env_id, &hp);
-    if (st != CL_OK) {
-        cli_error("census: no %s hyperparameters for %s: %s", algo->long_name, env_id,
-                  cl_strerror(st));
-        return 2;
-    }
-    for (int k = 0; k < n_hp; k++) {
-        err[0] = '\0';
-        if (algo->hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
-            cli_error("census: --hp %s: %s", hps[k], err[0] ? err : "invalid");
-            return 2;
-        }
-    }
-    err[0] = '\0';
-    if (algo->hp_check(&hp, err, sizeof err) != CL_OK) {
-        cli_error("census: %s", err[0] ? err : "inconsistent hyperparameters");
-        return 2;
-    }
+    cli_he_hp hp;
+    int hrc = cli_he_algo_hparams(algo, "census", env_id, hps, n_hp, 0, &hp);
+    if (hrc)
+        return hrc;
 
     if (levels < algo->min_levels()) {
         cli_error("census: preset %s has %d levels; %s needs at least %d between refreshes "
@@ -325,12 +196,12 @@ int cli_cmd_census(int argc, char **argv)
                   preset, levels, algo->long_name, algo->min_levels());
         return 2;
     }
-    census_result *r = calloc(1, sizeof *r);
+    cli_he_census *r = calloc(1, sizeof *r);
     if (!r) {
         cli_error("census: %s", cl_strerror(CL_ERR_NOMEM));
         return 1;
     }
-    st = algo->run(env_id, &hp, levels, r);
+    cl_status st = algo->census(env_id, &hp, levels, r);
     if (st != CL_OK) {
         if (st == CL_ERR_LEVEL)
             cli_error("census: preset %s has %d levels, too few for %s with these "
@@ -405,6 +276,8 @@ int cli_cmd_census(int argc, char **argv)
             text_row(r->phase_name[p], &r->phase[p], -1);
         if (r->phases_add_up)
             text_row("sum of phases", &sum, -1);
+        else
+            printf("  (the critic's phases per training step, the actor's per actor update)\n");
         printf("\nhyperparameters: %s\n", hpbuf);
     }
     free(r);

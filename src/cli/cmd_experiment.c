@@ -7,8 +7,8 @@
  * deterministic episodes, and compare the means over seeds with a uniform
  * random policy's return.
  *
- * The HE algorithms are rows of `he_algos` below: an algorithm that is not
- * written yet has a row with NULL functions, and the command says so. */
+ * The HE algorithm is a row of the shared table (cli/he_algo.h): HE-DQN for
+ * discrete actions, HE-TD3 for continuous ones. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -21,8 +21,7 @@
 #include "cipherl/rl.h"
 #include "cipherl/slots.h"
 #include "cli/cli.h"
-#include "nn/nn_he.h"
-#include "rl/he_dqn.h"
+#include "cli/he_algo.h"
 
 #define MAX_HP 64
 #define MAX_SEEDS 1000
@@ -33,127 +32,6 @@
 #define RANDOM_RESET_SEED 424242u      /* ... their resets */
 #define RANDOM_ACTION_SEED 424243u     /* ... their actions */
 #define PLAIN_SEED_MIX 0x5bd1e9955bd1e995ULL /* as cmd_train.c: agent seed = seed ^ this */
-
-/* ------------------------------------------------------------ HE algorithms */
-
-typedef void (*episode_fn)(void *user, int64_t step, double episode_return, int episode_length);
-
-typedef union he_hp {
-    he_dqn_hparams dqn;
-} he_hp;
-
-typedef struct he_algo {
-    const char *name;      /* "dqn" */
-    const char *long_name; /* "HE-DQN" */
-    rl_action_kind kind;   /* the action space it acts in */
-    rl_algo plain;         /* its plaintext twin */
-    /* NULL while the algorithm is not available in mode clear */
-    cl_status (*hp_for_env)(const char *env_id, he_hp *hp);
-    cl_status (*hp_assign)(he_hp *hp, const char *assignment, char *err, size_t errlen);
-    cl_status (*hp_check)(const he_hp *hp, char *err, size_t errlen);
-    void (*hp_format)(const he_hp *hp, char *buf, size_t cap);
-    int64_t *(*hp_timesteps)(he_hp *hp); /* its n_timesteps (the exploration schedule) */
-    const char *(*hp_optimizer)(const he_hp *hp);
-    cl_status (*layout)(const char *env_id, const he_hp *hp, size_t *slots);
-    cl_status (*create)(const char *env_id, const he_hp *hp, slots_ctx *ctx, slots_owner *owner,
-                        uint64_t seed, void **out);
-    cl_status (*learn)(void *ag, int64_t n_steps, episode_fn cb, void *user);
-    cl_status (*evaluate)(void *ag, int episodes, uint64_t seed, double *returns);
-    void (*destroy)(void *ag);
-    /* training steps so far and refreshes per training step */
-    void (*train_stats)(const void *ag, int64_t *train_steps, double *refresh_per_step);
-    int (*min_levels)(void); /* the level budget it needs at least */
-} he_algo;
-
-/* ---- HE-DQN */
-
-static cl_status dqn_hp_for_env(const char *env_id, he_hp *hp)
-{
-    return he_dqn_hparams_for_env(env_id, &hp->dqn);
-}
-
-static cl_status dqn_hp_assign(he_hp *hp, const char *a, char *err, size_t errlen)
-{
-    return he_dqn_hp_assign(&hp->dqn, a, err, errlen);
-}
-
-static cl_status dqn_hp_check(const he_hp *hp, char *err, size_t errlen)
-{
-    return he_dqn_hp_check(&hp->dqn, err, errlen);
-}
-
-static void dqn_hp_format(const he_hp *hp, char *buf, size_t cap)
-{
-    he_dqn_hp_format(&hp->dqn, buf, cap);
-}
-
-static int64_t *dqn_hp_timesteps(he_hp *hp)
-{
-    return &hp->dqn.n_timesteps;
-}
-
-static const char *dqn_hp_optimizer(const he_hp *hp)
-{
-    switch (hp->dqn.optimizer) {
-    case HE_DQN_OPT_HE_ADAM: return "he_adam";
-    case HE_DQN_OPT_SGD: return "sgd";
-    case HE_DQN_OPT_ADAM: return "adam";
-    }
-    return "?";
-}
-
-static cl_status dqn_layout(const char *env_id, const he_hp *hp, size_t *slots)
-{
-    return he_dqn_layout(env_id, &hp->dqn, NULL, slots);
-}
-
-static cl_status dqn_create(const char *env_id, const he_hp *hp, slots_ctx *ctx, slots_owner *owner,
-                            uint64_t seed, void **out)
-{
-    he_dqn *ag = NULL;
-    cl_status st = he_dqn_create(env_id, &hp->dqn, ctx, owner, seed, &ag);
-    *out = ag;
-    return st;
-}
-
-static cl_status dqn_learn(void *ag, int64_t n_steps, episode_fn cb, void *user)
-{
-    return he_dqn_learn(ag, n_steps, cb, user);
-}
-
-static cl_status dqn_evaluate(void *ag, int episodes, uint64_t seed, double *returns)
-{
-    return he_dqn_evaluate(ag, episodes, seed, returns);
-}
-
-static void dqn_destroy(void *ag)
-{
-    he_dqn_free(ag);
-}
-
-static void dqn_train_stats(const void *ag, int64_t *train_steps, double *refresh_per_step)
-{
-    const he_dqn_stats *hs = he_dqn_get_stats(ag);
-    *train_steps = hs->train_steps;
-    *refresh_per_step =
-        hs->train_steps > 0 ? (double)hs->train.refresh / (double)hs->train_steps : 0.0;
-}
-
-static const he_algo he_algos[] = {
-    {"dqn", "HE-DQN", RL_ACTION_DISCRETE, RL_ALGO_DQN, dqn_hp_for_env, dqn_hp_assign, dqn_hp_check,
-     dqn_hp_format, dqn_hp_timesteps, dqn_hp_optimizer, dqn_layout, dqn_create, dqn_learn,
-     dqn_evaluate, dqn_destroy, dqn_train_stats, nn_he_adam_depth},
-    {"td3", "HE-TD3", RL_ACTION_CONTINUOUS, RL_ALGO_TD3, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-     NULL, NULL, NULL, NULL, NULL, NULL},
-};
-
-static const he_algo *he_algo_for(rl_action_kind kind)
-{
-    for (size_t i = 0; i < sizeof he_algos / sizeof he_algos[0]; i++)
-        if (he_algos[i].kind == kind)
-            return &he_algos[i];
-    return NULL;
-}
 
 /* ------------------------------------------------------------ progress */
 
@@ -330,7 +208,7 @@ static int run_plain(const char *env_id, const rl_hparams *hp, uint64_t seed, in
 
 /* Trains the HE algorithm on the clear backend for one seed and evaluates its
  * greedy policy. */
-static int run_clear(const he_algo *algo, const char *env_id, const he_hp *hp, size_t slots,
+static int run_clear(const cli_he_algo *algo, const char *env_id, const cli_he_hp *hp, size_t slots,
                      int levels, uint64_t seed, int64_t steps, int episodes, double *eval_buf,
                      const char *label, int progress, const char *log_dir, double *ret_mean,
                      double *seconds, int64_t *train_steps, double *refresh_per_step)
@@ -382,8 +260,12 @@ static int run_clear(const he_algo *algo, const char *env_id, const he_hp *hp, s
         run_draw(&rs, 1);
     if (close_log(log, rs.log_failed, log_path))
         rc = 1;
-    if (rc == 0)
-        algo->train_stats(ag, train_steps, refresh_per_step);
+    if (rc == 0) {
+        cli_he_stats hs;
+        algo->stats(ag, &hs);
+        *train_steps = hs.train_steps;
+        *refresh_per_step = hs.train_steps > 0 ? (double)hs.train.refresh / (double)hs.train_steps : 0.0;
+    }
     if (rc == 0) {
         st = algo->evaluate(ag, episodes, EVAL_SEED_BASE + seed, eval_buf);
         if (st != CL_OK) {
@@ -489,7 +371,8 @@ static void gap_usage(FILE *f)
         "The gap of DESIGN.md between the clear HE twin and the plaintext agent. For\n"
         "seeds s = 0..K-1 (K default 10) it trains a plain agent (as 'cipherl train\n"
         "--mode plain --seed s': RL Zoo defaults, --plain-hp to override) and the HE\n"
-        "algorithm on the clear backend (HE-DQN for discrete actions; --hp to override,\n"
+        "algorithm on the clear backend (HE-DQN for discrete actions, HE-TD3 for\n"
+        "continuous ones; --hp to override,\n"
         "e.g. optimizer=he_adam|sgd|adam), each for N steps (default: its n_timesteps),\n"
         "with L levels between refreshes (default 6). Each final policy runs E\n"
         "deterministic episodes (default 100), resets from seed 10000 + s. R_random is\n"
@@ -591,14 +474,7 @@ static int cmd_gap(int argc, char **argv)
         cli_error("experiment gap: unknown environment '%s' (see 'cipherl env list')", env_id);
         return 2;
     }
-    const he_algo *algo = he_algo_for(spec->action_kind);
-    if (!algo || !algo->create) {
-        cli_error("experiment gap: %s has %s actions, which need %s: not available in mode "
-                  "clear yet (available: dqn for discrete actions)", env_id,
-                  spec->action_kind == RL_ACTION_DISCRETE ? "discrete" : "continuous",
-                  algo ? algo->long_name : "an HE algorithm");
-        return 2;
-    }
+    const cli_he_algo *algo = cli_he_algo_for_kind(spec->action_kind);
     const int levels = (int)levels_u;
     if (levels < algo->min_levels()) {
         cli_error("experiment gap: --levels %d: %s needs at least %d levels between refreshes "
@@ -631,33 +507,11 @@ static int cmd_gap(int argc, char **argv)
 
     /* HE hyperparameters: the exploration schedule spans the run, as the plain
      * agent's does (rl_agent_begin's total_steps) */
-    he_hp hhp;
-    st = algo->hp_for_env(env_id, &hhp);
-    if (st != CL_OK) {
-        cli_error("experiment gap: no %s hyperparameters for %s: %s", algo->long_name, env_id,
-                  cl_strerror(st));
-        return 1;
-    }
-    for (int k = 0; k < n_hp; k++) {
-        err[0] = '\0';
-        if (algo->hp_assign(&hhp, hps[k], err, sizeof err) != CL_OK) {
-            cli_error("experiment gap: --hp %s: %s", hps[k], err[0] ? err : "invalid");
-            return 2;
-        }
-    }
-    int64_t *hts = algo->hp_timesteps(&hhp);
-    const int64_t clear_steps = steps ? steps : *hts;
-    if (clear_steps < 1) {
-        cli_error("experiment gap: %s n_timesteps must be positive (or give --steps)",
-                  algo->long_name);
-        return 2;
-    }
-    *hts = clear_steps;
-    err[0] = '\0';
-    if (algo->hp_check(&hhp, err, sizeof err) != CL_OK) {
-        cli_error("experiment gap: HE hyperparameters: %s", err[0] ? err : "inconsistent");
-        return 2;
-    }
+    cli_he_hp hhp;
+    int hrc = cli_he_algo_hparams(algo, "experiment gap", env_id, hps, n_hp, steps, &hhp);
+    if (hrc)
+        return hrc;
+    const int64_t clear_steps = *algo->hp_timesteps(&hhp);
     size_t slots = 0;
     st = algo->layout(env_id, &hhp, &slots);
     if (st != CL_OK) {
@@ -731,7 +585,7 @@ static int cmd_gap(int argc, char **argv)
         char php_buf[2048], hhp_buf[2048];
         rl_hp_format(&php, php_buf, sizeof php_buf);
         algo->hp_format(&hhp, hhp_buf, sizeof hhp_buf);
-        const char *opt = algo->hp_optimizer(&hhp);
+        const char *opt = cli_he_optimizer_name(algo->hp_optimizer(&hhp));
 
         printf("gap experiment on %s: %zu seeds; plain %s for %lld steps vs clear %s for %lld "
                "steps (%d levels, optimizer %s)\n",

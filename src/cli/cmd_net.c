@@ -618,7 +618,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
         cli_error("train: %s", err);
         return 2;
     }
-    if (hp.optimizer == HE_DQN_OPT_ADAM) {
+    if (hp.optimizer == RL_HE_OPT_ADAM) {
         cli_error("train: optimizer=adam (exact 1/sqrt) cannot run on ciphertexts; use he_adam or sgd");
         return 2;
     }

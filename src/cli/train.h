@@ -44,7 +44,7 @@ void cli_on_episode(void *user, int64_t step, double ret, int len);
 void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t episodes, const double *recent,
                         int n_recent, int final);
 
-/* The encrypted side of an HE-DQN run: parameters, the owner's keys and
+/* The encrypted side of an HE run: parameters, the owner's keys and
  * slots_owner, the platform's evaluation keys and slots_ctx (which reaches
  * the owner only through the refresh callback). */
 struct ckks_params;
@@ -53,7 +53,8 @@ struct ckks_public_key;
 struct ckks_eval_keys;
 struct slots_ctx;
 struct slots_owner;
-struct he_dqn_hparams;
+struct cli_he_algo;
+union cli_he_hp;
 typedef struct cli_he_backend {
     struct ckks_params *params;
     struct ckks_secret_key *sk;   /* owner */
@@ -62,10 +63,10 @@ typedef struct cli_he_backend {
     struct slots_ctx *ctx;        /* platform */
     struct slots_owner *owner;    /* owner */
 } cli_he_backend;
-/* Takes params; makes the keys HE-DQN needs for env_id and hp (rotation steps
- * from its census at the preset's levels) and both sides. */
-int cli_he_backend_ckks(const char *env_id, const struct he_dqn_hparams *hp, struct ckks_params *params,
-                        cli_he_backend *out);
+/* Takes params; makes the keys the HE algorithm needs for env_id and hp
+ * (rotation steps from its census at the preset's levels) and both sides. */
+int cli_he_backend_ckks(const struct cli_he_algo *algo, const char *env_id, const union cli_he_hp *hp,
+                        struct ckks_params *params, cli_he_backend *out);
 void cli_he_backend_free(cli_he_backend *b);
 
 /* Modes clear and interactive (HE algorithms on the slot machine). */

@@ -16,8 +16,8 @@
 #include "cipherl/slots.h"
 #include "cli/cli.h"
 #include "cli/train.h"
+#include "cli/he_algo.h"
 #include "nn/nn_he.h"
-#include "rl/he_dqn.h"
 
 void cli_on_episode(void *user, int64_t step, double ret, int len)
 {
@@ -42,23 +42,27 @@ void cli_he_backend_free(cli_he_backend *b)
     memset(b, 0, sizeof *b);
 }
 
-int cli_he_backend_ckks(const char *env_id, const he_dqn_hparams *hp, ckks_params *params, cli_he_backend *out)
+int cli_he_backend_ckks(const cli_he_algo *algo, const char *env_id, const cli_he_hp *hp, ckks_params *params,
+                        cli_he_backend *out)
 {
     memset(out, 0, sizeof *out);
     out->params = params;
     size_t S;
-    cl_status st = he_dqn_layout(env_id, hp, NULL, &S);
+    cl_status st = algo->layout(env_id, hp, &S);
     /* the Galois keys the algorithm needs, from its census on the clear backend */
-    he_dqn_census census;
+    cli_he_census *census = calloc(1, sizeof *census);
+    if (!census)
+        st = CL_ERR_NOMEM;
     if (st == CL_OK)
-        st = he_dqn_census_run(env_id, hp, ckks_params_max_level(params), &census);
+        st = algo->census(env_id, hp, ckks_params_max_level(params), census);
     /* the owner */
     if (st == CL_OK)
         st = ckks_secret_key_create(params, &out->sk);
     if (st == CL_OK)
         st = ckks_public_key_create(out->sk, &out->pk);
     if (st == CL_OK)
-        st = ckks_eval_keys_create(out->sk, CKKS_KEYS_RELIN, census.rot_steps, census.n_rot_steps, &out->keys);
+        st = ckks_eval_keys_create(out->sk, CKKS_KEYS_RELIN, census->rot_steps, census->n_rot, &out->keys);
+    free(census);
     /* the platform: evaluation keys only */
     if (st == CL_OK)
         st = slots_ckks_create(params, out->keys, S, &out->ctx);
@@ -72,6 +76,24 @@ int cli_he_backend_ckks(const char *env_id, const he_dqn_hparams *hp, ckks_param
     return (int)st;
 }
 
+/* One trace row per environment step from..to-1: "step,action[,...]". */
+static void write_trace(FILE *trace, const cli_he_algo *algo, const void *ag, int64_t from, int64_t to)
+{
+    const int ad = algo->action_dim(ag);
+    double a[RL_MAX_ACT];
+    for (int64_t s = from; s < to; s++) {
+        algo->action(ag, s, a);
+        fprintf(trace, "%lld", (long long)s + 1);
+        for (int k = 0; k < ad; k++) {
+            if (algo->kind == RL_ACTION_DISCRETE)
+                fprintf(trace, ",%d", (int)a[k]);
+            else
+                fprintf(trace, ",%.17g", a[k]);
+        }
+        fputc('\n', trace);
+    }
+}
+
 int cli_train_he(const cli_train_opts *o)
 {
     const int interactive = !strcmp(o->mode, "interactive");
@@ -80,50 +102,38 @@ int cli_train_he(const cli_train_opts *o)
         cli_error("train: unknown environment '%s' (see 'cipherl env list')", o->env_id);
         return 2;
     }
-    rl_algo algo = rl_algo_default_for(spec);
-    if (o->algo && rl_algo_parse(o->algo, &algo) != CL_OK) {
+    const cli_he_algo *algo = cli_he_algo_for_kind(spec->action_kind);
+    if (o->algo && !(algo = cli_he_algo_find(o->algo))) {
         cli_error("train: unknown algorithm '%s' (dqn or td3)", o->algo);
         return 2;
     }
-    if ((algo == RL_ALGO_DQN) != (spec->action_kind == RL_ACTION_DISCRETE)) {
-        cli_error("train: %s needs %s actions; %s has %s actions", rl_algo_name(algo),
-                  algo == RL_ALGO_DQN ? "discrete" : "continuous", o->env_id,
+    if (algo->kind != spec->action_kind) {
+        cli_error("train: %s needs %s actions; %s has %s actions", algo->name,
+                  algo->kind == RL_ACTION_DISCRETE ? "discrete" : "continuous", o->env_id,
                   spec->action_kind == RL_ACTION_DISCRETE ? "discrete" : "continuous");
-        return 2;
-    }
-    if (algo != RL_ALGO_DQN) {
-        cli_error("train: mode %s has no HE-TD3 yet: continuous tasks train in mode plain only", o->mode);
         return 2;
     }
     if (interactive && o->noise > 0) {
         cli_error("train: --noise belongs to mode clear (ciphertexts bring their own)");
         return 2;
     }
-    he_dqn_hparams hp;
-    cl_status st = he_dqn_hparams_for_env(o->env_id, &hp);
-    if (st != CL_OK) {
-        cli_error("train: %s", cl_strerror(st));
-        return 1;
-    }
-    char err[1280];
-    for (int k = 0; k < o->n_hp; k++)
-        if (he_dqn_hp_assign(&hp, o->hps[k], err, sizeof err) != CL_OK) {
-            cli_error("train: --hp %s: %s", o->hps[k], err);
-            return 2;
-        }
-    if (he_dqn_hp_check(&hp, err, sizeof err) != CL_OK) {
-        cli_error("train: %s", err);
-        return 2;
-    }
-    if (interactive && hp.optimizer == HE_DQN_OPT_ADAM) {
+    cli_he_hp hp;
+    int hrc = cli_he_algo_hparams(algo, "train", o->env_id, o->hps, o->n_hp, o->steps, &hp);
+    if (hrc)
+        return hrc;
+    if (interactive && algo->hp_optimizer(&hp) == RL_HE_OPT_ADAM) {
         cli_error("train: optimizer=adam (exact 1/sqrt) cannot run on ciphertexts; use he_adam or sgd");
         return 2;
     }
-    const int64_t steps = o->steps ? o->steps : hp.n_timesteps;
-    hp.n_timesteps = steps; /* the exploration schedule spans the run, as in mode plain */
-    size_t D, S;
-    if ((st = he_dqn_layout(o->env_id, &hp, &D, &S)) != CL_OK) {
+    const int64_t steps = *algo->hp_timesteps(&hp);
+    size_t S;
+    cl_status st;
+    if ((st = algo->layout(o->env_id, &hp, &S)) != CL_OK) {
         cli_error("train: bad network shape: %s", cl_strerror(st));
+        return 2;
+    }
+    if (o->out_path && !algo->export_mlp) {
+        cli_error("train: %s cannot export its policy as a model yet (drop --out)", algo->long_name);
         return 2;
     }
 
@@ -150,9 +160,9 @@ int cli_train_he(const cli_train_opts *o)
         }
         levels = o->levels;
     }
-    if (levels < nn_he_adam_depth()) {
+    if (levels < algo->min_levels()) {
         cli_error("train: %d levels are fewer than the %d the HE-compatible Adam needs%s", levels,
-                  nn_he_adam_depth(), preset ? " (choose a preset with more levels, e.g. n14-l6 or n15)" : "");
+                  algo->min_levels(), preset ? " (choose a preset with more levels, e.g. n14-l6 or n15)" : "");
         cli_he_backend_free(&hk);
         return 2;
     }
@@ -172,12 +182,16 @@ int cli_train_he(const cli_train_opts *o)
         cli_he_backend_free(&hk);
         return 1;
     }
-    if (trace)
-        fprintf(trace, "step,action\n");
+    if (trace) {
+        fprintf(trace, "step,action");
+        for (int k = 1; k < (spec->action_kind == RL_ACTION_DISCRETE ? 1 : spec->action_dim); k++)
+            fprintf(trace, ",action_%d", k);
+        fputc('\n', trace);
+    }
 
     slots_ctx *ctx = NULL;
     slots_owner *owner = NULL;
-    he_dqn *ag = NULL;
+    void *ag = NULL;
     ckks_params *params = hk.params;
     hk.params = NULL;
     int rc = 0;
@@ -187,13 +201,13 @@ int cli_train_he(const cli_train_opts *o)
         st = slots_clear_create(&cfg, &ctx, &owner);
     } else {
         ckks_set_threads(o->threads);
-        st = (cl_status)cli_he_backend_ckks(o->env_id, &hp, params, &hk);
+        st = (cl_status)cli_he_backend_ckks(algo, o->env_id, &hp, params, &hk);
         params = NULL;
         ctx = hk.ctx;
         owner = hk.owner;
     }
     if (st == CL_OK)
-        st = he_dqn_create(o->env_id, &hp, ctx, owner, o->seed, &ag);
+        st = algo->create(o->env_id, &hp, ctx, owner, o->seed, &ag);
     if (st != CL_OK) {
         cli_error("train: cannot set up mode %s: %s", o->mode, cl_strerror(st));
         rc = 1;
@@ -207,7 +221,7 @@ int cli_train_he(const cli_train_opts *o)
     const int64_t chunk = interactive ? 1 : 16;
     while (rc == 0 && done < steps) {
         const int64_t n = steps - done < chunk ? steps - done : chunk;
-        st = he_dqn_learn(ag, n, cli_on_episode, &rs);
+        st = algo->learn(ag, n, cli_on_episode, &rs);
         if (st != CL_OK) {
             if (o->progress)
                 fputc('\n', stderr);
@@ -215,11 +229,8 @@ int cli_train_he(const cli_train_opts *o)
             rc = 1;
             break;
         }
-        if (trace) {
-            const int *acts = he_dqn_actions(ag);
-            for (int64_t s = done; s < done + n; s++)
-                fprintf(trace, "%lld,%d\n", (long long)s + 1, acts[s]);
-        }
+        if (trace)
+            write_trace(trace, algo, ag, done, done + n);
         done += n;
         if (o->progress) {
             const double t = cli_now_s();
@@ -243,9 +254,9 @@ int cli_train_he(const cli_train_opts *o)
     if (rc == 0 && o->out_path) {
         nn_mlp *net = NULL;
         rl_policy *pol = NULL;
-        st = he_dqn_export_mlp(ag, &net);
+        st = algo->export_mlp(ag, &net);
         if (st == CL_OK) {
-            st = rl_policy_from_mlp(RL_ALGO_DQN, o->env_id, net, &pol);
+            st = rl_policy_from_mlp(algo->plain, o->env_id, net, &pol);
             if (st != CL_OK)
                 nn_mlp_free(net);
         }
@@ -258,33 +269,35 @@ int cli_train_he(const cli_train_opts *o)
         }
     }
     if (rc == 0) {
-        const he_dqn_stats *s = he_dqn_get_stats(ag);
+        cli_he_stats s;
+        algo->stats(ag, &s);
         double mean = 0;
         for (int i = 0; i < rs.n_recent; i++)
             mean += rs.recent[i];
         char mtxt[64] = "n/a (no episode finished)";
         if (rs.n_recent)
             snprintf(mtxt, sizeof mtxt, "%.2f", mean / rs.n_recent);
-        printf("trained HE-DQN on %s (mode %s, %s%s, %d levels, seed %llu): %lld steps, %lld episodes, "
+        printf("trained %s on %s (mode %s, %s%s, %d levels, seed %llu): %lld steps, %lld episodes, "
                "%lld training steps in %.2f s (%.1f env steps/s); mean return of the last %d episodes %s\n",
-               o->env_id, o->mode, preset ? "preset " : "no preset", preset ? preset : "", levels,
-               (unsigned long long)o->seed, (long long)s->env_steps, (long long)s->episodes,
-               (long long)s->train_steps, elapsed, elapsed > 0 ? (double)s->env_steps / elapsed : 0.0, rs.n_recent,
+               algo->long_name, o->env_id, o->mode, preset ? "preset " : "no preset", preset ? preset : "", levels,
+               (unsigned long long)o->seed, (long long)s.env_steps, (long long)s.episodes,
+               (long long)s.train_steps, elapsed, elapsed > 0 ? (double)s.env_steps / elapsed : 0.0, rs.n_recent,
                mtxt);
-        if (s->train_steps > 0) {
-            const double ts = (double)s->train_steps;
+        if (s.train_steps > 0) {
+            const double ts = (double)s.train_steps;
             printf("per training step: %.0f rotations, %.0f ciphertext products, %.0f plaintext and %.0f constant "
                    "products, %.1f refreshes\n",
-                   (double)s->train.rotate / ts, (double)s->train.mul / ts, (double)s->train.mul_plain / ts,
-                   (double)s->train.mul_const / ts, (double)s->train.refresh / ts);
+                   (double)s.train.rotate / ts, (double)s.train.mul / ts, (double)s.train.mul_plain / ts,
+                   (double)s.train.mul_const / ts, (double)s.train.refresh / ts);
         }
         if (interactive)
             printf("set-up (census, keys, encrypted initial weights) %.2f s\n", t_setup);
         char hpbuf[2048];
-        he_dqn_hp_format(&hp, hpbuf, sizeof hpbuf);
+        algo->hp_format(&hp, hpbuf, sizeof hpbuf);
         printf("hyperparameters: %s\n", hpbuf);
     }
-    he_dqn_free(ag);
+    if (ag)
+        algo->destroy(ag);
     if (!interactive) {
         slots_owner_free(owner);
         slots_ctx_free(ctx);

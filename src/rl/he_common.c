@@ -61,6 +61,121 @@ void rl_he_counters_acc(slots_counters *acc, const slots_counters *a, const slot
     acc->min_level = b->min_level;
 }
 
+/* ------------------------------------------------------------ optimizers */
+
+const char *const rl_he_optimizer_names[3] = {"he_adam", "sgd", "adam"};
+
+#define EXACT_ADAM_EPS 1e-8 /* PyTorch's default */
+
+/* 1 / (sqrt(v / (1 - beta2^t)) + eps); user points to 1 - beta2^t */
+static double exact_adam_denominator(double v, void *user)
+{
+    const double c2 = user ? *(const double *)user : 1.0;
+    return 1.0 / (sqrt(fmax(v, 0.0) / c2) + EXACT_ADAM_EPS);
+}
+
+bool rl_he_optimizer_has_state(rl_he_optimizer opt)
+{
+    return opt != RL_HE_OPT_SGD;
+}
+
+cl_status rl_he_optimizer_supported(slots_ctx *ctx, rl_he_optimizer opt)
+{
+    if ((unsigned)opt > RL_HE_OPT_ADAM)
+        return CL_ERR_INVALID;
+    if (opt != RL_HE_OPT_ADAM)
+        return CL_OK;
+    /* an empty vector: the clear backend answers CL_ERR_STATE, any other CL_ERR_UNSUPPORTED */
+    slots_vec *probe;
+    cl_status st = slots_vec_create(ctx, &probe);
+    if (st != CL_OK)
+        return st;
+    st = slots_clear_map(ctx, probe, exact_adam_denominator, NULL, probe);
+    slots_vec_free(probe);
+    return st == CL_ERR_UNSUPPORTED ? st : CL_OK;
+}
+
+cl_status rl_he_optimizer_init(slots_ctx *ctx, slots_owner *owner, rl_he_optimizer opt, const nn_he_adam_config *cfg,
+                               slots_vec *m, slots_vec *r, double *buf, size_t S)
+{
+    switch (opt) {
+    case RL_HE_OPT_SGD:
+        return CL_OK;
+    case RL_HE_OPT_HE_ADAM:
+        return nn_he_adam_init_slots(cfg, ctx, owner, m, r);
+    case RL_HE_OPT_ADAM: {
+        memset(buf, 0, S * sizeof *buf);
+        cl_status st = slots_encrypt(owner, buf, S, m);
+        return st == CL_OK ? slots_encrypt(owner, buf, S, r) : st;
+    }
+    }
+    return CL_ERR_INVALID;
+}
+
+/* Exact Adam (PyTorch's formulation; clear backend only): m and v start at 0;
+ * m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
+ * theta -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
+ * Levels: 2 on g, 1 on m and v, then one for m * den and one for the step. */
+static cl_status exact_adam_step(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *theta, slots_vec *m,
+                                 slots_vec *v, const slots_vec *g, slots_vec *t0, slots_vec *t1)
+{
+    const double b1 = cfg->beta1, b2 = cfg->beta2;
+    double c2 = 1.0 - pow(b2, (double)t);
+    const double alpha_t = cfg->alpha / (1.0 - pow(b1, (double)t));
+    cl_status st = slots_mul_const(ctx, m, b1, m);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, g, 1.0 - b1, t0);
+    if (st == CL_OK)
+        st = slots_add(ctx, m, t0, m);
+    if (st == CL_OK)
+        st = slots_mul(ctx, g, g, t0);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, t0, 1.0 - b2, t0);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, v, b2, v);
+    if (st == CL_OK)
+        st = slots_add(ctx, v, t0, v);
+    if (st == CL_OK)
+        st = slots_clear_map(ctx, v, exact_adam_denominator, &c2, t1);
+    if (st == CL_OK)
+        st = rl_he_ensure_level(ctx, m, 2);
+    if (st == CL_OK)
+        st = rl_he_ensure_level(ctx, t1, 2);
+    if (st == CL_OK)
+        st = slots_mul(ctx, m, t1, t0);
+    if (st == CL_OK)
+        st = slots_mul_const(ctx, t0, alpha_t, t0);
+    if (st == CL_OK)
+        st = slots_sub(ctx, theta, t0, theta);
+    return st;
+}
+
+cl_status rl_he_optimizer_step(slots_ctx *ctx, rl_he_optimizer opt, const nn_he_adam_config *cfg, long t,
+                               slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g, slots_vec *t0,
+                               slots_vec *t1)
+{
+    cl_status st;
+    switch (opt) {
+    case RL_HE_OPT_SGD: /* theta -= lr * g: one level on g */
+        if ((st = rl_he_ensure_level(ctx, g, 1)) != CL_OK || (st = slots_mul_const(ctx, g, cfg->alpha, t0)) != CL_OK)
+            return st;
+        return slots_sub(ctx, theta, t0, theta);
+    case RL_HE_OPT_ADAM:
+        if ((st = rl_he_ensure_level(ctx, g, 3)) != CL_OK || (st = rl_he_ensure_level(ctx, m, 2)) != CL_OK ||
+            (st = rl_he_ensure_level(ctx, r, 2)) != CL_OK)
+            return st;
+        return exact_adam_step(ctx, cfg, t, theta, m, r, g, t0, t1);
+    case RL_HE_OPT_HE_ADAM: {
+        const int ad = nn_he_adam_depth();
+        if ((st = rl_he_ensure_level(ctx, g, ad)) != CL_OK || (st = rl_he_ensure_level(ctx, r, ad)) != CL_OK ||
+            (st = rl_he_ensure_level(ctx, m, 3)) != CL_OK)
+            return st;
+        return nn_he_adam_step_slots(ctx, cfg, t, theta, m, r, g);
+    }
+    }
+    return CL_ERR_INVALID;
+}
+
 cl_status rl_he_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {

@@ -9,6 +9,7 @@
 
 #include "cipherl/common.h"
 #include "cipherl/slots.h"
+#include "nn/nn_he.h"
 
 bool rl_he_pow2(size_t v);
 /* n empty vectors of ctx in *out (freed by rl_he_vecs_free even on failure). */
@@ -25,6 +26,31 @@ cl_status rl_he_fail(char *err, size_t errlen, const char *fmt, ...) __attribute
 int rl_he_parse_real(const char *s, double *out);
 /* A hidden width "H", "[H]" or "[H,H]" (both hidden layers one width); 1 on success. */
 int rl_he_parse_arch(const char *s, double *out);
+
+/* The optimizer of an HE algorithm's training step (hyperparameter
+ * "optimizer", value names rl_he_optimizer_names). */
+typedef enum rl_he_optimizer {
+    RL_HE_OPT_HE_ADAM = 0, /* "he_adam": the HE-compatible Adam (docs/he-adam.md), the default */
+    RL_HE_OPT_SGD = 1,     /* "sgd": theta -= learning_rate * g (one level) */
+    RL_HE_OPT_ADAM = 2     /* "adam": exact Adam with 1/sqrt evaluated exactly: an ablation that only
+                              the clear backend can run (CL_ERR_UNSUPPORTED on ciphertexts) */
+} rl_he_optimizer;
+extern const char *const rl_he_optimizer_names[3];
+/* Whether the optimizer keeps a state (m and r / v) per parameter vector. */
+bool rl_he_optimizer_has_state(rl_he_optimizer opt);
+/* CL_ERR_UNSUPPORTED if ctx cannot run opt (exact Adam off the clear backend). */
+cl_status rl_he_optimizer_supported(slots_ctx *ctx, rl_he_optimizer opt);
+/* The owner's initial state of m and r: HE-Adam's (nn_he_adam_init_slots),
+ * zeros for exact Adam; buf: S doubles of scratch. Nothing for SGD. */
+cl_status rl_he_optimizer_init(slots_ctx *ctx, slots_owner *owner, rl_he_optimizer opt, const nn_he_adam_config *cfg,
+                               slots_vec *m, slots_vec *r, double *buf, size_t S);
+/* One step of opt on theta with gradient g at the 1-based step t, cfg->alpha
+ * the learning rate (HE-Adam's settings; exact Adam uses beta1, beta2 and
+ * PyTorch's eps 1e-8). Refreshes its inputs first where they have too few
+ * levels. t0, t1: scratch vectors. m and r are unused by SGD. */
+cl_status rl_he_optimizer_step(slots_ctx *ctx, rl_he_optimizer opt, const nn_he_adam_config *cfg, long t,
+                               slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g, slots_vec *t0,
+                               slots_vec *t1);
 
 /* Hyperparameters by name: a table of fields of a struct. */
 typedef enum rl_he_kind {

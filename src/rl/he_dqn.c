@@ -136,7 +136,7 @@ void he_dqn_hparams_default(he_dqn_hparams *hp)
     hp->adam_beta2 = 0.999;
     hp->adam_delta = 0.1;
     hp->adam_prior = 0.1;
-    hp->optimizer = HE_DQN_OPT_HE_ADAM;
+    hp->optimizer = RL_HE_OPT_HE_ADAM;
     hp->reward_scale = 1.0;
 }
 
@@ -186,7 +186,6 @@ cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
 
 /* ------------------------------------------------------------- hyperparameters by name */
 
-static const char *const opt_names[] = {"he_adam", "sgd", "adam"};
 #define HOFF(f) offsetof(he_dqn_hparams, f)
 static const rl_he_field hfields[] = {
     {"n_timesteps", RL_HE_INT64, HOFF(n_timesteps), 1, 1e12, 0, NULL, 0},
@@ -210,12 +209,12 @@ static const rl_he_field hfields[] = {
     {"adam_beta2", RL_HE_REAL, HOFF(adam_beta2), 0, 1, 1, NULL, 0},
     {"adam_delta", RL_HE_REAL, HOFF(adam_delta), 0, 1e6, 0, NULL, 0},
     {"adam_prior", RL_HE_REAL, HOFF(adam_prior), 0, 1e6, 1, NULL, 0},
-    {"optimizer", RL_HE_ENUM, HOFF(optimizer), 0, 0, 0, opt_names, 3},
+    {"optimizer", RL_HE_ENUM, HOFF(optimizer), 0, 0, 0, rl_he_optimizer_names, 3},
     {"reward_scale", RL_HE_REAL, HOFF(reward_scale), 0, 1e6, 1, NULL, 0},
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 
-_Static_assert(sizeof(he_dqn_optimizer) == sizeof(int), "enum fields are set as int");
+_Static_assert(sizeof(rl_he_optimizer) == sizeof(int), "enum fields are set as int");
 
 cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
@@ -245,7 +244,7 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
         return rl_he_fail(err, errlen, "reward_scale must be > 0");
     if (!(hp->learning_rate_decay >= 0 && hp->learning_rate_decay < 1))
         return rl_he_fail(err, errlen, "learning_rate_decay must be in [0, 1)");
-    if ((unsigned)hp->optimizer > HE_DQN_OPT_ADAM)
+    if ((unsigned)hp->optimizer > RL_HE_OPT_ADAM)
         return rl_he_fail(err, errlen, "unknown optimizer");
     nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
                            .delta = hp->adam_delta, .prior = hp->adam_prior};
@@ -318,15 +317,6 @@ static nn_dense_slots layer_view(const he_dqn_pf *ag, slots_vec **p)
 
 /* ------------------------------------------------------------- platform: optimizers */
 
-#define EXACT_ADAM_EPS 1e-8 /* PyTorch's default */
-
-/* 1 / (sqrt(v / (1 - beta2^t)) + eps); user points to 1 - beta2^t */
-static double exact_adam_denominator(double v, void *user)
-{
-    const double c2 = user ? *(const double *)user : 1.0;
-    return 1.0 / (sqrt(fmax(v, 0.0) / c2) + EXACT_ADAM_EPS);
-}
-
 /* The learning rate of the next training step: learning_rate, decayed
  * linearly with the public progress env_steps / n_timesteps. */
 static double scheduled_lr(const he_dqn_pf *ag)
@@ -338,53 +328,6 @@ static double scheduled_lr(const he_dqn_pf *ag)
     return ag->hp.learning_rate * (1.0 - ag->hp.learning_rate_decay * progress);
 }
 
-/* theta -= lr * g: one level on g. */
-static cl_status sgd_step(he_dqn_pf *ag, slots_vec *theta, const slots_vec *g)
-{
-    cl_status st = slots_mul_const(ag->ctx, g, ag->adam.alpha, ag->t0);
-    if (st == CL_OK)
-        st = slots_sub(ag->ctx, theta, ag->t0, theta);
-    return st;
-}
-
-/* Exact Adam (PyTorch's formulation; clear backend only): m and v start at 0;
- * m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2,
- * theta -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
- * Levels: 2 on g, 1 on m and v, then one for m * den and one for the step. */
-static cl_status exact_adam_step(he_dqn_pf *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *v, const slots_vec *g)
-{
-    slots_ctx *ctx = ag->ctx;
-    const double b1 = ag->hp.adam_beta1, b2 = ag->hp.adam_beta2;
-    double c2 = 1.0 - pow(b2, (double)t);
-    const double alpha_t = ag->adam.alpha / (1.0 - pow(b1, (double)t));
-    cl_status st = slots_mul_const(ctx, m, b1, m);
-    if (st == CL_OK)
-        st = slots_mul_const(ctx, g, 1.0 - b1, ag->t0);
-    if (st == CL_OK)
-        st = slots_add(ctx, m, ag->t0, m);
-    if (st == CL_OK)
-        st = slots_mul(ctx, g, g, ag->t0);
-    if (st == CL_OK)
-        st = slots_mul_const(ctx, ag->t0, 1.0 - b2, ag->t0);
-    if (st == CL_OK)
-        st = slots_mul_const(ctx, v, b2, v);
-    if (st == CL_OK)
-        st = slots_add(ctx, v, ag->t0, v);
-    if (st == CL_OK)
-        st = slots_clear_map(ctx, v, exact_adam_denominator, &c2, ag->t1);
-    if (st == CL_OK)
-        st = ensure_level(ag, m, 2);
-    if (st == CL_OK)
-        st = ensure_level(ag, ag->t1, 2);
-    if (st == CL_OK)
-        st = slots_mul(ctx, m, ag->t1, ag->t0);
-    if (st == CL_OK)
-        st = slots_mul_const(ctx, ag->t0, alpha_t, ag->t0);
-    if (st == CL_OK)
-        st = slots_sub(ctx, theta, ag->t0, theta);
-    return st;
-}
-
 /* HE-Adam's settings from the hyperparameters (platform and owner alike). */
 static nn_he_adam_config adam_config(const he_dqn_hparams *hp)
 {
@@ -393,34 +336,6 @@ static nn_he_adam_config adam_config(const he_dqn_hparams *hp)
                                .beta2 = hp->adam_beta2,
                                .delta = hp->adam_delta,
                                .prior = hp->adam_prior};
-}
-
-static bool optimizer_has_state(he_dqn_optimizer opt)
-{
-    return opt != HE_DQN_OPT_SGD;
-}
-
-static cl_status optimizer_step(he_dqn_pf *ag, long t, slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g)
-{
-    cl_status st;
-    switch (ag->hp.optimizer) {
-    case HE_DQN_OPT_SGD:
-        if ((st = ensure_level(ag, g, 1)) != CL_OK)
-            return st;
-        return sgd_step(ag, theta, g);
-    case HE_DQN_OPT_ADAM:
-        if ((st = ensure_level(ag, g, 3)) != CL_OK || (st = ensure_level(ag, m, 2)) != CL_OK ||
-            (st = ensure_level(ag, r, 2)) != CL_OK)
-            return st;
-        return exact_adam_step(ag, t, theta, m, r, g);
-    default: {
-        const int ad = nn_he_adam_depth();
-        if ((st = ensure_level(ag, g, ad)) != CL_OK || (st = ensure_level(ag, r, ad)) != CL_OK ||
-            (st = ensure_level(ag, m, 3)) != CL_OK)
-            return st;
-        return nn_he_adam_step_slots(ag->ctx, &ag->adam, t, theta, m, r, g);
-    }
-    }
 }
 
 /* ------------------------------------------------------------- shapes shared by both sides */
@@ -458,7 +373,7 @@ size_t he_dqn_init_count(const he_dqn_hparams *hp, const char *env_id)
     shape sh;
     if (!hp || !env_id || shape_of(env_id, hp, &sh) != CL_OK)
         return 0;
-    return NLAYERS * sh.P * (optimizer_has_state(hp->optimizer) ? 3 : 1);
+    return NLAYERS * sh.P * (rl_he_optimizer_has_state(hp->optimizer) ? 3 : 1);
 }
 
 /* ------------------------------------------------------------- platform: creation */
@@ -477,17 +392,8 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
         return CL_ERR_PARAMS;
     if (slots_top_level(ctx) < nn_he_adam_depth())
         return CL_ERR_LEVEL;
-    if (hp->optimizer == HE_DQN_OPT_ADAM) {
-        /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
-        slots_vec *probe;
-        if ((st = slots_vec_create(ctx, &probe)) != CL_OK)
-            return st;
-        /* an empty vector: the clear backend answers CL_ERR_STATE, any other CL_ERR_UNSUPPORTED */
-        st = slots_clear_map(ctx, probe, exact_adam_denominator, NULL, probe);
-        slots_vec_free(probe);
-        if (st == CL_ERR_UNSUPPORTED)
-            return st;
-    }
+    if ((st = rl_he_optimizer_supported(ctx, hp->optimizer)) != CL_OK)
+        return st; /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
 
     he_dqn_pf *ag = calloc(1, sizeof *ag);
     if (!ag)
@@ -600,7 +506,7 @@ slots_vec *he_dqn_pf_init_vec(he_dqn_pf *ag, size_t i)
 {
     if (!ag)
         return NULL;
-    const size_t per = ag->P * (optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
+    const size_t per = ag->P * (rl_he_optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
     if (i >= NLAYERS * per)
         return NULL;
     const size_t l = i / per, k = i % per;
@@ -614,7 +520,7 @@ cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
-    const size_t n = NLAYERS * ag->P * (optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
+    const size_t n = NLAYERS * ag->P * (rl_he_optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
     for (size_t i = 0; i < n; i++)
         if (slots_level(he_dqn_pf_init_vec(ag, i)) < 0)
             return CL_ERR_STATE;
@@ -815,7 +721,8 @@ static cl_status train_step(he_dqn_pf *ag, const size_t *idx)
     ag->adam.alpha = scheduled_lr(ag); /* a public constant per step */
     for (int l = 0; l < NLAYERS; l++)
         for (size_t p = 0; p < ag->P; p++)
-            if ((st = optimizer_step(ag, t, ag->w[l][p], ag->m[l][p], ag->r[l][p], ag->g[l][p])) != CL_OK)
+            if ((st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][p], ag->m[l][p], ag->r[l][p],
+                                           ag->g[l][p], ag->t0, ag->t1)) != CL_OK)
                 return st;
     phase_mark(ag, HE_DQN_PHASES);
     ag->stats.train_steps++;
@@ -1117,7 +1024,7 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n
     if (!o || !vecs || n != he_dqn_init_count(&o->hp, o->spec->id))
         return CL_ERR_INVALID;
     const size_t D = o->D, S = o->S, P = o->P;
-    const bool has_state = optimizer_has_state(o->hp.optimizer);
+    const bool has_state = rl_he_optimizer_has_state(o->hp.optimizer);
     const size_t per = P * (has_state ? 3 : 1);
     const nn_he_adam_config adam = adam_config(&o->hp);
     cl_status st = CL_OK;
@@ -1148,13 +1055,7 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n
         free(W);
         for (size_t p = 0; p < P && st == CL_OK && has_state; p++) {
             slots_vec *m = w[P + 2 * p], *r = w[P + 2 * p + 1];
-            if (o->hp.optimizer == HE_DQN_OPT_HE_ADAM) {
-                st = nn_he_adam_init_slots(&adam, o->ctx, o->owner, m, r);
-            } else { /* exact Adam: zeros */
-                memset(o->buf, 0, S * sizeof *o->buf);
-                if ((st = slots_encrypt(o->owner, o->buf, S, m)) == CL_OK)
-                    st = slots_encrypt(o->owner, o->buf, S, r);
-            }
+            st = rl_he_optimizer_init(o->ctx, o->owner, o->hp.optimizer, &adam, m, r, o->buf, S);
         }
     }
     return st;

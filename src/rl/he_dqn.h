@@ -18,14 +18,8 @@
 
 #include "cipherl/common.h"
 #include "cipherl/slots.h"
+#include "rl/he_common.h"
 
-/* The optimizer of the training step (hyperparameter "optimizer"). */
-typedef enum he_dqn_optimizer {
-    HE_DQN_OPT_HE_ADAM = 0, /* "he_adam": the HE-compatible Adam (docs/he-adam.md), the default */
-    HE_DQN_OPT_SGD = 1,     /* "sgd": theta -= learning_rate * g (one level) */
-    HE_DQN_OPT_ADAM = 2     /* "adam": exact Adam with 1/sqrt(w) evaluated exactly: an ablation that
-                               only the clear backend can run (CL_ERR_UNSUPPORTED on ciphertexts) */
-} he_dqn_optimizer;
 
 /* Hyperparameters: Stable-Baselines3 / RL Zoo names where they exist. */
 typedef struct he_dqn_hparams {
@@ -51,7 +45,7 @@ typedef struct he_dqn_hparams {
     double adam_beta1, adam_beta2;
     double adam_delta;              /* HE-Adam's variance floor */
     double adam_prior;              /* HE-Adam's prior second moment */
-    he_dqn_optimizer optimizer;
+    rl_he_optimizer optimizer;     /* he_adam (default), sgd, or adam (exact; clear only) */
     double reward_scale;            /* the owner multiplies rewards by this before encrypting them: keeps
                                        Q-values inside the polynomials' intervals (returns are reported unscaled) */
 } he_dqn_hparams;

@@ -113,6 +113,7 @@ void he_td3_hparams_default(he_td3_hparams *hp)
     hp->adam_prior = 0.1;
     hp->actor_adam_delta = 1e-3;
     hp->actor_adam_prior = 1e-3;
+    hp->optimizer = RL_HE_OPT_HE_ADAM;
 }
 
 cl_status he_td3_hparams_for_env(const char *env_id, he_td3_hparams *hp)
@@ -166,10 +167,12 @@ static const rl_he_field hfields[] = {
     {"adam_prior", RL_HE_REAL, HOFF(adam_prior), 0, 1e6, 1, NULL, 0},
     {"actor_adam_delta", RL_HE_REAL, HOFF(actor_adam_delta), 0, 1e6, 0, NULL, 0},
     {"actor_adam_prior", RL_HE_REAL, HOFF(actor_adam_prior), 0, 1e6, 1, NULL, 0},
+    {"optimizer", RL_HE_ENUM, HOFF(optimizer), 0, 0, 0, rl_he_optimizer_names, 3},
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 
 _Static_assert(sizeof(he_td3_noise) == sizeof(int), "enum fields are set as int");
+_Static_assert(sizeof(rl_he_optimizer) == sizeof(int), "enum fields are set as int");
 
 cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
@@ -219,6 +222,8 @@ cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
                                   "actor_adam_delta, actor_adam_prior) are out of range");
     if (!(hp->reward_scale > 0))
         return rl_he_fail(err, errlen, "reward_scale must be > 0");
+    if ((unsigned)hp->optimizer > RL_HE_OPT_ADAM)
+        return rl_he_fail(err, errlen, "unknown optimizer");
     return CL_OK;
 }
 
@@ -328,7 +333,8 @@ static cl_status init_weights(he_td3 *ag)
                 st = slots_encrypt(ag->owner, ag->buf, S, ag->w[n][l][2 * D]);
             free(W);
             for (size_t p = 0; p < ag->P && st == CL_OK; p++)
-                st = nn_he_adam_init_slots(&ag->adam[n], ag->ctx, ag->owner, ag->m[n][l][p], ag->r[n][l][p]);
+                st = rl_he_optimizer_init(ag->ctx, ag->owner, ag->hp.optimizer, &ag->adam[n], ag->m[n][l][p],
+                                          ag->r[n][l][p], ag->buf, S);
         }
     return st;
 }
@@ -363,6 +369,8 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
         return CL_ERR_LEVEL;
     if (he_td3_hp_check(hp, NULL, 0) != CL_OK)
         return CL_ERR_INVALID;
+    if ((st = rl_he_optimizer_supported(ctx, hp->optimizer)) != CL_OK)
+        return st; /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
 
     he_td3 *ag = calloc(1, sizeof *ag);
     if (!ag)
@@ -600,20 +608,15 @@ static cl_status backprop(he_td3 *ag, int n)
     return st;
 }
 
-/* HE-compatible Adam on every parameter vector of network n, at step t. */
+/* The optimizer (HE-compatible Adam by default) on every parameter vector of
+ * network n, at step t. */
 static cl_status adam_net(he_td3 *ag, int n, long t)
 {
-    const int depth = nn_he_adam_depth();
     cl_status st = CL_OK;
     for (int l = 0; l < NL && st == CL_OK; l++)
-        for (size_t p = 0; p < ag->P && st == CL_OK; p++) {
-            if ((st = ensure_level(ag, ag->g[n][l][p], depth)) != CL_OK ||
-                (st = ensure_level(ag, ag->r[n][l][p], depth)) != CL_OK ||
-                (st = ensure_level(ag, ag->m[n][l][p], 3)) != CL_OK)
-                break;
-            st = nn_he_adam_step_slots(ag->ctx, &ag->adam[n], t, ag->w[n][l][p], ag->m[n][l][p], ag->r[n][l][p],
-                                       ag->g[n][l][p]);
-        }
+        for (size_t p = 0; p < ag->P && st == CL_OK; p++)
+            st = rl_he_optimizer_step(ag->ctx, ag->hp.optimizer, &ag->adam[n], t, ag->w[n][l][p], ag->m[n][l][p],
+                                      ag->r[n][l][p], ag->g[n][l][p], ag->t0, ag->t1);
     return st;
 }
 

@@ -22,6 +22,7 @@
 
 #include "cipherl/common.h"
 #include "cipherl/slots.h"
+#include "rl/he_common.h"
 
 /* Exploration noise of the owner (SB3's action_noise). */
 typedef enum he_td3_noise {
@@ -60,6 +61,7 @@ typedef struct he_td3_hparams {
     double adam_prior;          /* the critics' HE-Adam prior second moment */
     double actor_adam_delta;    /* the actor's (its gradients live on another scale) */
     double actor_adam_prior;
+    rl_he_optimizer optimizer;  /* he_adam (default), sgd, or adam (exact; clear only): the ablation */
 } he_td3_hparams;
 
 /* Defaults for Pendulum-v1 (docs/he-td3.md). */
