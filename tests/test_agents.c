@@ -1,7 +1,7 @@
 /* Tests of the plaintext baselines: hyperparameters (defaults, parsing,
  * errors), replay buffer, SB3 training-loop bookkeeping, model files (round
- * trip, every truncation and every corrupted byte refused, version 1 files
- * still read), policies made from networks trained elsewhere (the HE-friendly
+ * trip, every truncation and every corrupted byte refused, version 1 and 2
+ * files still read), policies made from networks trained elsewhere (the HE-friendly
  * NN_ACT_POLY2 activation), a TD3 smoke run and a short DQN run on CartPole-v1
  * that must really learn. */
 #include <math.h>
@@ -334,26 +334,32 @@ static void wr64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* A version 2 model file rewritten as older builds wrote it (model version 1,
- * network block version 1: no magic, version nor bound); *len is updated. */
-static uint8_t *as_version1(const uint8_t *buf, size_t *len)
+/* A version 3 model file rewritten as older builds wrote it: model version 1
+ * (network block version 1: no magic, version nor bounds) or 2 (network block
+ * version 2: no squash bound); *len is updated. */
+static uint8_t *as_version(int version, const uint8_t *buf, size_t *len)
 {
     size_t id_len = buf[16], net_pos = 20 + id_len + 32 + 8;
     size_t net_len = (size_t)rd64(buf + net_pos - 8);
-    size_t n1 = *len - 16;
+    const size_t cut = version == 1 ? 24 : 8, n1 = *len - cut;
     uint8_t *old = malloc(n1);
     memcpy(old, buf, net_pos);
-    old[8] = 1;
-    wr64(old + net_pos - 8, net_len - 16);
-    memcpy(old + net_pos, buf + net_pos + 8, 12);                       /* layers, acts */
-    memcpy(old + net_pos + 12, buf + net_pos + 28, net_len - 28);       /* sizes, params */
+    old[8] = (uint8_t)version;
+    wr64(old + net_pos - 8, net_len - cut);
+    if (version == 1) {
+        memcpy(old + net_pos, buf + net_pos + 8, 12);                   /* layers, acts */
+    } else {
+        memcpy(old + net_pos, buf + net_pos, 28);                       /* up to act_bound */
+        old[net_pos + 4] = 2;
+    }
+    memcpy(old + net_pos + 36 - cut, buf + net_pos + 36, net_len - 36); /* sizes, params */
     wr64(old + n1 - 8, fnv1a64(old, n1 - 8));
     *len = n1;
     return old;
 }
 
-/* Model files of older builds (version 1) still load, and act the same;
- * a file whose network block does not go with its version is refused. */
+/* Model files of older builds (versions 1 and 2) still load, and act the
+ * same; a file whose network block does not go with its version is refused. */
 static void test_model_version1(void **state)
 {
     (void)state;
@@ -362,36 +368,51 @@ static void test_model_version1(void **state)
     for (int e = 0; e < 2; e++) {
         rl_agent *ag = small_agent(algos[e], envs[e], 23, NULL, 0);
         uint8_t *buf;
-        size_t len, len1;
+        size_t len, len1, len2;
         assert_int_equal(rl_agent_serialize(ag, &buf, &len), CL_OK);
-        len1 = len;
-        uint8_t *old = as_version1(buf, &len1);
-        rl_policy *pol;
+        assert_int_equal(buf[8], 3);
+        len1 = len2 = len;
+        uint8_t *old = as_version(1, buf, &len1), *old2 = as_version(2, buf, &len2);
+        rl_policy *pol, *pol2;
         assert_int_equal(rl_policy_deserialize(old, len1, &pol), CL_OK);
+        assert_int_equal(rl_policy_deserialize(old2, len2, &pol2), CL_OK);
         rl_rng rng;
         rl_rng_seed(&rng, 5);
         for (int t = 0; t < 20; t++) {
-            double obs[RL_MAX_OBS], a1[RL_MAX_ACT], a2[RL_MAX_ACT];
+            double obs[RL_MAX_OBS], a1[RL_MAX_ACT], a2[RL_MAX_ACT], a3[RL_MAX_ACT];
             for (int i = 0; i < RL_MAX_OBS; i++)
                 obs[i] = rl_rng_range(&rng, -1, 1);
             assert_int_equal(rl_policy_act(rl_agent_policy(ag), obs, a1), CL_OK);
             assert_int_equal(rl_policy_act(pol, obs, a2), CL_OK);
-            assert_true(a1[0] == a2[0]);
+            assert_int_equal(rl_policy_act(pol2, obs, a3), CL_OK);
+            assert_true(a1[0] == a2[0] && a1[0] == a3[0]);
         }
         rl_policy_free(pol);
+        rl_policy_free(pol2);
         for (size_t n = 0; n < len1; n++) {
             cl_status st = rl_policy_deserialize(old, n, &pol);
             assert_true(st == CL_ERR_TRUNCATED || st == CL_ERR_FORMAT);
         }
-        /* version 1 header around a version 2 block, and the reverse */
-        old[8] = 2;
-        wr64(old + len1 - 8, fnv1a64(old, len1 - 8));
-        assert_int_equal(rl_policy_deserialize(old, len1, &pol), CL_ERR_FORMAT);
-        buf[8] = 1;
-        wr64(buf + len - 8, fnv1a64(buf, len - 8));
-        assert_int_equal(rl_policy_deserialize(buf, len, &pol), CL_ERR_FORMAT);
-        assert_null(pol);
+        for (size_t n = 0; n < len2; n++) {
+            cl_status st = rl_policy_deserialize(old2, n, &pol);
+            assert_true(st == CL_ERR_TRUNCATED || st == CL_ERR_FORMAT);
+        }
+        /* a header whose version does not go with its network block's: 2 and 3 around a
+         * version 1 block, 1 and 3 around a version 2 block, 1 and 2 around a version 3 block */
+        uint8_t *files[3] = {old, old2, buf};
+        const size_t lens[3] = {len1, len2, len};
+        for (int f = 0; f < 3; f++)
+            for (int v = 1; v <= 3; v++) {
+                if (v == f + 1)
+                    continue;
+                files[f][8] = (uint8_t)v;
+                wr64(files[f] + lens[f] - 8, fnv1a64(files[f], lens[f] - 8));
+                pol = (rl_policy *)1;
+                assert_int_equal(rl_policy_deserialize(files[f], lens[f], &pol), CL_ERR_FORMAT);
+                assert_null(pol);
+            }
         free(old);
+        free(old2);
         free(buf);
         rl_agent_free(ag);
     }
@@ -540,6 +561,21 @@ static void test_policy_from_mlp(void **state)
     /* a ReLU network as the plaintext agents make is accepted too */
     assert_int_equal(nn_mlp_create(3, w1, 1, 1, NN_ACT_RELU, NN_ACT_TANH, &net), CL_OK);
     assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, "Pendulum-v1", net, &pol), CL_OK);
+    rl_policy_free(pol);
+    /* HE-TD3's squashed actor: needs its squash bound, and is no Q-network */
+    net = poly2_net(3, 1, NN_ACT_SQUASH3, 4.0, 2);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, "Pendulum-v1", net, &pol), CL_ERR_PARAMS);
+    assert_int_equal(nn_mlp_set_squash_bound(net, 2.0), CL_OK);
+    nn_mlp *q = poly2_net(4, 2, NN_ACT_SQUASH5, 4.0, 2);
+    assert_int_equal(nn_mlp_set_squash_bound(q, 2.0), CL_OK);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_DQN, "CartPole-v1", q, &pol), CL_ERR_PARAMS);
+    nn_mlp_free(q);
+    assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, "Pendulum-v1", net, &pol), CL_OK);
+    /* actions stay in the bounds where the squash leaves [-1, 1] */
+    net->params[net->b_off[2]] = 1e3;
+    double obs3[3] = {0.1, 0.2, 0.3}, act1;
+    assert_int_equal(rl_policy_act(pol, obs3, &act1), CL_OK);
+    assert_true(act1 == -2.0 || act1 == 2.0);
     rl_policy_free(pol);
     remove(path);
 }

@@ -1,8 +1,9 @@
 /* HE-TD3 on the slot machine: one training step's gradients (critics, actor
  * through dQ/da) and Polyak targets against a plain double reference of the
  * same polynomial networks, the CKKS run following its clear twin (actions
- * and weights within a bound), learning Pendulum-v1 in clear, and the
- * hyperparameter interface.
+ * and weights within a bound), learning Pendulum-v1 in clear, the
+ * hyperparameter interface, and the actor exported as an nn_mlp policy
+ * acting as the agent does.
  *
  * Knobs for experiments (the defaults are what the test asserts):
  * HE_TD3_TEST=<test name> runs one test; HE_TD3_CLEAR_ONLY=1 stops the
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cipherl/ckks.h"
 #include "cipherl/rl.h"
@@ -642,6 +644,128 @@ static void test_hparams(void **state)
     assert_true(cen.phase[HE_TD3_PHASE_ACTOR_BACKWARD].mul_plain > 0);
 }
 
+/* ------------------------------------------------ 5. the actor as a model */
+
+/* The action of pol and of the agent for obs: equal to 1e-9 (the clear
+ * backend sums in another order; the largest difference goes to *worst);
+ * returns the policy's raw network output. */
+static double same_action(he_td3 *ag, rl_policy *pol, rl_policy *back, const double *obs, double *worst)
+{
+    double a1[RL_MAX_ACT], a2[RL_MAX_ACT], a3[RL_MAX_ACT];
+    assert_int_equal(he_td3_act(ag, obs, a1), CL_OK);
+    assert_int_equal(rl_policy_act(pol, obs, a2), CL_OK);
+    assert_int_equal(rl_policy_act(back, obs, a3), CL_OK);
+    for (int j = 0; j < ACT; j++) {
+        if (!(fabs(a1[j] - a2[j]) <= 1e-9))
+            fail_msg("action %d: agent %.17g, exported policy %.17g", j, a1[j], a2[j]);
+        *worst = fmax(*worst, fabs(a1[j] - a2[j]));
+        assert_true(a2[j] == a3[j]); /* the saved model acts bit for bit the same */
+        assert_true(a2[j] >= -2.0 && a2[j] <= 2.0);
+    }
+    /* the raw output, to see the squash leave [-1, 1] */
+    nn_mlp_ws *ws;
+    const nn_mlp *net = rl_policy_network(pol);
+    assert_int_equal(nn_mlp_ws_create(net, 1, &ws), CL_OK);
+    const double *y = nn_mlp_forward(net, ws, obs, 1);
+    assert_non_null(y);
+    const double y0 = y[0];
+    nn_mlp_ws_free(ws);
+    return y0;
+}
+
+static void test_export_actor(void **state)
+{
+    (void)state;
+    const rl_env_spec *spec = rl_env_find(ENV);
+    assert_non_null(spec);
+    char path[] = "/tmp/cipherl_test_he_td3_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    /* the owner's normalization folded in (Pendulum-v1: theta-dot divided by 8) or not; both squashes */
+    const int normalize[3] = {1, 0, 1}, degree[3] = {3, 5, 5};
+    for (int c = 0; c < 3; c++) {
+        he_td3_hparams hp = small_hparams();
+        hp.normalize_obs = normalize[c];
+        hp.squash_degree = degree[c];
+        if (!normalize[c])
+            hp.activation_bound = 8.0; /* raw theta-dot up to 8: with b = 1 the actions turn non-finite */
+        size_t S;
+        assert_int_equal(he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
+        slots_ctx *ctx;
+        slots_owner *own;
+        slots_clear_config cfg = {.slots = S, .levels = 6};
+        assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
+        he_td3 *ag;
+        assert_int_equal(he_td3_create(ENV, &hp, ctx, own, 5 + (uint64_t)c, &ag), CL_OK);
+        assert_int_equal(he_td3_learn(ag, 40, NULL, NULL), CL_OK);
+        assert_true(he_td3_get_stats(ag)->actor_updates >= 10);
+
+        nn_mlp *net = (nn_mlp *)1;
+        assert_int_equal(he_td3_export_actor(NULL, &net), CL_ERR_INVALID);
+        assert_int_equal(he_td3_export_actor(ag, NULL), CL_ERR_INVALID);
+        assert_int_equal(he_td3_export_actor(ag, &net), CL_OK);
+        assert_int_equal(net->n_layers, 3);
+        assert_true(net->sizes[0] == OBS && net->sizes[1] == H && net->sizes[2] == H && net->sizes[3] == ACT);
+        assert_int_equal(net->hidden_act, NN_ACT_POLY2);
+        assert_int_equal(net->out_act, degree[c] == 3 ? NN_ACT_SQUASH3 : NN_ACT_SQUASH5);
+        assert_true(net->act_bound == hp.activation_bound && net->squash_bound == hp.squash_bound);
+        /* the same polynomials as the agent's */
+        nn_poly sq, act;
+        he_td3_polys(ag, &sq, &act);
+        const nn_poly f = nn_squash_poly(degree[c], hp.squash_bound);
+        assert_memory_equal(&sq, &f, sizeof f);
+        /* the layers as the agent holds them, the first times the owner's scale */
+        double W[H * H], b[H];
+        for (int l = 0; l < 3; l++) {
+            assert_int_equal(he_td3_get_weights(ag, HE_TD3_ACTOR, l, false, W, b), CL_OK);
+            const int in = net->sizes[l], out = net->sizes[l + 1];
+            for (int i = 0; i < in; i++) {
+                const double bound = fmax(fabs(spec->obs_low[i]), fabs(spec->obs_high[i]));
+                const double scale = l == 0 && normalize[c] ? 1.0 / bound : 1.0;
+                for (int j = 0; j < out; j++)
+                    assert_true(net->params[net->w_off[l] + (size_t)(i * out + j)] == W[j * in + i] * scale);
+            }
+            assert_memory_equal(net->params + net->b_off[l], b, (size_t)out * sizeof *b);
+        }
+
+        rl_policy *pol, *back;
+        assert_int_equal(rl_policy_from_mlp(RL_ALGO_TD3, ENV, net, &pol), CL_OK); /* owns net */
+        assert_int_equal(rl_policy_save(pol, path), CL_OK);
+        assert_int_equal(rl_policy_load(path, &back), CL_OK);
+        assert_int_equal(rl_policy_algo(back), RL_ALGO_TD3);
+        assert_int_equal(rl_policy_network(back)->out_act, net->out_act);
+
+        rl_rng rng;
+        rl_rng_seed(&rng, 17 + (uint64_t)c);
+        double obs[RL_MAX_OBS];
+        double inside = 0, worst = 0;
+        for (int t = 0; t < 25; t++) {
+            for (int j = 0; j < OBS; j++)
+                obs[j] = rl_rng_range(&rng, spec->obs_low[j], spec->obs_high[j]);
+            inside = fmax(inside, fabs(same_action(ag, pol, back, obs, &worst)));
+        }
+        /* far outside the box: the squash saturates, turns back or leaves [-1, 1], and both clip */
+        int beyond = 0;
+        for (int t = 0; t < 12; t++) {
+            const double k = 3.0 * (1 + t % 4);
+            for (int j = 0; j < OBS; j++)
+                obs[j] = k * rl_rng_range(&rng, spec->obs_low[j], spec->obs_high[j]);
+            beyond += fabs(same_action(ag, pol, back, obs, &worst)) > 1.0;
+        }
+        print_message("# export (normalize_obs=%d, squash_degree=%d): largest |f| inside the box %.3g, %d of 12 "
+                      "outside past +-1; largest action difference %.3g\n",
+                      normalize[c], degree[c], inside, beyond, worst);
+        assert_true(beyond > 0);
+        rl_policy_free(back);
+        rl_policy_free(pol);
+        he_td3_free(ag);
+        slots_owner_free(own);
+        slots_ctx_free(ctx);
+    }
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_gradients_match_plain),
         cmocka_unit_test(test_ckks_follows_clear),
         cmocka_unit_test(test_learns_pendulum_clear),
+        cmocka_unit_test(test_export_actor),
     };
     const char *filter = getenv("HE_TD3_TEST");
     if (filter)

@@ -1,6 +1,7 @@
 /* Tests of the plain nn layer: gradients by finite differences, losses, Adam
  * against hand-computed steps, clipping, Polyak updates, serialization, the
- * HE-friendly activation NN_ACT_POLY2 (the same nn_poly as the HE networks). */
+ * HE-friendly activation NN_ACT_POLY2 and the output squashes
+ * NN_ACT_SQUASH3/5 (the same nn_poly as the HE networks). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +47,8 @@ static void check_gradients(nn_act hidden, nn_act outact, int which)
     nn_mlp_init_default(net, uniform01, &seed);
     if (nn_mlp_uses_poly2(net))
         assert_int_equal(nn_mlp_set_act_bound(net, 3.0), CL_OK);
+    if (nn_mlp_uses_squash(net))
+        assert_int_equal(nn_mlp_set_squash_bound(net, 1.25), CL_OK); /* some outputs past the bound */
     nn_mlp_ws *ws;
     const int B = 6;
     assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
@@ -106,6 +109,9 @@ static void test_grad_poly2_identity_huber(void **state) { (void)state; check_gr
 static void test_grad_poly2_tanh_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_TANH, 0); }
 static void test_grad_poly2_poly2_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_POLY2, 0); }
 static void test_grad_relu_poly2_huber(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_POLY2, 1); }
+static void test_grad_poly2_squash3_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_SQUASH3, 0); }
+static void test_grad_poly2_squash5_mse(void **state) { (void)state; check_gradients(NN_ACT_POLY2, NN_ACT_SQUASH5, 0); }
+static void test_grad_relu_squash3_huber(void **state) { (void)state; check_gradients(NN_ACT_RELU, NN_ACT_SQUASH3, 1); }
 
 /* the HE networks' activation: nn_relu_quadratic(b) without its constant */
 static nn_poly he_act(double b)
@@ -231,6 +237,123 @@ static void test_poly2_same_arch(void **state)
     nn_mlp_free(b);
     nn_mlp_free(r1);
     nn_mlp_free(r2);
+}
+
+/* NN_ACT_SQUASH3/5 apply exactly nn_poly_eval of nn_squash_poly (HE-TD3's
+ * actor output) to every output pre-activation; that polynomial is f_k(z/A). */
+static void test_squash_forward(void **state)
+{
+    (void)state;
+    uint64_t seed = 23;
+    const double A = 1.5;
+    const int B = 9;
+    double x[9 * 5];
+    for (int i = 0; i < B * 5; i++)
+        x[i] = 6.0 * uniform01(&seed) - 3.0;
+    nn_mlp *lin;
+    assert_int_equal(nn_mlp_create(5, NULL, 0, 13, NN_ACT_RELU, NN_ACT_IDENTITY, &lin), CL_OK);
+    nn_mlp_init_default(lin, uniform01, &seed);
+    nn_mlp_ws *wl;
+    assert_int_equal(nn_mlp_ws_create(lin, B, &wl), CL_OK);
+    const double *z = nn_mlp_forward(lin, wl, x, B);
+    assert_non_null(z);
+    int past = 0;
+    for (int k = 0; k < 2; k++) {
+        const nn_act act = k == 0 ? NN_ACT_SQUASH3 : NN_ACT_SQUASH5;
+        const nn_poly f = nn_squash_poly(k == 0 ? 3 : 5, A);
+        assert_int_equal(f.degree, k == 0 ? 3 : 5);
+        nn_mlp *sq;
+        nn_mlp_ws *ws;
+        assert_int_equal(nn_mlp_create(5, NULL, 0, 13, NN_ACT_RELU, act, &sq), CL_OK);
+        assert_true(nn_mlp_uses_squash(sq) && !nn_mlp_uses_poly2(sq));
+        assert_int_equal(nn_mlp_copy_params(sq, lin), CL_ERR_PARAMS); /* other activation */
+        memcpy(sq->params, lin->params, lin->n_params * sizeof(double));
+        assert_int_equal(nn_mlp_ws_create(sq, B, &ws), CL_OK);
+        /* no bound yet: no forward pass, no backward pass */
+        assert_null(nn_mlp_forward(sq, ws, x, B));
+        assert_int_equal(nn_mlp_set_squash_bound(sq, 0.0), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(sq, -0.0), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(sq, -2.0), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(sq, NAN), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(sq, INFINITY), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(sq, -INFINITY), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(NULL, 1.0), CL_ERR_INVALID);
+        assert_true(sq->squash_bound == 0.0);
+        /* the activation bound is not the squash bound */
+        assert_int_equal(nn_mlp_set_act_bound(sq, A), CL_OK);
+        assert_null(nn_mlp_forward(sq, ws, x, B));
+        assert_int_equal(nn_mlp_set_squash_bound(sq, A), CL_OK);
+        assert_true(sq->squash_bound == A);
+        const double *y = nn_mlp_forward(sq, ws, x, B);
+        assert_non_null(y);
+        for (int i = 0; i < B * 13; i++) {
+            assert_true(y[i] == nn_poly_eval(&f, z[i]));
+            const double u = z[i] / A;
+            const double want = k == 0 ? (3 * u - u * u * u) / 2
+                                       : (15 * u - 10 * u * u * u + 3 * u * u * u * u * u) / 8;
+            assert_true(fabs(y[i] - want) <= 1e-13 * fmax(1.0, fabs(want)));
+            past += fabs(z[i]) > A;
+        }
+        /* f(+-A) = +-1, f(0) = 0, f'(+-A) = 0 */
+        const nn_poly df = nn_poly_derivative(&f);
+        assert_true(fabs(nn_poly_eval(&f, A) - 1.0) < 1e-15 && fabs(nn_poly_eval(&f, -A) + 1.0) < 1e-15);
+        assert_true(nn_poly_eval(&f, 0.0) == 0.0);
+        assert_true(fabs(nn_poly_eval(&df, A)) < 1e-15 && fabs(nn_poly_eval(&df, -A)) < 1e-15);
+        /* the bound is part of the architecture */
+        nn_mlp *other;
+        assert_int_equal(nn_mlp_create(5, NULL, 0, 13, NN_ACT_RELU, act, &other), CL_OK);
+        assert_int_equal(nn_mlp_set_act_bound(other, 7.0), CL_OK); /* ignored: no POLY2 */
+        assert_int_equal(nn_mlp_set_squash_bound(other, 2 * A), CL_OK);
+        assert_false(nn_mlp_same_arch(sq, other));
+        assert_int_equal(nn_mlp_copy_params(other, sq), CL_ERR_PARAMS);
+        assert_int_equal(nn_mlp_polyak(other, sq, 0.5), CL_ERR_PARAMS);
+        assert_int_equal(nn_mlp_set_squash_bound(other, A), CL_OK);
+        assert_true(nn_mlp_same_arch(sq, other));
+        assert_int_equal(nn_mlp_copy_params(other, sq), CL_OK);
+        nn_mlp_free(other);
+        /* and not of networks without a squash */
+        assert_int_equal(nn_mlp_set_squash_bound(lin, 3.0), CL_OK);
+        nn_mlp *lin2;
+        assert_int_equal(nn_mlp_create(5, NULL, 0, 13, NN_ACT_RELU, NN_ACT_IDENTITY, &lin2), CL_OK);
+        assert_true(nn_mlp_same_arch(lin, lin2));
+        nn_mlp_free(lin2);
+        nn_mlp_ws_free(ws);
+        nn_mlp_free(sq);
+    }
+    assert_true(past > 0); /* some outputs beyond the bound, where f leaves [-1, 1] */
+    nn_mlp_ws_free(wl);
+    nn_mlp_free(lin);
+
+    /* POLY2 hidden layers and a squash output, as HE-TD3's actor, against a naive evaluation */
+    const int widths[2] = {37, 20};
+    nn_mlp *net;
+    assert_int_equal(nn_mlp_create(4, widths, 2, 3, NN_ACT_POLY2, NN_ACT_SQUASH5, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    assert_int_equal(nn_mlp_set_act_bound(net, 2.5), CL_OK);
+    assert_int_equal(nn_mlp_set_squash_bound(net, A), CL_OK);
+    const nn_poly p = he_act(2.5), f = nn_squash_poly(5, A);
+    nn_mlp_ws *ws;
+    assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
+    const double *y = nn_mlp_forward(net, ws, x, B);
+    assert_non_null(y);
+    for (int r = 0; r < B; r++) {
+        double cur[64], nxt[64];
+        memcpy(cur, x + r * 4, 4 * sizeof(double));
+        for (int l = 0; l < net->n_layers; l++) {
+            int n = net->sizes[l], m = net->sizes[l + 1];
+            for (int j = 0; j < m; j++) {
+                double s = net->params[net->b_off[l] + (size_t)j];
+                for (int k = 0; k < n; k++)
+                    s += cur[k] * net->params[net->w_off[l] + (size_t)k * m + (size_t)j];
+                nxt[j] = nn_poly_eval(l + 1 < net->n_layers ? &p : &f, s);
+            }
+            memcpy(cur, nxt, (size_t)m * sizeof(double));
+        }
+        for (int j = 0; j < 3; j++)
+            assert_true(fabs(cur[j] - y[r * 3 + j]) < 1e-12);
+    }
+    nn_mlp_ws_free(ws);
+    nn_mlp_free(net);
 }
 
 /* Wide layers exercise the 4 x 8 GEMM tiles and their remainders. */
@@ -364,7 +487,11 @@ static void test_create_invalid(void **state)
     assert_int_equal(nn_mlp_create(2, bad, 1, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
     assert_int_equal(nn_mlp_create(2, NULL, NN_MLP_MAX_LAYERS, 1, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
     assert_int_equal(nn_mlp_create(2, NULL, 0, 1, (nn_act)9, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
-    assert_int_equal(nn_mlp_create(2, NULL, 0, 1, NN_ACT_RELU, (nn_act)(NN_ACT_POLY2 + 1), &net), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_create(2, NULL, 0, 1, NN_ACT_RELU, (nn_act)(NN_ACT_SQUASH5 + 1), &net), CL_ERR_INVALID);
+    /* the squashes are output activations only */
+    assert_int_equal(nn_mlp_create(2, NULL, 0, 1, NN_ACT_SQUASH3, NN_ACT_TANH, &net), CL_ERR_INVALID);
+    assert_int_equal(nn_mlp_create(2, NULL, 0, 1, NN_ACT_SQUASH5, NN_ACT_IDENTITY, &net), CL_ERR_INVALID);
+    assert_null(net);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -417,7 +544,7 @@ static void test_serialize_round_trip(void **state)
     assert_int_equal(nn_mlp_create(3, w, 2, 2, NN_ACT_RELU, NN_ACT_TANH, &net), CL_OK);
     nn_mlp_init_default(net, uniform01, &seed);
     uint8_t *buf = round_trip(net, &sz);
-    /* header: magic, version, 2 + 1 layers, ReLU, tanh, no bound */
+    /* header: magic, version, 2 + 1 layers, ReLU, tanh, no bounds */
     assert_memory_equal(buf, "NMLP", 4);
     assert_int_equal(buf[4], NN_MLP_FORMAT_VERSION);
     assert_int_equal(buf[8], 3);
@@ -439,7 +566,7 @@ static void test_serialize_round_trip(void **state)
     assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
     nn_mlp_free(back);
     /* unknown block versions, a bad magic */
-    buf[4] = 3;
+    buf[4] = 4;
     assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_VERSION);
     buf[4] = 1;
     assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_VERSION);
@@ -451,11 +578,11 @@ static void test_serialize_round_trip(void **state)
     assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
     assert_null(back);
 
-    /* a version 1 block (older builds: no magic, version nor bound) still reads */
-    size_t sz1 = sz - 16;
+    /* a version 1 block (older builds: no magic, version nor bounds) still reads */
+    size_t sz1 = sz - 24;
     uint8_t *old = malloc(sz1);
     memcpy(old, buf + 8, 12);             /* n_layers, hidden_act, out_act */
-    memcpy(old + 12, buf + 28, sz - 28);  /* sizes, params */
+    memcpy(old + 12, buf + 36, sz - 36);  /* sizes, params */
     assert_int_equal(nn_mlp_deserialize(old, sz1, &used, &back), CL_ERR_FORMAT); /* NaN weight */
     put64d(old + sz1 - 8, net->params[net->n_params - 1]);
     assert_int_equal(nn_mlp_deserialize(old, sz1, &used, &back), CL_OK);
@@ -540,6 +667,137 @@ static void test_serialize_poly2(void **state)
     nn_mlp_free(net);
 }
 
+/* Version 3 blocks carry the squash bound; squashed networks round-trip bit
+ * for bit, malformed blocks are refused. */
+static void test_serialize_squash(void **state)
+{
+    (void)state;
+    uint64_t seed = 13;
+    const int w[2] = {8, 5};
+    for (int k = 0; k < 2; k++) {
+        const nn_act act = k == 0 ? NN_ACT_SQUASH3 : NN_ACT_SQUASH5;
+        nn_mlp *net, *back;
+        size_t sz, used;
+        assert_int_equal(nn_mlp_create(4, w, 2, 2, NN_ACT_POLY2, act, &net), CL_OK);
+        nn_mlp_init_default(net, uniform01, &seed);
+        assert_int_equal(nn_mlp_set_act_bound(net, 1.0), CL_OK);
+        /* no squash bound: nothing to write */
+        uint8_t tmp[1024];
+        assert_true(nn_mlp_serialized_size(net) <= sizeof tmp);
+        assert_int_equal(nn_mlp_serialize(net, tmp, sizeof tmp, NULL), CL_ERR_INVALID);
+        assert_int_equal(nn_mlp_set_squash_bound(net, 2.0 / 3.0), CL_OK);
+        uint8_t *buf = round_trip(net, &sz);
+        assert_int_equal(buf[4], 3);
+        assert_int_equal(buf[16], act);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+        assert_true(back->out_act == act && back->squash_bound == net->squash_bound &&
+                    back->act_bound == net->act_bound);
+        assert_memory_equal(back->params, net->params, net->n_params * sizeof(double));
+        /* and computes the same, bit for bit */
+        nn_mlp_ws *w1, *w2;
+        assert_int_equal(nn_mlp_ws_create(net, 3, &w1), CL_OK);
+        assert_int_equal(nn_mlp_ws_create(back, 3, &w2), CL_OK);
+        double x[12];
+        for (int i = 0; i < 12; i++)
+            x[i] = 4.0 * uniform01(&seed) - 2.0;
+        const double *y1 = nn_mlp_forward(net, w1, x, 3), *y2 = nn_mlp_forward(back, w2, x, 3);
+        assert_non_null(y1);
+        assert_non_null(y2);
+        assert_memory_equal(y1, y2, 6 * sizeof(double));
+        nn_mlp_ws_free(w1);
+        nn_mlp_ws_free(w2);
+        nn_mlp_free(back);
+        /* a squash whose bound is not finite and > 0 */
+        const double bad[6] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, -2.0};
+        for (int i = 0; i < 6; i++) {
+            put64d(buf + 28, bad[i]);
+            back = (nn_mlp *)1;
+            assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+            assert_null(back);
+        }
+        put64d(buf + 28, 2.0 / 3.0);
+        /* a squash as hidden activation; activations past SQUASH5 */
+        put32(buf + 12, act);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+        put32(buf + 12, NN_ACT_POLY2);
+        put32(buf + 16, 6);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+        /* a squash bound without a squash */
+        put32(buf + 16, NN_ACT_TANH);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_ERR_FORMAT);
+        put64d(buf + 28, 0.0);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+        assert_true(back->out_act == NN_ACT_TANH && back->squash_bound == 0.0);
+        nn_mlp_free(back);
+        put32(buf + 16, act);
+        put64d(buf + 28, 2.0 / 3.0);
+        assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
+        nn_mlp_free(back);
+        /* the same bytes as a version 2 block: version 2 had no squash */
+        const size_t sz2 = sz - 8;
+        uint8_t *v2 = malloc(sz2);
+        memcpy(v2, buf, 28);
+        memcpy(v2 + 28, buf + 36, sz - 36);
+        put32(v2 + 4, 2);
+        assert_int_equal(nn_mlp_deserialize(v2, sz2, &used, &back), CL_ERR_FORMAT);
+        free(v2);
+        free(buf);
+        nn_mlp_free(net);
+    }
+    /* a network without a squash writes a zero squash bound */
+    nn_mlp *t;
+    size_t sz;
+    assert_int_equal(nn_mlp_create(4, w, 2, 2, NN_ACT_RELU, NN_ACT_TANH, &t), CL_OK);
+    assert_int_equal(nn_mlp_set_squash_bound(t, 5.0), CL_OK);
+    uint8_t *b = round_trip(t, &sz);
+    for (int i = 28; i < 36; i++)
+        assert_int_equal(b[i], 0);
+    free(b);
+    nn_mlp_free(t);
+}
+
+/* A version 2 block (older builds: no squash bound), built by hand, still
+ * reads: a POLY2 network with a tanh output. */
+static void test_serialize_version2(void **state)
+{
+    (void)state;
+    uint64_t seed = 14;
+    const int w[2] = {6, 4};
+    nn_mlp *net, *back;
+    assert_int_equal(nn_mlp_create(3, w, 2, 2, NN_ACT_POLY2, NN_ACT_TANH, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, &seed);
+    assert_int_equal(nn_mlp_set_act_bound(net, 2.0), CL_OK);
+    /* magic, version 2, n_layers, hidden_act, out_act, act_bound, sizes, params */
+    const size_t sz = 4 * 5 + 8 + 4 * 4 + 8 * net->n_params;
+    uint8_t *v2 = malloc(sz);
+    memcpy(v2, "NMLP", 4);
+    put32(v2 + 4, 2);
+    put32(v2 + 8, 3);
+    put32(v2 + 12, NN_ACT_POLY2);
+    put32(v2 + 16, NN_ACT_TANH);
+    put64d(v2 + 20, 2.0);
+    const uint32_t sizes[4] = {3, 6, 4, 2};
+    for (int l = 0; l < 4; l++)
+        put32(v2 + 28 + 4 * l, sizes[l]);
+    for (size_t i = 0; i < net->n_params; i++)
+        put64d(v2 + 44 + 8 * i, net->params[i]);
+    size_t used = 0;
+    assert_int_equal(nn_mlp_deserialize(v2, sz, &used, &back), CL_OK);
+    assert_int_equal(used, sz);
+    assert_true(nn_mlp_same_arch(net, back));
+    assert_true(back->act_bound == 2.0 && back->squash_bound == 0.0);
+    assert_memory_equal(net->params, back->params, net->n_params * sizeof(double));
+    nn_mlp_free(back);
+    for (size_t len = 0; len < sz; len++)
+        assert_int_equal(nn_mlp_deserialize(v2, len, &used, &back), CL_ERR_TRUNCATED);
+    /* version 2's own checks stay: a bound without POLY2 */
+    put32(v2 + 12, NN_ACT_RELU);
+    assert_int_equal(nn_mlp_deserialize(v2, sz, &used, &back), CL_ERR_FORMAT);
+    assert_null(back);
+    free(v2);
+    nn_mlp_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,8 +810,12 @@ int main(void)
         cmocka_unit_test(test_grad_poly2_tanh_mse),
         cmocka_unit_test(test_grad_poly2_poly2_mse),
         cmocka_unit_test(test_grad_relu_poly2_huber),
+        cmocka_unit_test(test_grad_poly2_squash3_mse),
+        cmocka_unit_test(test_grad_poly2_squash5_mse),
+        cmocka_unit_test(test_grad_relu_squash3_huber),
         cmocka_unit_test(test_poly2_forward),
         cmocka_unit_test(test_poly2_same_arch),
+        cmocka_unit_test(test_squash_forward),
         cmocka_unit_test(test_forward_matches_naive),
         cmocka_unit_test(test_losses),
         cmocka_unit_test(test_adam_hand_computed),
@@ -561,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_create_invalid),
         cmocka_unit_test(test_serialize_round_trip),
         cmocka_unit_test(test_serialize_poly2),
+        cmocka_unit_test(test_serialize_squash),
+        cmocka_unit_test(test_serialize_version2),
     };
     return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }

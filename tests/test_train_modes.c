@@ -165,8 +165,12 @@ static void test_td3_clear_and_interactive(void **state)
     path(trc, sizeof trc, "td3_twin.csv");
     path(tri, sizeof tri, "td3_enc.csv");
     path(log, sizeof log, "td3_log.csv");
+    char model[512];
+    path(model, sizeof model, "td3.model");
     snprintf(args, sizeof args,
-             "train --mode clear --env Pendulum-v1 --seed 3 --steps 1300 --hp learning_starts=1000 --log '%s'", log);
+             "train --mode clear --env Pendulum-v1 --seed 3 --steps 1300 --hp learning_starts=1000 --log '%s' "
+             "--out '%s'",
+             log, model);
     assert_int_equal(run_cli(args, out), 0);
     char *o = slurp(out);
     assert_non_null(strstr(o, "trained HE-TD3 on Pendulum-v1 (mode clear"));
@@ -177,6 +181,15 @@ static void test_td3_clear_and_interactive(void **state)
     assert_true(!strncmp(l, "step,episode,return,length\n", 27));
     assert_non_null(strstr(l, "\n200,1,")); /* Pendulum: every episode is truncated at 200 steps */
     free(l);
+    /* the owner's decrypted actor is a model that eval runs */
+    snprintf(args, sizeof args, "eval --model '%s' --env Pendulum-v1 --episodes 2 --json", model);
+    assert_int_equal(run_cli(args, out), 0);
+    o = slurp(out);
+    const char *mr = strstr(o, "\"mean_return\": ");
+    assert_non_null(mr);
+    const double ret = strtod(mr + 15, NULL);
+    assert_true(ret <= 0 && ret >= -3300); /* 200 steps of at most 16.3 each */
+    free(o);
     static const char *const opts[] = {"sgd", "adam"};
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, "train --mode clear --env Pendulum-v1 --steps 80 --hp learning_starts=64 "

@@ -3,10 +3,10 @@
  *
  * This header holds the plaintext part (mode `plain`): a small multilayer
  * perceptron in doubles with exact ReLU/tanh (or the HE-friendly quadratic
- * NN_ACT_POLY2, so that networks trained by HE-DQN run here), mini-batch
- * forward and backward
- * passes, MSE and Huber losses, Adam (PyTorch's formulation) and SGD, target
- * network updates and (de)serialization. Matrices are contiguous and
+ * NN_ACT_POLY2 and the polynomial output squashes NN_ACT_SQUASH3/5, so that
+ * networks trained by HE-DQN and HE-TD3 run here), mini-batch forward and
+ * backward passes, MSE and Huber losses, Adam (PyTorch's formulation) and
+ * SGD, target network updates and (de)serialization. Matrices are contiguous and
  * row-major; a batch is batch-major (one row per sample). Nothing allocates
  * inside a training step: forward/backward use a workspace made once.
  *
@@ -34,7 +34,17 @@ typedef enum nn_act {
      * (nn_relu_quadratic(b) of src/nn/nn_he.h) without its constant, as the
      * HE networks (src/rl/he_dqn.c) apply it; p'(x) = 1/2 + x/b. Evaluated
      * through that same nn_poly (nn_poly_eval, nn_poly_derivative). */
-    NN_ACT_POLY2 = 3
+    NN_ACT_POLY2 = 3,
+    /* HE-TD3's actor output (output layer only): y = f_k(z / A), A = the
+     * network's squash_bound > 0, with f_1(x) = (3x - x^3)/2 (SQUASH3) and
+     * f_2(x) = (15x - 10x^3 + 3x^5)/8 (SQUASH5): odd, monotone on [-A, A],
+     * y = +-1 with zero slope at z = +-A. Past +-A it leaves [-1, 1] (f_2
+     * at once; f_1 turns back, reaches -+1 at z = +-2A, then leaves): a TD3
+     * policy clips to [-1, 1]. Evaluated through nn_squash_poly(3 or 5, A)
+     * of src/nn/nn_he.h (nn_poly_eval, nn_poly_derivative), the polynomial
+     * the HE actor applies. */
+    NN_ACT_SQUASH3 = 4,
+    NN_ACT_SQUASH5 = 5
 } nn_act;
 
 #define NN_MLP_MAX_LAYERS 8      /* dense layers (hidden layers + output) */
@@ -42,16 +52,17 @@ typedef enum nn_act {
 
 /* A multilayer perceptron: n_layers dense layers y = act(x W + b), the hidden
  * ones with hidden_act, the last with out_act; act_bound is the b of
- * NN_ACT_POLY2 (0 = not set; the other activations ignore it). All parameters
- * live in one contiguous array `params` of n_params doubles: for each layer l
- * in order, W_l (sizes[l] x sizes[l+1], row-major: W_l[i * sizes[l+1] + j]
- * links input i to output j) followed by b_l (sizes[l+1]). A gradient array
- * has the same layout. */
+ * NN_ACT_POLY2 and squash_bound the A of NN_ACT_SQUASH3/5 (0 = not set; the
+ * other activations ignore them). All parameters live in one contiguous array
+ * `params` of n_params doubles: for each layer l in order, W_l (sizes[l] x
+ * sizes[l+1], row-major: W_l[i * sizes[l+1] + j] links input i to output j)
+ * followed by b_l (sizes[l+1]). A gradient array has the same layout. */
 typedef struct nn_mlp {
     int n_layers;
     int sizes[NN_MLP_MAX_LAYERS + 1]; /* sizes[0] inputs ... sizes[n_layers] outputs */
     nn_act hidden_act, out_act;
-    double act_bound; /* b of NN_ACT_POLY2 (set with nn_mlp_set_act_bound) */
+    double act_bound;    /* b of NN_ACT_POLY2 (set with nn_mlp_set_act_bound) */
+    double squash_bound; /* A of NN_ACT_SQUASH3/5 (set with nn_mlp_set_squash_bound) */
     size_t n_params;
     double *params;
     size_t w_off[NN_MLP_MAX_LAYERS]; /* offset of W_l in params */
@@ -59,16 +70,22 @@ typedef struct nn_mlp {
 } nn_mlp;
 
 /* n_in inputs, n_hidden hidden layers of the given widths (n_hidden may be 0),
- * n_out outputs. Parameters are zero until initialized; act_bound is 0, so a
- * network with an NN_ACT_POLY2 layer needs nn_mlp_set_act_bound before its
- * first forward pass (nn_mlp_forward returns NULL until then).
- * CL_ERR_INVALID for bad sizes or activations, CL_ERR_NOMEM. */
+ * n_out outputs. Parameters are zero until initialized; act_bound and
+ * squash_bound are 0, so a network with an NN_ACT_POLY2 layer needs
+ * nn_mlp_set_act_bound, and one with an NN_ACT_SQUASH3/5 output
+ * nn_mlp_set_squash_bound, before its first forward pass (nn_mlp_forward
+ * returns NULL until then). CL_ERR_INVALID for bad sizes or activations
+ * (NN_ACT_SQUASH3/5 as hidden_act included), CL_ERR_NOMEM. */
 cl_status nn_mlp_create(int n_in, const int *hidden, int n_hidden, int n_out,
                         nn_act hidden_act, nn_act out_act, nn_mlp **out);
 /* Sets b of NN_ACT_POLY2. CL_ERR_INVALID unless b is finite and > 0. */
 cl_status nn_mlp_set_act_bound(nn_mlp *net, double b);
 /* 1 if the hidden or the output activation is NN_ACT_POLY2. */
 int nn_mlp_uses_poly2(const nn_mlp *net);
+/* Sets A of NN_ACT_SQUASH3/5. CL_ERR_INVALID unless A is finite and > 0. */
+cl_status nn_mlp_set_squash_bound(nn_mlp *net, double A);
+/* 1 if the output activation is NN_ACT_SQUASH3 or NN_ACT_SQUASH5. */
+int nn_mlp_uses_squash(const nn_mlp *net);
 void nn_mlp_free(nn_mlp *net);
 int nn_mlp_inputs(const nn_mlp *net);
 int nn_mlp_outputs(const nn_mlp *net);
@@ -86,7 +103,8 @@ cl_status nn_mlp_copy_params(nn_mlp *dst, const nn_mlp *src);
  * (tau = 1 is a hard copy). CL_ERR_PARAMS if architectures differ. */
 cl_status nn_mlp_polyak(nn_mlp *dst, const nn_mlp *src, double tau);
 /* 1 if same layer sizes and activations (and the same act_bound when they
- * include NN_ACT_POLY2). */
+ * include NN_ACT_POLY2, the same squash_bound when the output is
+ * NN_ACT_SQUASH3/5). */
 int nn_mlp_same_arch(const nn_mlp *a, const nn_mlp *b);
 
 /* Workspace for forward/backward on batches of up to max_batch rows. One
@@ -149,29 +167,35 @@ void nn_adam_step(nn_adam *opt, double *params, const double *grad);
 
 /* ========================================================= serialization */
 
-/* Network block, version 2 (what nn_mlp_serialize writes; little-endian,
+/* Network block, version 3 (what nn_mlp_serialize writes; little-endian,
  * doubles as IEEE 754 bit patterns):
  *   u32 NN_MLP_FORMAT_MAGIC, u32 NN_MLP_FORMAT_VERSION,
- *   u32 n_layers, u32 hidden_act, u32 out_act, f64 act_bound (0 when no
- *   layer is NN_ACT_POLY2), u32 sizes[n_layers + 1], f64 params[n_params].
- * Version 1 (read only) had no magic, version nor bound:
+ *   u32 n_layers, u32 hidden_act (0..NN_ACT_POLY2), u32 out_act
+ *   (0..NN_ACT_SQUASH5), f64 act_bound (0 when no layer is NN_ACT_POLY2),
+ *   f64 squash_bound (0 unless out_act is NN_ACT_SQUASH3/5),
+ *   u32 sizes[n_layers + 1], f64 params[n_params].
+ * Version 2 (read only) is version 3 without squash_bound, activations
+ * 0..NN_ACT_POLY2. Version 1 (read only) had no magic, version nor bounds:
  *   u32 n_layers (1..NN_MLP_MAX_LAYERS), u32 hidden_act, u32 out_act,
  *   u32 sizes[n_layers + 1], f64 params[n_params], activations < NN_ACT_POLY2.
- * The first word tells them apart. */
+ * The first word tells version 1 from the others. */
 #define NN_MLP_FORMAT_MAGIC 0x504C4D4Eu /* bytes "NMLP" */
-#define NN_MLP_FORMAT_VERSION 2
+#define NN_MLP_FORMAT_VERSION 3
 
 /* Byte size of nn_mlp_serialize's output. */
 size_t nn_mlp_serialized_size(const nn_mlp *net);
-/* Writes the architecture and parameters (version 2 above) to buf.
- * CL_ERR_INVALID if cap is too small, or for an activation out of range or an
- * NN_ACT_POLY2 network whose act_bound is not finite and > 0. */
+/* Writes the architecture and parameters (version 3 above) to buf.
+ * CL_ERR_INVALID if cap is too small, or for an activation out of range, an
+ * NN_ACT_POLY2 network whose act_bound or an NN_ACT_SQUASH3/5 network whose
+ * squash_bound is not finite and > 0. */
 cl_status nn_mlp_serialize(const nn_mlp *net, uint8_t *buf, size_t cap, size_t *written);
-/* Reads a network written by nn_mlp_serialize (version 2) or by older
- * builds (version 1) from buf (len bytes); sets *consumed. CL_ERR_TRUNCATED
- * if buf ends early, CL_ERR_VERSION for an unknown block version,
- * CL_ERR_FORMAT for an impossible architecture, an activation out of range, a
- * bound that is not finite and > 0 with NN_ACT_POLY2 (or not 0 without it) or
+/* Reads a network written by nn_mlp_serialize (version 3) or by older
+ * builds (versions 2 and 1) from buf (len bytes); sets *consumed.
+ * CL_ERR_TRUNCATED if buf ends early, CL_ERR_VERSION for an unknown block
+ * version, CL_ERR_FORMAT for an impossible architecture, an activation out of
+ * range (a squash as hidden activation included), an act_bound that is not
+ * finite and > 0 with NN_ACT_POLY2 (or not 0 without it), a squash_bound
+ * that is not finite and > 0 with NN_ACT_SQUASH3/5 (or not 0 without it) or
  * a non-finite parameter, CL_ERR_NOMEM. */
 cl_status nn_mlp_deserialize(const uint8_t *buf, size_t len, size_t *consumed, nn_mlp **out);
 

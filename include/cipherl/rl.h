@@ -164,7 +164,8 @@ void rl_replay_sample(const rl_replay *rb, rl_rng *rng, int batch, double *obs, 
 
 typedef struct rl_policy rl_policy;
 /* The greedy (DQN) or deterministic actor (TD3) action for obs, as the
- * environment takes it (discrete: the index in action[0]). */
+ * environment takes it (discrete: the index in action[0]; continuous: the
+ * actor's output clipped to [-1, 1], then rescaled to the action bounds). */
 cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action);
 const char *rl_policy_env_id(const rl_policy *pol);
 rl_algo rl_policy_algo(const rl_policy *pol);
@@ -177,12 +178,13 @@ cl_status rl_policy_evaluate(rl_policy *pol, rl_env *env, rl_rng *rng, int episo
 void rl_policy_free(rl_policy *pol);
 
 /* A policy around a network trained elsewhere (HE-DQN's decrypted network,
- * say): algo's policy network for environment env_id, with obs_dim inputs and
- * n_actions (DQN) or action_dim (TD3) outputs, hidden activation NN_ACT_RELU
- * or NN_ACT_POLY2 (then net->act_bound finite and > 0), output
- * NN_ACT_IDENTITY (DQN's Q-values) or NN_ACT_TANH (TD3's actor). Takes
- * ownership of net on success (rl_policy_free frees it); on failure the
- * caller keeps it. CL_ERR_PARAMS if net does not fit (sizes, activations,
+ * HE-TD3's actor, say): algo's policy network for environment env_id, with
+ * obs_dim inputs and n_actions (DQN) or action_dim (TD3) outputs, hidden
+ * activation NN_ACT_RELU or NN_ACT_POLY2 (then net->act_bound finite and
+ * > 0), output NN_ACT_IDENTITY (DQN's Q-values) or, for TD3's actor,
+ * NN_ACT_TANH or NN_ACT_SQUASH3/5 (then net->squash_bound finite and > 0).
+ * Takes ownership of net on success (rl_policy_free frees it); on failure
+ * the caller keeps it. CL_ERR_PARAMS if net does not fit (sizes, activations,
  * bound), CL_ERR_UNSUPPORTED if algo does not fit the action space,
  * CL_ERR_INVALID for NULL arguments, an unknown env_id, an unknown algo or a
  * non-finite parameter, CL_ERR_NOMEM. */
@@ -190,11 +192,12 @@ cl_status rl_policy_from_mlp(rl_algo algo, const char *env_id, nn_mlp *net, rl_p
 
 /* Model files: "CIPHERLM" magic, u32 format version, algorithm, environment
  * id and spaces, the policy network, FNV-1a 64 checksum of all that precedes
- * it. Version 2 carries the network block of version 2 (NN_MLP_FORMAT_VERSION:
- * activations including NN_ACT_POLY2 and its bound); version 1 files (ReLU
- * networks of older builds) are still read. Loading returns
+ * it. Version 3 carries the network block of version 3 (NN_MLP_FORMAT_VERSION:
+ * activations including NN_ACT_POLY2, NN_ACT_SQUASH3/5 and their bounds);
+ * version 2 files (network block 2: NN_ACT_POLY2 and its bound) and version 1
+ * files (ReLU networks of older builds) are still read. Loading returns
  * CL_ERR_FORMAT/TRUNCATED/VERSION/CHECKSUM/IO, never crashes. */
-#define RL_MODEL_VERSION 2
+#define RL_MODEL_VERSION 3
 cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out);
 cl_status rl_policy_load(const char *path, rl_policy **out);
 /* Writes pol's model file (version RL_MODEL_VERSION) to path atomically: to

@@ -205,13 +205,18 @@ static void td3_action(const void *ag, int64_t i, double *out)
     const int ad = he_td3_action_dim(ag);
     memcpy(out, he_td3_actions(ag) + i * ad, (size_t)ad * sizeof *out);
 }
+static cl_status td3_export(void *ag, nn_mlp **out)
+{
+    return he_td3_export_actor(ag, out);
+}
+
 static const cli_he_algo algos[] = {
     {"dqn", "HE-DQN", RL_ACTION_DISCRETE, RL_ALGO_DQN, dqn_hp_for_env, dqn_hp_assign, dqn_hp_check, dqn_hp_format,
      dqn_hp_timesteps, dqn_hp_optimizer, dqn_hp_batch, dqn_layout, dqn_census, dqn_create, dqn_learn, dqn_evaluate,
      dqn_destroy, dqn_stats, dqn_action_dim, dqn_action, dqn_export, nn_he_adam_depth},
     {"td3", "HE-TD3", RL_ACTION_CONTINUOUS, RL_ALGO_TD3, td3_hp_for_env, td3_hp_assign, td3_hp_check, td3_hp_format,
      td3_hp_timesteps, td3_hp_optimizer, td3_hp_batch, td3_layout, td3_census, td3_create, td3_learn, td3_evaluate,
-     td3_destroy, td3_stats, td3_action_dim, td3_action, NULL, nn_he_adam_depth},
+     td3_destroy, td3_stats, td3_action_dim, td3_action, td3_export, nn_he_adam_depth},
 };
 #define N_ALGOS (sizeof algos / sizeof algos[0])
 

@@ -51,6 +51,23 @@ nn_poly nn_relu_quadratic(double bound)
     return p;
 }
 
+nn_poly nn_squash_poly(int degree, double A)
+{
+    nn_poly p;
+    memset(&p, 0, sizeof p);
+    if (degree == 5) { /* (15x - 10x^3 + 3x^5)/8, x = z/A */
+        p.degree = 5;
+        p.c[1] = 15.0 / 8.0 / A;
+        p.c[3] = -10.0 / 8.0 / (A * A * A);
+        p.c[5] = 3.0 / 8.0 / (A * A * A * A * A);
+    } else { /* (3x - x^3)/2 */
+        p.degree = 3;
+        p.c[1] = 1.5 / A;
+        p.c[3] = -0.5 / (A * A * A);
+    }
+    return p;
+}
+
 cl_status nn_poly_eval_slots(slots_ctx *ctx, const nn_poly *p, const slots_vec *x, slots_vec *out)
 {
     if (!ctx || !p || !x || !out || p->degree < 0 || p->degree > NN_POLY_MAX_DEGREE)

@@ -9,8 +9,9 @@
  * NN_ACT_POLY2 is the HE networks' activation, evaluated through the very
  * nn_poly they use (nn_relu_quadratic(b) with c[0] = 0, nn_poly_eval and
  * nn_poly_derivative of src/nn/he_poly.c): one formula for every backend.
- * Its derivative depends on the pre-activation, which the workspace keeps
- * for those layers only. */
+ * NN_ACT_SQUASH3/5, HE-TD3's actor output, likewise goes through
+ * nn_squash_poly(3 or 5, A). Their derivatives depend on the pre-activation,
+ * which the workspace keeps for those layers only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ struct nn_mlp_ws {
     int sizes[NN_MLP_MAX_LAYERS + 1];
     int batch;                                /* rows of the last forward (0: none) */
     double *act[NN_MLP_MAX_LAYERS + 1];       /* act[0] input copy, act[l] layer outputs */
-    double *pre[NN_MLP_MAX_LAYERS + 1];       /* pre-activations of NN_ACT_POLY2 layers, else NULL */
+    double *pre[NN_MLP_MAX_LAYERS + 1];       /* pre-activations of polynomial layers, else NULL */
     double *delta_a, *delta_b;                /* max_batch x max width */
     double *scratch;                          /* transposes */
     void *block;
@@ -188,7 +189,8 @@ cl_status nn_mlp_create(int n_in, const int *hidden, int n_hidden, int n_out,
         return CL_ERR_INVALID;
     if (n_in < 1 || n_in > NN_MLP_MAX_WIDTH || n_out < 1 || n_out > NN_MLP_MAX_WIDTH)
         return CL_ERR_INVALID;
-    if ((unsigned)hidden_act > NN_ACT_POLY2 || (unsigned)out_act > NN_ACT_POLY2)
+    /* the squashes are output activations only */
+    if ((unsigned)hidden_act > NN_ACT_POLY2 || (unsigned)out_act > NN_ACT_SQUASH5)
         return CL_ERR_INVALID;
     for (int i = 0; i < n_hidden; i++)
         if (hidden[i] < 1 || hidden[i] > NN_MLP_MAX_WIDTH)
@@ -241,6 +243,27 @@ int nn_mlp_uses_poly2(const nn_mlp *net)
     return net && (net->hidden_act == NN_ACT_POLY2 || net->out_act == NN_ACT_POLY2);
 }
 
+cl_status nn_mlp_set_squash_bound(nn_mlp *net, double A)
+{
+    if (!net || !isfinite(A) || !(A > 0.0))
+        return CL_ERR_INVALID;
+    net->squash_bound = A;
+    return CL_OK;
+}
+
+int nn_mlp_uses_squash(const nn_mlp *net)
+{
+    return net && (net->out_act == NN_ACT_SQUASH3 || net->out_act == NN_ACT_SQUASH5);
+}
+
+static int bound_ok(double b) { return isfinite(b) && b > 0.0; }
+
+/* 1 for the activations evaluated as a polynomial of the pre-activation */
+static int is_poly_act(nn_act act)
+{
+    return act == NN_ACT_POLY2 || act == NN_ACT_SQUASH3 || act == NN_ACT_SQUASH5;
+}
+
 /* p(x) = x/2 + x^2/(2b): the ReLU quadratic without its constant, as the HE
  * networks build it */
 static nn_poly poly2_of(double bound)
@@ -248,6 +271,18 @@ static nn_poly poly2_of(double bound)
     nn_poly p = nn_relu_quadratic(bound);
     p.c[0] = 0.0;
     return p;
+}
+
+/* The polynomials of net's activations: p of NN_ACT_POLY2 and the output
+ * squash f. 0 if a bound they need is not set. */
+static int polys_of(const nn_mlp *net, nn_poly *p, nn_poly *f)
+{
+    const int poly = nn_mlp_uses_poly2(net), squash = nn_mlp_uses_squash(net);
+    if ((poly && !bound_ok(net->act_bound)) || (squash && !bound_ok(net->squash_bound)))
+        return 0;
+    *p = poly2_of(poly ? net->act_bound : 1.0);
+    *f = nn_squash_poly(net->out_act == NN_ACT_SQUASH5 ? 5 : 3, squash ? net->squash_bound : 1.0);
+    return 1;
 }
 
 static nn_act layer_act(const nn_mlp *net, int l) /* activation of dense layer l */
@@ -278,6 +313,8 @@ int nn_mlp_same_arch(const nn_mlp *a, const nn_mlp *b)
         a->out_act != b->out_act)
         return 0;
     if (nn_mlp_uses_poly2(a) && a->act_bound != b->act_bound)
+        return 0;
+    if (nn_mlp_uses_squash(a) && a->squash_bound != b->squash_bound)
         return 0;
     for (int l = 0; l <= a->n_layers; l++)
         if (a->sizes[l] != b->sizes[l])
@@ -327,7 +364,7 @@ cl_status nn_mlp_ws_create(const nn_mlp *net, int max_batch, nn_mlp_ws **out)
         if ((size_t)net->sizes[l] > maxw)
             maxw = (size_t)net->sizes[l];
         total += B * (size_t)net->sizes[l];
-        if (l > 0 && layer_act(net, l - 1) == NN_ACT_POLY2)
+        if (l > 0 && is_poly_act(layer_act(net, l - 1)))
             total += B * (size_t)net->sizes[l];
     }
     for (int l = 0; l < net->n_layers; l++) {
@@ -349,7 +386,7 @@ cl_status nn_mlp_ws_create(const nn_mlp *net, int max_batch, nn_mlp_ws **out)
     for (int l = 0; l <= net->n_layers; l++) {
         ws->act[l] = p;
         p += B * (size_t)net->sizes[l];
-        if (l > 0 && layer_act(net, l - 1) == NN_ACT_POLY2) {
+        if (l > 0 && is_poly_act(layer_act(net, l - 1))) {
             ws->pre[l] = p;
             p += B * (size_t)net->sizes[l];
         }
@@ -381,19 +418,22 @@ static int ws_fits(const nn_mlp *net, const nn_mlp_ws *ws)
         if (net->sizes[l] != ws->sizes[l])
             return 0;
     for (int l = 0; l < net->n_layers; l++)
-        if (layer_act(net, l) == NN_ACT_POLY2 && !ws->pre[l + 1])
+        if (is_poly_act(layer_act(net, l)) && !ws->pre[l + 1])
             return 0;
     return 1;
 }
 
 /* --------------------------------------------------------- forward/back */
 
-/* y <- act(y); for NN_ACT_POLY2, y <- p(z) with z the pre-activation */
+/* y <- act(y); for the polynomial activations, y <- p(z) with z the
+ * pre-activation and p the layer's polynomial */
 static void apply_act(nn_act act, const nn_poly *p, const double *restrict z, double *restrict y,
                       size_t n)
 {
     switch (act) {
     case NN_ACT_POLY2:
+    case NN_ACT_SQUASH3:
+    case NN_ACT_SQUASH5:
         for (size_t i = 0; i < n; i++)
             y[i] = nn_poly_eval(p, z[i]);
         break;
@@ -410,13 +450,15 @@ static void apply_act(nn_act act, const nn_poly *p, const double *restrict z, do
     }
 }
 
-/* d <- d * act'(z), from y = act(z) (or from z itself for NN_ACT_POLY2,
- * dp its derivative) */
+/* d <- d * act'(z), from y = act(z) (or from z itself for the polynomial
+ * activations, dp the derivative of the layer's polynomial) */
 static void act_backward(nn_act act, const nn_poly *dp, const double *restrict y,
                          const double *restrict z, double *restrict d, size_t n)
 {
     switch (act) {
     case NN_ACT_POLY2:
+    case NN_ACT_SQUASH3:
+    case NN_ACT_SQUASH5:
         for (size_t i = 0; i < n; i++)
             d[i] *= nn_poly_eval(dp, z[i]);
         break;
@@ -437,18 +479,17 @@ const double *nn_mlp_forward(const nn_mlp *net, nn_mlp_ws *ws, const double *x, 
 {
     if (!ws_fits(net, ws) || !x || batch < 1 || batch > ws->max_batch)
         return NULL;
-    int poly = nn_mlp_uses_poly2(net);
-    if (poly && !(isfinite(net->act_bound) && net->act_bound > 0.0))
+    nn_poly p, f;
+    if (!polys_of(net, &p, &f))
         return NULL;
-    nn_poly p = poly2_of(poly ? net->act_bound : 1.0);
     memcpy(ws->act[0], x, (size_t)batch * (size_t)net->sizes[0] * sizeof(double));
     for (int l = 0; l < net->n_layers; l++) {
         int n = net->sizes[l], m = net->sizes[l + 1];
         nn_act act = layer_act(net, l);
-        double *z = act == NN_ACT_POLY2 ? ws->pre[l + 1] : ws->act[l + 1];
+        double *z = is_poly_act(act) ? ws->pre[l + 1] : ws->act[l + 1];
         gemm(batch, m, n, ws->act[l], net->params + net->w_off[l], z, 0,
              net->params + net->b_off[l]);
-        apply_act(act, &p, z, ws->act[l + 1], (size_t)batch * (size_t)m);
+        apply_act(act, act == NN_ACT_POLY2 ? &p : &f, z, ws->act[l + 1], (size_t)batch * (size_t)m);
     }
     ws->batch = batch;
     return ws->act[net->n_layers];
@@ -460,14 +501,14 @@ cl_status nn_mlp_backward(const nn_mlp *net, nn_mlp_ws *ws, const double *dout,
     if (!ws_fits(net, ws) || !dout || ws->batch < 1)
         return CL_ERR_INVALID;
     int B = ws->batch, L = net->n_layers;
-    int poly = nn_mlp_uses_poly2(net);
-    if (poly && !(isfinite(net->act_bound) && net->act_bound > 0.0))
+    nn_poly p, f;
+    if (!polys_of(net, &p, &f))
         return CL_ERR_INVALID;
-    nn_poly p = poly2_of(poly ? net->act_bound : 1.0);
-    nn_poly dp = nn_poly_derivative(&p);
+    const nn_poly dp = nn_poly_derivative(&p), df = nn_poly_derivative(&f);
     double *dz = ws->delta_a, *dprev = ws->delta_b;
     memcpy(dz, dout, (size_t)B * (size_t)net->sizes[L] * sizeof(double));
-    act_backward(net->out_act, &dp, ws->act[L], ws->pre[L], dz, (size_t)B * (size_t)net->sizes[L]);
+    act_backward(net->out_act, net->out_act == NN_ACT_POLY2 ? &dp : &df, ws->act[L], ws->pre[L], dz,
+                 (size_t)B * (size_t)net->sizes[L]);
     for (int l = L - 1; l >= 0; l--) {
         int n = net->sizes[l], m = net->sizes[l + 1];
         if (grad) {

@@ -38,6 +38,16 @@ cl_status nn_poly_eval_slots(slots_ctx *ctx, const nn_poly *p, const slots_vec *
  * at x = 0, ±bound/2, ±bound with size bound/16 (docs/he-adam.md, appendix). */
 nn_poly nn_relu_quadratic(double bound);
 
+/* The squash of HE-TD3's actor and of NN_ACT_SQUASH3/5 (include/cipherl/nn.h):
+ * y = f_k(z / A) with
+ *   degree 3 (k = 1): f_1(x) = (3x - x^3)/2,
+ *   degree 5 (k = 2): f_2(x) = (15x - 10x^3 + 3x^5)/8,
+ * the 1/A folded into the coefficients. f_k is odd, f_k' a multiple of
+ * (1 - x^2)^k: y rises monotonically from -1 to 1 on [-A, A], with zero slope
+ * at z = +-A. Any degree other than 5 gives degree 3's; A > 0 is the caller's
+ * to check. */
+nn_poly nn_squash_poly(int degree, double A);
+
 /* ------------------------------------------------------------ maximum */
 
 /* |d| on [-bound, bound] as q(d^2), q the minimax polynomial of degree n of

@@ -285,23 +285,6 @@ const char *he_td3_phase_name(int phase)
 
 /* ------------------------------------------------------------- creation */
 
-static nn_poly squash_poly(int degree, double A)
-{
-    nn_poly p;
-    memset(&p, 0, sizeof p);
-    p.degree = degree;
-    if (degree == 5) { /* (15x - 10x^3 + 3x^5)/8 */
-        p.c[1] = 15.0 / 8.0 / A;
-        p.c[3] = -10.0 / 8.0 / (A * A * A);
-        p.c[5] = 3.0 / 8.0 / (A * A * A * A * A);
-    } else { /* (3x - x^3)/2 */
-        p.degree = 3;
-        p.c[1] = 1.5 / A;
-        p.c[3] = -0.5 / (A * A * A);
-    }
-    return p;
-}
-
 static cl_status init_weights(he_td3 *ag)
 {
     const size_t D = ag->D, S = ag->S;
@@ -400,7 +383,7 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
     ag->act = nn_relu_quadratic(hp->activation_bound);
     ag->act.c[0] = 0.0; /* p(0) = 0: padding stays zero; the next bias absorbs the shift */
     ag->dact = nn_poly_derivative(&ag->act);
-    ag->sq = squash_poly(hp->squash_degree, hp->squash_bound);
+    ag->sq = nn_squash_poly(hp->squash_degree, hp->squash_bound);
     ag->dsq = nn_poly_derivative(&ag->sq);
     ag->noise_scale = 1.0 / ag->sq.c[1]; /* f(u + n / f'(0)) ~ f(u) + n near u = 0 */
     if ((st = rl_env_create(env_id, &ag->env)) != CL_OK)
@@ -1178,4 +1161,53 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
     slots_owner_free(owner);
     slots_ctx_free(ctx);
     return st;
+}
+
+/* ------------------------------------------------------------- export */
+
+cl_status he_td3_export_actor(he_td3 *ag, nn_mlp **out)
+{
+    if (!ag || !out)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    const int H = ag->hp.net_arch;
+    const int hidden[2] = {H, H};
+    nn_mlp *net;
+    cl_status st = nn_mlp_create(ag->od, hidden, 2, ag->ad, NN_ACT_POLY2,
+                                 ag->hp.squash_degree == 5 ? NN_ACT_SQUASH5 : NN_ACT_SQUASH3, &net);
+    if (st != CL_OK)
+        return st;
+    /* the same p (x/2 + x^2/(2b), no constant) and f as ag->act and ag->sq */
+    if ((st = nn_mlp_set_act_bound(net, ag->hp.activation_bound)) != CL_OK ||
+        (st = nn_mlp_set_squash_bound(net, ag->hp.squash_bound)) != CL_OK) {
+        nn_mlp_free(net);
+        return st;
+    }
+    size_t maxw = 0;
+    for (int l = 0; l < NL; l++)
+        if ((size_t)net->sizes[l] * (size_t)net->sizes[l + 1] > maxw)
+            maxw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    double *W = malloc(maxw * sizeof *W);
+    if (!W) {
+        nn_mlp_free(net);
+        return CL_ERR_NOMEM;
+    }
+    for (int l = 0; l < NL && st == CL_OK; l++) {
+        const size_t in = (size_t)net->sizes[l], ou = (size_t)net->sizes[l + 1];
+        double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
+        /* W: out x in (the actor's first layer: obs_dim columns); the MLP keeps in x out, and takes raw
+         * observations: the owner's normalization folds into the first layer */
+        if ((st = he_td3_get_weights(ag, HE_TD3_ACTOR, l, false, W, bl)) != CL_OK)
+            break;
+        for (size_t i = 0; i < in; i++)
+            for (size_t j = 0; j < ou; j++)
+                Wl[i * ou + j] = W[j * in + i] * (l == 0 ? ag->obs_scale[i] : 1.0);
+    }
+    free(W);
+    if (st != CL_OK) {
+        nn_mlp_free(net);
+        return st;
+    }
+    *out = net;
+    return CL_OK;
 }

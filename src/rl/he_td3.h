@@ -163,6 +163,14 @@ cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, doub
  * he_td3_get_stats()->env_steps rows of action_dim doubles. */
 const double *he_td3_actions(const he_td3 *ag);
 int he_td3_action_dim(const he_td3 *ag);
+/* The owner decrypts the actor into a plain MLP that takes raw observations
+ * (the owner's normalization folded into the first layer): obs_dim -> H -> H
+ * -> action_dim, hidden NN_ACT_POLY2 (act_bound = activation_bound), output
+ * NN_ACT_SQUASH3 or NN_ACT_SQUASH5 (squash_degree; squash_bound). Wrapped as a
+ * TD3 policy (rl_policy_from_mlp) it acts as he_td3_act; *out is the
+ * caller's (nn_mlp_free). */
+struct nn_mlp;
+cl_status he_td3_export_actor(he_td3 *ag, struct nn_mlp **out);
 
 /* Census: what one training step (critic update; actor updates averaged in),
  * one actor update, one target update and one actor call cost at a level

@@ -2,21 +2,24 @@
  *
  * Model file (all integers little-endian):
  *   "CIPHERLM"            8 bytes magic
- *   u32 version           RL_MODEL_VERSION (2; 1 is still read)
+ *   u32 version           RL_MODEL_VERSION (3; 2 and 1 are still read)
  *   u32 algo              rl_algo
  *   u32 id_len, id bytes  environment id (1..63 bytes, no NUL)
  *   u32 obs_dim, u32 action_kind, u32 n_actions, u32 action_dim
  *   f64 action_low, f64 action_high
  *   u64 net_len, net      nn_mlp_serialize's bytes: the network block of
- *                         version 2 (NN_MLP_FORMAT_VERSION, with the
- *                         activation bound) in a version 2 file, of version 1
- *                         (no magic, no bound) in a version 1 file
+ *                         the file's version: 3 (NN_MLP_FORMAT_VERSION, with
+ *                         the activation and squash bounds) in a version 3
+ *                         file, 2 (activation bound only) in a version 2
+ *                         file, 1 (no magic, no bound) in a version 1 file
  *   u64 checksum          FNV-1a 64 of every byte before it
  * Loading checks lengths first (CL_ERR_TRUNCATED, or CL_ERR_FORMAT for
  * trailing bytes), then the checksum, then that everything agrees with the
  * environment's spaces. The hidden activation is ReLU or NN_ACT_POLY2 (the
- * HE networks'); the output is the identity (DQN's Q-values) or tanh (TD3's
- * actor). */
+ * HE networks'); the output is the identity (DQN's Q-values), or for TD3's
+ * actor tanh or HE-TD3's polynomial squash NN_ACT_SQUASH3/5. A TD3 action is
+ * the output clipped to [-1, 1] (a squash leaves it past its bound; tanh
+ * never does), then rescaled to the action bounds, as HE-TD3's owner acts. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +39,14 @@ static cl_status check_net(rl_algo algo, const rl_env_spec *spec, const nn_mlp *
     int outs = algo == RL_ALGO_DQN ? spec->n_actions : spec->action_dim;
     if (nn_mlp_inputs(net) != spec->obs_dim || nn_mlp_outputs(net) != outs)
         return CL_ERR_PARAMS;
-    if ((net->hidden_act != NN_ACT_RELU && net->hidden_act != NN_ACT_POLY2) ||
-        net->out_act != (algo == RL_ALGO_DQN ? NN_ACT_IDENTITY : NN_ACT_TANH))
+    if (net->hidden_act != NN_ACT_RELU && net->hidden_act != NN_ACT_POLY2)
+        return CL_ERR_PARAMS;
+    if (algo == RL_ALGO_DQN ? net->out_act != NN_ACT_IDENTITY
+                            : (net->out_act != NN_ACT_TANH && !nn_mlp_uses_squash(net)))
         return CL_ERR_PARAMS;
     if (nn_mlp_uses_poly2(net) && !(isfinite(net->act_bound) && net->act_bound > 0.0))
+        return CL_ERR_PARAMS;
+    if (nn_mlp_uses_squash(net) && !(isfinite(net->squash_bound) && net->squash_bound > 0.0))
         return CL_ERR_PARAMS;
     return CL_OK;
 }
@@ -97,8 +104,11 @@ cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action)
                 best = a;
         action[0] = (double)best;
     } else {
-        for (int j = 0; j < s->action_dim; j++)
-            action[j] = s->action_low + 0.5 * (y[j] + 1.0) * (s->action_high - s->action_low);
+        /* clipped to [-1, 1] (a no-op for tanh), then rescaled: HE-TD3's to_env */
+        for (int j = 0; j < s->action_dim; j++) {
+            const double a = y[j] < -1.0 ? -1.0 : y[j] > 1.0 ? 1.0 : y[j];
+            action[j] = s->action_low + 0.5 * (a + 1.0) * (s->action_high - s->action_low);
+        }
     }
     return CL_OK;
 }
@@ -245,7 +255,7 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
     if (len < 12)
         return CL_ERR_TRUNCATED;
     uint32_t version = get_u32(buf + 8);
-    if (version != 1 && version != RL_MODEL_VERSION)
+    if (version < 1 || version > RL_MODEL_VERSION)
         return CL_ERR_VERSION;
     if (len < 20)
         return CL_ERR_TRUNCATED;
@@ -282,8 +292,10 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
                                                    !same_double(low, spec->action_low) ||
                                                    !same_double(high, spec->action_high)))
         return CL_ERR_FORMAT;
-    /* the network block's own version goes with the file's */
-    if (net_len < 4 || (get_u32(buf + pos) == NN_MLP_FORMAT_MAGIC) != (version >= 2))
+    /* the network block's own version goes with the file's: none (version 1)
+     * or the same number */
+    if (net_len < 4 || (get_u32(buf + pos) == NN_MLP_FORMAT_MAGIC) != (version >= 2) ||
+        (version >= 2 && (net_len < 8 || get_u32(buf + pos + 4) != version)))
         return CL_ERR_FORMAT;
     nn_mlp *net;
     size_t used;
