@@ -2,6 +2,7 @@
 #ifndef CIPHERL_CLI_H
 #define CIPHERL_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,6 +32,14 @@ double cli_now_s(void); /* monotonic seconds */
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *missing);
 int cli_parse_u64(const char *s, uint64_t *out);   /* 1 on success */
 int cli_parse_steps(const char *s, int64_t *out);  /* positive integer, also "5e4"; 1 on success */
+/* Mean and population standard deviation (numpy's default) of n > 0 values. */
+void cli_mean_std(const double *v, size_t n, double *mean, double *sd);
+/* The largest |a_i - b_i| and the largest |a_i| or |b_i| over the parameters
+ * of two policies' networks; 0 if they have the same algorithm, environment
+ * and architecture, else -1 (nothing written). */
+struct rl_policy;
+int cli_policy_diff(const struct rl_policy *a, const struct rl_policy *b, double *max_diff, double *max_weight,
+                    size_t *n_params);
 /* The CKKS preset `name` (test presets only with insecure); on failure prints
  * "<cmd>: ..." and returns 2 (a usage error), else 0. */
 struct ckks_params;

@@ -1,4 +1,5 @@
-/* Small helpers shared by the sub-commands: option parsing and a clock. */
+/* Small helpers shared by the sub-commands: option parsing, a clock, summary
+ * statistics and model comparison. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -7,6 +8,8 @@
 #include <time.h>
 
 #include "cipherl/ckks.h"
+#include "cipherl/nn.h"
+#include "cipherl/rl.h"
 #include "cli/cli.h"
 
 double cli_now_s(void)
@@ -72,5 +75,36 @@ int cli_load_preset(const char *cmd, const char *name, int insecure, ckks_params
         cli_error("%s: preset '%s': %s (see 'cipherl params')", cmd, name, cl_strerror(st));
         return 2;
     }
+    return 0;
+}
+
+void cli_mean_std(const double *v, size_t n, double *mean, double *sd)
+{
+    double m = 0, var = 0;
+    for (size_t i = 0; i < n; i++)
+        m += v[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += (v[i] - m) * (v[i] - m);
+    *mean = m;
+    *sd = sqrt(var / (double)n);
+}
+
+int cli_policy_diff(const rl_policy *a, const rl_policy *b, double *max_diff, double *max_weight, size_t *n_params)
+{
+    const nn_mlp *na = rl_policy_network(a), *nb = rl_policy_network(b);
+    if (rl_policy_algo(a) != rl_policy_algo(b) || strcmp(rl_policy_env_id(a), rl_policy_env_id(b)) ||
+        !nn_mlp_same_arch(na, nb))
+        return -1;
+    double diff = 0, big = 0;
+    for (size_t i = 0; i < na->n_params; i++) {
+        diff = fmax(diff, fabs(na->params[i] - nb->params[i]));
+        big = fmax(big, fmax(fabs(na->params[i]), fabs(nb->params[i])));
+    }
+    *max_diff = diff;
+    if (max_weight)
+        *max_weight = big;
+    if (n_params)
+        *n_params = na->n_params;
     return 0;
 }

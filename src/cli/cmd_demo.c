@@ -256,18 +256,10 @@ static int evaluate(const char *model, uint64_t episodes, uint64_t seed, double 
         rl_rng_seed(&rng, seed);
         st = rl_policy_evaluate(pol, env, &rng, (int)episodes, ret);
     }
-    if (st == CL_OK) {
-        double m = 0, v = 0;
-        for (uint64_t e = 0; e < episodes; e++)
-            m += ret[e];
-        m /= (double)episodes;
-        for (uint64_t e = 0; e < episodes; e++)
-            v += (ret[e] - m) * (ret[e] - m);
-        *mean = m;
-        *sd = sqrt(v / (double)episodes);
-    } else {
+    if (st == CL_OK)
+        cli_mean_std(ret, (size_t)episodes, mean, sd);
+    else
         cli_error("demo: cannot evaluate %s: %s", model, cl_strerror(st));
-    }
     rl_env_free(env);
     rl_policy_free(pol);
     free(ret);
@@ -278,14 +270,8 @@ static double max_weight_diff(const char *a, const char *b)
 {
     rl_policy *pa = NULL, *pb = NULL;
     double d = NAN;
-    if (rl_policy_load(a, &pa) == CL_OK && rl_policy_load(b, &pb) == CL_OK) {
-        const nn_mlp *na = rl_policy_network(pa), *nb = rl_policy_network(pb);
-        if (nn_mlp_same_arch(na, nb)) {
-            d = 0;
-            for (size_t i = 0; i < na->n_params; i++)
-                d = fmax(d, fabs(na->params[i] - nb->params[i]));
-        }
-    }
+    if (rl_policy_load(a, &pa) == CL_OK && rl_policy_load(b, &pb) == CL_OK && cli_policy_diff(pa, pb, &d, NULL, NULL))
+        d = NAN;
     rl_policy_free(pa);
     rl_policy_free(pb);
     return d;

@@ -123,18 +123,6 @@ static int close_log(FILE *f, int failed, const char *path)
     return 0;
 }
 
-static void mean_std(const double *v, size_t n, double *mean, double *sd)
-{
-    double m = 0, var = 0;
-    for (size_t i = 0; i < n; i++)
-        m += v[i];
-    m /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        var += (v[i] - m) * (v[i] - m);
-    *mean = m;
-    *sd = sqrt(var / (double)n);
-}
-
 /* Trains the plain agent for one seed as `cipherl train --mode plain` does and
  * evaluates its deterministic policy; *ret_mean gets the evaluation mean. */
 static int run_plain(const char *env_id, const rl_hparams *hp, uint64_t seed, int64_t steps,
@@ -197,7 +185,7 @@ static int run_plain(const char *env_id, const rl_hparams *hp, uint64_t seed, in
             rc = 1;
         } else {
             double sd;
-            mean_std(eval_buf, (size_t)episodes, ret_mean, &sd);
+            cli_mean_std(eval_buf, (size_t)episodes, ret_mean, &sd);
         }
     }
     rl_agent_free(ag);
@@ -273,7 +261,7 @@ static int run_clear(const cli_he_algo *algo, const char *env_id, const cli_he_h
             rc = 1;
         } else {
             double sd;
-            mean_std(eval_buf, (size_t)episodes, ret_mean, &sd);
+            cli_mean_std(eval_buf, (size_t)episodes, ret_mean, &sd);
         }
     }
     if (ag)
@@ -578,8 +566,8 @@ static int cmd_gap(int argc, char **argv)
 
     if (rc == 0) {
         double pm, ps, cm, cs;
-        mean_std(plain_r, K, &pm, &ps);
-        mean_std(clear_r, K, &cm, &cs);
+        cli_mean_std(plain_r, K, &pm, &ps);
+        cli_mean_std(clear_r, K, &cm, &cs);
         const double norm = (cm - r_random) / (pm - r_random);
         const double gap = 1.0 - norm;
         char php_buf[2048], hhp_buf[2048];

@@ -70,22 +70,16 @@ int cli_cmd_model(int argc, char **argv)
         rl_policy_free(a);
         return 1;
     }
-    const nn_mlp *na = rl_policy_network(a), *nb = rl_policy_network(b);
     int rc = 0;
-    if (rl_policy_algo(a) != rl_policy_algo(b) || strcmp(rl_policy_env_id(a), rl_policy_env_id(b)) ||
-        !nn_mlp_same_arch(na, nb)) {
+    double diff, big;
+    size_t n;
+    if (cli_policy_diff(a, b, &diff, &big, &n)) {
         cli_error("model diff: the two models differ in algorithm, environment or architecture");
         rc = 1;
+    } else if (json) {
+        printf("{\"max_abs_diff\": %.6e, \"max_abs_weight\": %.6e, \"params\": %zu}\n", diff, big, n);
     } else {
-        double diff = 0, big = 0;
-        for (size_t i = 0; i < na->n_params; i++) {
-            diff = fmax(diff, fabs(na->params[i] - nb->params[i]));
-            big = fmax(big, fmax(fabs(na->params[i]), fabs(nb->params[i])));
-        }
-        if (json)
-            printf("{\"max_abs_diff\": %.6e, \"max_abs_weight\": %.6e, \"params\": %zu}\n", diff, big, na->n_params);
-        else
-            printf("%zu parameters: largest difference %.3e (largest weight %.3e)\n", na->n_params, diff, big);
+        printf("%zu parameters: largest difference %.3e (largest weight %.3e)\n", n, diff, big);
     }
     rl_policy_free(a);
     rl_policy_free(b);

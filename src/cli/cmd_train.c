@@ -449,13 +449,8 @@ int cli_cmd_eval(int argc, char **argv)
         free(ret);
         return 1;
     }
-    double mean = 0, var = 0;
-    for (uint64_t e = 0; e < episodes; e++)
-        mean += ret[e];
-    mean /= (double)episodes;
-    for (uint64_t e = 0; e < episodes; e++)
-        var += (ret[e] - mean) * (ret[e] - mean);
-    double sd = sqrt(var / (double)episodes);
+    double mean, sd;
+    cli_mean_std(ret, (size_t)episodes, &mean, &sd);
     free(ret);
     if (json)
         printf("{\"env\": \"%s\", \"episodes\": %llu, \"mean_return\": %.6f, \"std_return\": %.6f}\n",
