@@ -271,6 +271,17 @@ static void test_refusals(void **state)
     assert_int_equal(run_cli("train --mode plain --env CartPole-v1 --preset n15", out), 2);
     assert_int_equal(run_cli("train --mode clear --env CartPole-v1 --trace /nonexistent/dir/t.csv", out), 1);
     assert_int_equal(run_cli("train --mode warp --env CartPole-v1", out), 2);
+    /* a run whose networks blow up stops with a clear error, for both algorithms */
+    static const char *const blowups[] = {
+        "train --mode clear --env CartPole-v1 --steps 3000 --hp learning_starts=500 --hp learning_rate=10 "
+        "--hp adam_beta2=0.9",
+        "train --mode clear --env Pendulum-v1 --steps 1600 --hp learning_starts=1000 --hp learning_rate=5"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(run_cli(blowups[k], out), 1);
+        o = slurp(out);
+        assert_non_null(strstr(o, "the training diverged"));
+        free(o);
+    }
 }
 
 static int setup(void **state)

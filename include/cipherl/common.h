@@ -32,6 +32,7 @@ typedef enum cl_status {
     CL_ERR_TIMEOUT,     /* no answer came in time */
     CL_ERR_NET,         /* the network transport failed */
     CL_ERR_REFUSED,     /* the peer refused the request (its error reply says why) */
+    CL_ERR_DIVERGED,    /* learning produced non-finite values (the training diverged) */
     CL_STATUS_COUNT
 } cl_status;
 

@@ -24,6 +24,7 @@ const char *cl_strerror(cl_status status)
     case CL_ERR_TIMEOUT:     return "no answer came in time";
     case CL_ERR_NET:         return "network transport failure";
     case CL_ERR_REFUSED:     return "the peer refused the request";
+    case CL_ERR_DIVERGED:    return "the training diverged: the network's outputs are no longer finite";
     case CL_STATUS_COUNT:    break;
     }
     return "unknown status code";

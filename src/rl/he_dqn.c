@@ -1109,6 +1109,9 @@ cl_status he_dqn_ow_act(he_dqn_ow *o, const double *obs, int *action, double *q)
     rl_he_counters_acc(&o->act, &before, slots_get_counters(o->ctx));
     if (st != CL_OK)
         return st;
+    for (int a = 0; a < o->n_act; a++)
+        if (!isfinite(qv[a]))
+            return CL_ERR_DIVERGED;
     int best = 0;
     for (int a = 1; a < o->n_act; a++)
         if (qv[a] > qv[best])

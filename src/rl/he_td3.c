@@ -841,6 +841,9 @@ static cl_status actor_output(he_td3 *ag, const double *obs, double *a)
     rl_he_counters_acc(&ag->stats.act, &before, slots_get_counters(ag->ctx));
     if (st != CL_OK)
         return st;
+    for (int j = 0; j < ag->ad; j++)
+        if (!isfinite(v[j]))
+            return CL_ERR_DIVERGED;
     memcpy(a, v, (size_t)ag->ad * sizeof *a);
     ag->stats.actor_calls++;
     return CL_OK;
