@@ -54,6 +54,8 @@ typedef struct he_td3_hparams {
     double max_bound;           /* the minimum is accurate for |Q1 - Q2| <= max_bound */
     int squash_degree;          /* 3 or 5: the actor's output a = f_k(u / squash_bound) */
     double squash_bound;        /* A: f saturates at a = +-1 for u = +-A */
+    double squash_penalty;      /* lambda of the actor's extra loss lambda mean((u/A)^4) on its pre-squash
+                                   output (0: none): keeps u where f is monotone (docs/he-td3.md) */
     int normalize_obs;          /* 1: the owner divides each observation by its bound max(|low|, |high|) */
     double reward_scale;        /* the platform trains on reward_scale * r (keeps |Q| and |Q1 - Q2| in range) */
     double adam_beta1, adam_beta2;
