@@ -602,6 +602,23 @@ static void test_serialize_round_trip(void **state)
     nn_mlp_free(net);
 }
 
+/* Two networks (4 inputs, 2 outputs) give bit-identical outputs on 3 random rows. */
+static void assert_same_outputs(const nn_mlp *a, const nn_mlp *b, uint64_t *seed)
+{
+    nn_mlp_ws *w1, *w2;
+    assert_int_equal(nn_mlp_ws_create(a, 3, &w1), CL_OK);
+    assert_int_equal(nn_mlp_ws_create(b, 3, &w2), CL_OK);
+    double x[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = 4.0 * uniform01(seed) - 2.0;
+    const double *y1 = nn_mlp_forward(a, w1, x, 3), *y2 = nn_mlp_forward(b, w2, x, 3);
+    assert_non_null(y1);
+    assert_non_null(y2);
+    assert_memory_equal(y1, y2, 6 * sizeof(double));
+    nn_mlp_ws_free(w1);
+    nn_mlp_ws_free(w2);
+}
+
 static void test_serialize_poly2(void **state)
 {
     (void)state;
@@ -619,18 +636,7 @@ static void test_serialize_poly2(void **state)
     uint8_t *buf = round_trip(net, &sz);
     /* the restored network computes the same */
     assert_int_equal(nn_mlp_deserialize(buf, sz, &used, &back), CL_OK);
-    nn_mlp_ws *w1, *w2;
-    assert_int_equal(nn_mlp_ws_create(net, 3, &w1), CL_OK);
-    assert_int_equal(nn_mlp_ws_create(back, 3, &w2), CL_OK);
-    double x[12];
-    for (int i = 0; i < 12; i++)
-        x[i] = 4.0 * uniform01(&seed) - 2.0;
-    const double *y1 = nn_mlp_forward(net, w1, x, 3), *y2 = nn_mlp_forward(back, w2, x, 3);
-    assert_non_null(y1);
-    assert_non_null(y2);
-    assert_memory_equal(y1, y2, 6 * sizeof(double));
-    nn_mlp_ws_free(w1);
-    nn_mlp_ws_free(w2);
+    assert_same_outputs(net, back, &seed);
     nn_mlp_free(back);
     /* a corrupted bound is refused: not finite, zero, negative */
     const double bad[6] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, -4.0};
@@ -694,18 +700,7 @@ static void test_serialize_squash(void **state)
                     back->act_bound == net->act_bound);
         assert_memory_equal(back->params, net->params, net->n_params * sizeof(double));
         /* and computes the same, bit for bit */
-        nn_mlp_ws *w1, *w2;
-        assert_int_equal(nn_mlp_ws_create(net, 3, &w1), CL_OK);
-        assert_int_equal(nn_mlp_ws_create(back, 3, &w2), CL_OK);
-        double x[12];
-        for (int i = 0; i < 12; i++)
-            x[i] = 4.0 * uniform01(&seed) - 2.0;
-        const double *y1 = nn_mlp_forward(net, w1, x, 3), *y2 = nn_mlp_forward(back, w2, x, 3);
-        assert_non_null(y1);
-        assert_non_null(y2);
-        assert_memory_equal(y1, y2, 6 * sizeof(double));
-        nn_mlp_ws_free(w1);
-        nn_mlp_ws_free(w2);
+        assert_same_outputs(net, back, &seed);
         nn_mlp_free(back);
         /* a squash whose bound is not finite and > 0 */
         const double bad[6] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, -2.0};
