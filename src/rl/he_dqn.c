@@ -169,8 +169,12 @@ cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
         hp->learning_starts = 1000;
         hp->exploration_fraction = 0.12;
         hp->exploration_final_eps = 0.1;
-        hp->target_update_interval = 250;
         hp->activation_bound = 8.0; /* angular velocities reach 4 pi and 9 pi */
+        /* CartPole's long-run fix: with beta2 0.999 and a target every 250
+         * steps, seed 0 diverged at step 29 313 */
+        hp->adam_beta2 = 0.9999;
+        hp->target_update_interval = 1000;
+        hp->learning_rate_decay = 0.99;
     } else if (!strcmp(env_id, "MountainCar-v0")) {
         hp->n_timesteps = 120000;
         hp->learning_rate = 4e-3;
