@@ -787,6 +787,24 @@ static void test_api_errors(void **state)
     rl_env_free(twin);
 }
 
+/* The one clip-and-rescale every TD3 policy acts through. */
+static void test_unscale_action(void **state)
+{
+    (void)state;
+    const rl_env_spec *pend = rl_env_find("Pendulum-v1"), *mcc = rl_env_find("MountainCarContinuous-v0");
+    assert_non_null(pend);
+    assert_non_null(mcc);
+    const double in[] = {-3.0, -1.0, -0.5, 0.0, 0.25, 1.0, 7.0};
+    const double want_pend[] = {-2.0, -2.0, -1.0, 0.0, 0.5, 2.0, 2.0};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        double out = NAN;
+        rl_env_unscale_action(pend, &in[i], &out);
+        assert_float_equal(out, want_pend[i], 1e-15);
+        rl_env_unscale_action(mcc, &in[i], &out);
+        assert_float_equal(out, want_pend[i] / 2.0, 1e-15);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_seeding),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_api_errors),
+        cmocka_unit_test(test_unscale_action),
     };
     return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
 }

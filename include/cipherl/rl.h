@@ -59,6 +59,10 @@ typedef struct rl_env rl_env;
 cl_status rl_env_create(const char *id, rl_env **out);
 void rl_env_free(rl_env *env);
 const rl_env_spec *rl_env_get_spec(const rl_env *env);
+/* Continuous actions: maps each of spec->action_dim values from [-1, 1]
+ * (clipped there first) to [action_low, action_high], as SB3's
+ * unscale_action after its clip. Every TD3 policy acts through it. */
+void rl_env_unscale_action(const rl_env_spec *spec, const double *scaled, double *action);
 /* Draws the initial state as Gymnasium's reset does (from rng), writes obs. */
 void rl_env_reset(rl_env *env, rl_rng *rng, double *obs);
 /* Sets the internal state (fixtures' layout) and resets the step counter. */

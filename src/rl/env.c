@@ -130,6 +130,15 @@ const rl_env_spec *rl_env_get_spec(const rl_env *env)
     return env ? env->spec : NULL;
 }
 
+void rl_env_unscale_action(const rl_env_spec *spec, const double *scaled, double *action)
+{
+    const double lo = spec->action_low, hi = spec->action_high;
+    for (int j = 0; j < spec->action_dim; j++) {
+        const double a = scaled[j] < -1.0 ? -1.0 : scaled[j] > 1.0 ? 1.0 : scaled[j];
+        action[j] = lo + 0.5 * (a + 1.0) * (hi - lo);
+    }
+}
+
 int rl_env_elapsed_steps(const rl_env *env)
 {
     return env ? env->elapsed : 0;

@@ -871,18 +871,6 @@ static cl_status actor_output(he_td3 *ag, const double *obs, double *a)
     return CL_OK;
 }
 
-static double clip1(double v)
-{
-    return v < -1.0 ? -1.0 : v > 1.0 ? 1.0 : v;
-}
-
-static void to_env(const he_td3 *ag, const double *scaled, double *action)
-{
-    const double lo = ag->spec->action_low, hi = ag->spec->action_high;
-    for (int j = 0; j < ag->ad; j++)
-        action[j] = lo + 0.5 * (clip1(scaled[j]) + 1.0) * (hi - lo);
-}
-
 cl_status he_td3_act(he_td3 *ag, const double *obs, double *action)
 {
     if (!ag || !obs || !action)
@@ -890,7 +878,7 @@ cl_status he_td3_act(he_td3 *ag, const double *obs, double *action)
     double a[RL_MAX_ACT];
     cl_status st = actor_output(ag, obs, a);
     if (st == CL_OK)
-        to_env(ag, a, action);
+        rl_env_unscale_action(ag->spec, a, action);
     return st;
 }
 
@@ -942,9 +930,10 @@ cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *
                 ag->ou[j] += OU_THETA * (0.0 - ag->ou[j]) * OU_DT + hp->noise_std * sqrt(OU_DT) * rl_rng_normal(&ag->rng_owner);
                 n = ag->ou[j];
             }
-            scaled[j] = clip1(scaled[j] + n);
+            const double v = scaled[j] + n;
+            scaled[j] = v < -1.0 ? -1.0 : v > 1.0 ? 1.0 : v;
         }
-        to_env(ag, scaled, env_action);
+        rl_env_unscale_action(ag->spec, scaled, env_action);
         if ((size_t)(ag->stats.env_steps + 1) * (size_t)ad > ag->actions_cap) {
             size_t nc = ag->actions_cap ? 2 * ag->actions_cap : 1024 * (size_t)ad;
             double *na = realloc(ag->actions, nc * sizeof *na);

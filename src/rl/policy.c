@@ -104,11 +104,8 @@ cl_status rl_policy_act(rl_policy *pol, const double *obs, double *action)
                 best = a;
         action[0] = (double)best;
     } else {
-        /* clipped to [-1, 1] (a no-op for tanh), then rescaled: HE-TD3's to_env */
-        for (int j = 0; j < s->action_dim; j++) {
-            const double a = y[j] < -1.0 ? -1.0 : y[j] > 1.0 ? 1.0 : y[j];
-            action[j] = s->action_low + 0.5 * (a + 1.0) * (s->action_high - s->action_low);
-        }
+        /* clipped to [-1, 1] (a no-op for tanh, not for a squash), then rescaled */
+        rl_env_unscale_action(s, y, action);
     }
     return CL_OK;
 }

@@ -111,10 +111,8 @@ void rl_td3_act(rl_agent *ag, double *env_action, double *buf_action)
             scaled[j] = v < -1.0 ? -1.0 : v > 1.0 ? 1.0 : v;
         }
     }
-    for (int j = 0; j < ad; j++) {
-        buf_action[j] = scaled[j];
-        env_action[j] = lo + 0.5 * (scaled[j] + 1.0) * (hi - lo);
-    }
+    memcpy(buf_action, scaled, sizeof(double) * (size_t)ad);
+    rl_env_unscale_action(s, scaled, env_action);
 }
 
 static void concat_rows(double *dst, const double *obs, int od, const double *act, int ad, int B)
