@@ -467,6 +467,40 @@ static void test_gap(void **state)
         }
 }
 
+/* A clear run that diverges is a result, not a failure: the seed stays in
+ * the table at the random policy's return and the JSON says where it blew up. */
+static void test_gap_diverged(void **state)
+{
+    (void)state;
+    char json[128], cmd[1024], *out = NULL;
+    snprintf(json, sizeof json, "%s/gap_div.json", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' experiment gap --env CartPole-v1 --seeds 1 --steps 3000 --episodes 5 "
+             "--plain-hp 'net_arch=[32,32]' --hp learning_starts=500 --hp learning_rate=10 "
+             "--hp adam_beta2=0.9 --json '%s' 2>&1",
+             CIPHERL_CLI, json);
+    int rc = run_capture(cmd, &out);
+    if (rc != 0)
+        fail_msg("experiment gap exited %d: %s", rc, out);
+    assert_non_null(strstr(out, "the training diverged near step"));
+    assert_non_null(strstr(out, "diverged and counts at the random policy's return"));
+    assert_non_null(strstr(out, "(1 diverged)"));
+    free(out);
+    char *j = read_file(json);
+    const double random = jnum(j, NULL, "random_return");
+    const char *clear = jkey(j, NULL, "clear");
+    assert_true(jnum(clear, jclose(clear), "mean") == random);
+    const char *per = jkey(j, NULL, "per_seed");
+    double cv[2];
+    assert_int_equal(jarray(per, jclose(per), "clear", cv, 2), 1);
+    assert_true(cv[0] == random);
+    const char *at = strstr(j, "\"clear_diverged_at\": [");
+    assert_non_null(at);
+    const long step = strtol(at + strlen("\"clear_diverged_at\": ["), NULL, 10);
+    assert_true(step > 500 && step <= 3000);
+    free(j);
+}
+
 static void test_gap_bad_options(void **state)
 {
     (void)state;
@@ -529,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_census_refusals),
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_gap_td3),
+        cmocka_unit_test(test_gap_diverged),
         cmocka_unit_test(test_gap_bad_options),
     };
     return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);

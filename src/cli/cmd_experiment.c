@@ -199,9 +199,11 @@ static int run_plain(const char *env_id, const rl_hparams *hp, uint64_t seed, in
 static int run_clear(const cli_he_algo *algo, const char *env_id, const cli_he_hp *hp, size_t slots,
                      int levels, uint64_t seed, int64_t steps, int episodes, double *eval_buf,
                      const char *label, int progress, const char *log_dir, double *ret_mean,
-                     double *seconds, int64_t *train_steps, double *refresh_per_step)
+                     double *seconds, int64_t *train_steps, double *refresh_per_step,
+                     int64_t *diverged_at)
 {
     char log_path[4096];
+    *diverged_at = -1;
     FILE *log = NULL;
     if (log_dir && !(log = open_log(log_dir, "clear", seed, log_path, sizeof log_path))) {
         cli_error("experiment: cannot write '%s': %s", log_path, strerror(errno));
@@ -232,6 +234,16 @@ static int run_clear(const cli_he_algo *algo, const char *env_id, const cli_he_h
         st = algo->learn(ag, n, he_episode_cb, &rs);
         done += n;
         rs.step = done;
+        if (st == CL_ERR_DIVERGED) {
+            /* a result, not an error: the seed is kept and scored (cmd_gap) */
+            if (progress)
+                fputc('\n', stderr);
+            fprintf(stderr, "experiment: %s: the training diverged near step %lld; the seed "
+                            "counts at the random policy's return\n",
+                    label, (long long)done);
+            *diverged_at = done;
+            break;
+        }
         if (st != CL_OK) {
             if (progress)
                 fputc('\n', stderr);
@@ -244,7 +256,7 @@ static int run_clear(const cli_he_algo *algo, const char *env_id, const cli_he_h
             run_draw(&rs, 0);
     }
     *seconds = cli_now_s() - rs.t0;
-    if (rc == 0 && progress)
+    if (rc == 0 && *diverged_at < 0 && progress)
         run_draw(&rs, 1);
     if (close_log(log, rs.log_failed, log_path))
         rc = 1;
@@ -254,7 +266,7 @@ static int run_clear(const cli_he_algo *algo, const char *env_id, const cli_he_h
         *train_steps = hs.train_steps;
         *refresh_per_step = hs.train_steps > 0 ? (double)hs.train.refresh / (double)hs.train_steps : 0.0;
     }
-    if (rc == 0) {
+    if (rc == 0 && *diverged_at < 0) {
         st = algo->evaluate(ag, episodes, EVAL_SEED_BASE + seed, eval_buf);
         if (st != CL_OK) {
             cli_error("experiment: %s: evaluation failed: %s", label, cl_strerror(st));
@@ -491,7 +503,9 @@ static int cmd_gap(int argc, char **argv)
         cli_error("experiment gap: plain hyperparameters: %s", err);
         return 2;
     }
-    const int64_t plain_steps = steps ? steps : php.n_timesteps;
+    if (steps)
+        php.n_timesteps = steps; /* so the hyperparameter line says what ran */
+    const int64_t plain_steps = php.n_timesteps;
 
     /* HE hyperparameters: the exploration schedule spans the run, as the plain
      * agent's does (rl_agent_begin's total_steps) */
@@ -535,10 +549,10 @@ static int cmd_gap(int argc, char **argv)
     double *plain_r = calloc(K, sizeof *plain_r), *clear_r = calloc(K, sizeof *clear_r);
     double *plain_t = calloc(K, sizeof *plain_t), *clear_t = calloc(K, sizeof *clear_t);
     double *refresh = calloc(K, sizeof *refresh);
-    int64_t *tsteps = calloc(K, sizeof *tsteps);
+    int64_t *tsteps = calloc(K, sizeof *tsteps), *diverged = calloc(K, sizeof *diverged);
     double *eval_buf = malloc((size_t)episodes * sizeof *eval_buf);
     int rc = 0;
-    if (!plain_r || !clear_r || !plain_t || !clear_t || !refresh || !tsteps || !eval_buf) {
+    if (!plain_r || !clear_r || !plain_t || !clear_t || !refresh || !tsteps || !diverged || !eval_buf) {
         cli_error("experiment gap: %s", cl_strerror(CL_ERR_NOMEM));
         rc = 1;
     }
@@ -558,7 +572,9 @@ static int cmd_gap(int argc, char **argv)
         snprintf(label, sizeof label, "seed %zu/%zu clear", s, K);
         rc = run_clear(algo, env_id, &hhp, slots, levels, s, clear_steps, (int)episodes, eval_buf,
                        label, progress, log_dir, &clear_r[s], &clear_t[s], &tsteps[s],
-                       &refresh[s]);
+                       &refresh[s], &diverged[s]);
+        if (rc == 0 && diverged[s] >= 0)
+            clear_r[s] = r_random; /* a diverged agent is scored as the random policy */
         if (rc == 0 && progress)
             fprintf(stderr, "seed %zu: plain %.2f, clear %.2f\n", s, plain_r[s], clear_r[s]);
     }
@@ -584,12 +600,23 @@ static int cmd_gap(int argc, char **argv)
                (unsigned long long)episodes);
         printf("  %6s %14s %14s %10s %10s %12s\n", "seed", "plain return", "clear return",
                "plain s", "clear s", "refresh/step");
-        for (size_t s = 0; s < K; s++)
-            printf("  %6zu %14.2f %14.2f %10.1f %10.1f %12.1f\n", s, plain_r[s], clear_r[s],
-                   plain_t[s], clear_t[s], refresh[s]);
+        size_t n_div = 0;
+        for (size_t s = 0; s < K; s++) {
+            if (diverged[s] < 0) {
+                printf("  %6zu %14.2f %14.2f %10.1f %10.1f %12.1f\n", s, plain_r[s], clear_r[s],
+                       plain_t[s], clear_t[s], refresh[s]);
+                continue;
+            }
+            n_div++;
+            printf("  %6zu %14.2f %13.2f* %10.1f %10.1f %12s  diverged near step %lld\n", s,
+                   plain_r[s], clear_r[s], plain_t[s], clear_t[s], "-", (long long)diverged[s]);
+        }
         printf("  %6s %14.2f %14.2f\n", "mean", pm, cm);
         printf("  %6s %14.2f %14.2f   (population standard deviation across seeds)\n", "std", ps,
                cs);
+        if (n_div)
+            printf("  * %zu clear run%s diverged and count%s at the random policy's return\n",
+                   n_div, n_div > 1 ? "s" : "", n_div > 1 ? "" : "s");
         printf("\nrandom policy return: %.2f (%d episodes)\n", r_random, RANDOM_EPISODES);
         if (isfinite(norm))
             printf("normalized score: %.4f   gap: %.4f (%.2f%%)\n", norm, gap, 100.0 * gap);
@@ -650,7 +677,14 @@ static int cmd_gap(int argc, char **argv)
                 fprintf(f, "], \"clear_refreshes_per_train_step\": [");
                 for (size_t s = 0; s < K; s++) {
                     fputs(s ? ", " : "", f);
-                    json_num(f, refresh[s]);
+                    json_num(f, diverged[s] < 0 ? refresh[s] : NAN);
+                }
+                fprintf(f, "], \"clear_diverged_at\": [");
+                for (size_t s = 0; s < K; s++) {
+                    if (diverged[s] < 0)
+                        fprintf(f, "%snull", s ? ", " : "");
+                    else
+                        fprintf(f, "%s%lld", s ? ", " : "", (long long)diverged[s]);
                 }
                 fprintf(f, "]}, \"plain_hp\": ");
                 json_str(f, php_buf);
@@ -664,13 +698,13 @@ static int cmd_gap(int argc, char **argv)
             }
         }
         if (isfinite(norm))
-            printf("summary: gap %s, %zu seeds: plain %.2f ± %.2f, clear %.2f ± %.2f, random "
-                   "%.2f; normalized score %.4f, gap %.4f (%.1f s)\n",
-                   env_id, K, pm, ps, cm, cs, r_random, norm, gap, total_s);
+            printf("summary: gap %s, %zu seeds (%zu diverged): plain %.2f ± %.2f, clear %.2f ± "
+                   "%.2f, random %.2f; normalized score %.4f, gap %.4f (%.1f s)\n",
+                   env_id, K, n_div, pm, ps, cm, cs, r_random, norm, gap, total_s);
         else
-            printf("summary: gap %s, %zu seeds: plain %.2f ± %.2f, clear %.2f ± %.2f, random "
-                   "%.2f; normalized score undefined (%.1f s)\n",
-                   env_id, K, pm, ps, cm, cs, r_random, total_s);
+            printf("summary: gap %s, %zu seeds (%zu diverged): plain %.2f ± %.2f, clear %.2f ± "
+                   "%.2f, random %.2f; normalized score undefined (%.1f s)\n",
+                   env_id, K, n_div, pm, ps, cm, cs, r_random, total_s);
     }
     free(plain_r);
     free(clear_r);
@@ -678,6 +712,7 @@ static int cmd_gap(int argc, char **argv)
     free(clear_t);
     free(refresh);
     free(tsteps);
+    free(diverged);
     free(eval_buf);
     return rc;
 }
