@@ -23,6 +23,7 @@
 #include "cipherl/ckks.h"
 #include "cipherl/rl.h"
 #include "nn/nn_he.h"
+#include "rl/he_common.h"
 #include "rl/he_dqn.h"
 
 enum { H = 8, NB = 4, OBS = 4, NA = 2 };
@@ -381,9 +382,106 @@ static void test_learns_cartpole_clear(void **state)
     slots_ctx_free(ctx);
 }
 
+/* ------------------------------------------------ the chunked replay (both HE algorithms) */
+
+enum { RB_B = 4, RB_BLK = 16, RB_S = RB_B * RB_BLK };
+
+/* The owner's transition t: every slot of block t mod B holds 100 k + t + 1 for kind k. */
+static void rb_put(rl_he_replay *rb, slots_ctx *ctx, slots_owner *own, size_t t)
+{
+    double v[RB_S];
+    slots_vec *tr[RL_HE_REPLAY_KINDS];
+    for (int k = 0; k < RL_HE_REPLAY_KINDS; k++) {
+        memset(v, 0, sizeof v);
+        for (size_t j = 0; j < RB_BLK; j++)
+            v[(t % RB_B) * RB_BLK + j] = 100.0 * k + (double)t + 1.0;
+        assert_int_equal(slots_vec_create(ctx, &tr[k]), CL_OK);
+        assert_int_equal(slots_encrypt(own, v, RB_S, tr[k]), CL_OK);
+    }
+    assert_int_equal(rl_he_replay_put(rb, ctx, tr), CL_OK);
+    for (int k = 0; k < RL_HE_REPLAY_KINDS; k++)
+        slots_vec_free(tr[k]);
+}
+
+static void test_replay_chunks(void **state)
+{
+    (void)state;
+    slots_ctx *ctx;
+    slots_owner *own;
+    slots_clear_config cfg = {.slots = RB_S, .levels = 5};
+    assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
+    rl_he_replay rb;
+    assert_int_equal(rl_he_replay_init(&rb, ctx, RB_B, RB_BLK + 1, 10, 2), CL_ERR_INVALID); /* blocks past S */
+    rl_he_replay_free(&rb);
+    assert_int_equal(rl_he_replay_chunks(RB_B, 1), 2); /* a wrapped ring keeps a whole chunk */
+    assert_int_equal(rl_he_replay_init(&rb, ctx, RB_B, RB_BLK, 10, 2), CL_OK);
+    assert_int_equal(rb.chunks, 3);
+    assert_int_equal(rb.cap, 12);
+
+    /* before the ring is full, draws stay among the stored transitions */
+    for (size_t t = 0; t < 6; t++)
+        rb_put(&rb, ctx, own, t);
+    rl_rng rng;
+    rl_rng_seed(&rng, 11);
+    size_t idx[RB_B];
+    for (int d = 0; d < 200; d++) {
+        rl_he_replay_sample(&rb, &rng, idx);
+        for (size_t b = 0; b < RB_B; b++)
+            assert_true(idx[b] < 6 && idx[b] % RB_B == b);
+        assert_true(rl_he_replay_select(&rb, idx));
+    }
+
+    /* 14 transitions in a ring of 12: chunk 0 restarted with t = 12, 13 in
+     * blocks 0, 1; its blocks 2, 3 (t = 2, 3) were wiped */
+    for (size_t t = 6; t < 14; t++)
+        rb_put(&rb, ctx, own, t);
+    assert_int_equal(rb.stored, 12);
+    assert_int_equal(rb.pos, 2);
+    assert_int_equal(slots_level(rb.set[RL_HE_REPLAY_S][1]), 2);
+    static const size_t wiped[RB_B] = {0, 1, 2, 7}, residue[RB_B] = {0, 1, 6, 6}, past[RB_B] = {12, 1, 6, 7};
+    assert_false(rl_he_replay_select(&rb, wiped));
+    assert_false(rl_he_replay_select(&rb, residue));
+    assert_false(rl_he_replay_select(&rb, past));
+    static const size_t ok[RB_B] = {0, 1, 6, 7}; /* ring positions: t = 12, 13, 6, 7 */
+    assert_true(rl_he_replay_select(&rb, ok));
+    slots_vec *out;
+    assert_int_equal(slots_vec_create(ctx, &out), CL_OK);
+    double got[RB_S];
+    static const double t_of[RB_B] = {12, 13, 6, 7};
+    for (int k = 0; k < RL_HE_REPLAY_KINDS; k++) {
+        assert_int_equal(rl_he_replay_batch(&rb, ctx, (rl_he_replay_kind)k, 0.5, out), CL_OK);
+        assert_int_equal(slots_level(out), 1); /* the mask's product */
+        assert_int_equal(slots_decrypt(own, out, got, RB_S), CL_OK);
+        for (size_t b = 0; b < RB_B; b++)
+            for (size_t j = 0; j < RB_BLK; j++)
+                assert_true(got[b * RB_BLK + j] == 0.5 * (100.0 * k + t_of[b] + 1.0));
+    }
+
+    /* full ring: every draw is valid, and each block's choices come up evenly
+     * (blocks 0, 1: chunks 0, 1, 2; blocks 2, 3: chunks 1, 2) */
+    int count[RB_B][3] = {{0}};
+    enum { DRAWS = 3000 };
+    for (int d = 0; d < DRAWS; d++) {
+        rl_he_replay_sample(&rb, &rng, idx);
+        assert_true(rl_he_replay_select(&rb, idx));
+        for (size_t b = 0; b < RB_B; b++)
+            count[b][idx[b] / RB_B]++;
+    }
+    for (size_t b = 0; b < RB_B; b++)
+        for (size_t c = 0; c < 3; c++) {
+            const double want = b < 2 ? DRAWS / 3.0 : (c == 0 ? 0.0 : DRAWS / 2.0);
+            assert_true(fabs(count[b][c] - want) <= 0.1 * DRAWS);
+        }
+    slots_vec_free(out);
+    rl_he_replay_free(&rb);
+    slots_owner_free(own);
+    slots_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_chunks),
         cmocka_unit_test(test_gradients_match_plain),
         cmocka_unit_test(test_ckks_follows_clear),
         cmocka_unit_test(test_learns_cartpole_clear),

@@ -46,6 +46,122 @@ cl_status rl_he_ensure_level(slots_ctx *ctx, slots_vec *v, int need)
     return slots_refresh(ctx, v);
 }
 
+/* ------------------------------------------------------------- chunked replay */
+
+size_t rl_he_replay_chunks(size_t B, int64_t buffer_size)
+{
+    const size_t c = ((size_t)buffer_size + B - 1) / B;
+    return c < 2 ? 2 : c;
+}
+
+cl_status rl_he_replay_init(rl_he_replay *rb, slots_ctx *ctx, size_t B, size_t blk, int64_t buffer_size, int level)
+{
+    memset(rb, 0, sizeof *rb);
+    if (!ctx || B == 0 || blk == 0 || buffer_size < 1 || level < 1 || B * blk > slots_count(ctx))
+        return CL_ERR_INVALID;
+    rb->B = B;
+    rb->blk = blk;
+    rb->S = slots_count(ctx);
+    rb->chunks = rl_he_replay_chunks(B, buffer_size);
+    rb->cap = rb->chunks * B;
+    rb->level = level;
+    rb->pick = malloc(B * sizeof *rb->pick);
+    rb->mask = calloc(rb->S, sizeof *rb->mask);
+    if (!rb->pick || !rb->mask)
+        return CL_ERR_NOMEM;
+    cl_status st = slots_vec_create(ctx, &rb->tmp);
+    for (int k = 0; k < RL_HE_REPLAY_KINDS && st == CL_OK; k++)
+        st = rl_he_vecs_create(ctx, &rb->set[k], rb->chunks);
+    return st;
+}
+
+void rl_he_replay_free(rl_he_replay *rb)
+{
+    if (!rb)
+        return;
+    for (int k = 0; k < RL_HE_REPLAY_KINDS; k++)
+        rl_he_vecs_free(rb->set[k], rb->chunks);
+    slots_vec_free(rb->tmp);
+    free(rb->pick);
+    free(rb->mask);
+    memset(rb, 0, sizeof *rb);
+}
+
+cl_status rl_he_replay_put(rl_he_replay *rb, slots_ctx *ctx, slots_vec *const v[RL_HE_REPLAY_KINDS])
+{
+    const size_t c = rb->pos / rb->B;
+    cl_status st = CL_OK;
+    for (int k = 0; k < RL_HE_REPLAY_KINDS && st == CL_OK; k++) {
+        const int lvl = slots_level(v[k]) < rb->level ? slots_level(v[k]) : rb->level;
+        if ((st = slots_drop_level(ctx, v[k], lvl, v[k])) != CL_OK)
+            break;
+        if (rb->pos % rb->B == 0)
+            st = slots_copy(ctx, v[k], rb->set[k][c]);
+        else
+            st = slots_add(ctx, rb->set[k][c], v[k], rb->set[k][c]);
+    }
+    if (st != CL_OK)
+        return st;
+    rb->pos = (rb->pos + 1) % rb->cap;
+    if (rb->stored < rb->cap)
+        rb->stored++;
+    return CL_OK;
+}
+
+void rl_he_replay_sample(const rl_he_replay *rb, rl_rng *rng, size_t *idx)
+{
+    const size_t B = rb->B, wc = rb->pos / B, wb = rb->pos % B;
+    const bool full = rb->stored == rb->cap;
+    for (size_t b = 0; b < B; b++) {
+        const size_t older = full ? rb->chunks - 1 : wc, count = older + (b < wb ? 1 : 0);
+        const size_t u = (size_t)rl_rng_below(rng, (uint32_t)count);
+        const size_t c = u == older ? wc : (full ? (wc + 1 + u) % rb->chunks : u);
+        idx[b] = b + B * c;
+    }
+}
+
+bool rl_he_replay_select(rl_he_replay *rb, const size_t *idx)
+{
+    const size_t B = rb->B, wc = rb->pos / B, wb = rb->pos % B;
+    for (size_t b = 0; b < B; b++)
+        if (idx[b] >= rb->stored || idx[b] % B != b ||
+            (rb->stored == rb->cap && idx[b] / B == wc && b >= wb)) /* wiped when its chunk restarted */
+            return false;
+    for (size_t b = 0; b < B; b++)
+        rb->pick[b] = idx[b] / B;
+    return true;
+}
+
+cl_status rl_he_replay_batch(rl_he_replay *rb, slots_ctx *ctx, rl_he_replay_kind kind, double scale, slots_vec *out)
+{
+    const size_t B = rb->B, blk = rb->blk;
+    slots_vec **store = rb->set[kind];
+    cl_status st = CL_OK;
+    bool first = true;
+    for (size_t b = 0; b < B && st == CL_OK; b++) {
+        const size_t c = rb->pick[b];
+        bool seen = false;
+        for (size_t e = 0; e < b && !seen; e++)
+            seen = rb->pick[e] == c;
+        if (seen)
+            continue;
+        memset(rb->mask, 0, rb->S * sizeof *rb->mask);
+        for (size_t e = b; e < B; e++)
+            if (rb->pick[e] == c)
+                for (size_t k = 0; k < blk; k++)
+                    rb->mask[e * blk + k] = scale;
+        if ((st = rl_he_ensure_level(ctx, store[c], 1)) != CL_OK)
+            break;
+        if (first) {
+            st = slots_mul_plain(ctx, store[c], rb->mask, out);
+            first = false;
+        } else if ((st = slots_mul_plain(ctx, store[c], rb->mask, rb->tmp)) == CL_OK) {
+            st = slots_add(ctx, out, rb->tmp, out);
+        }
+    }
+    return st;
+}
+
 void rl_he_counters_acc(slots_counters *acc, const slots_counters *a, const slots_counters *b)
 {
     acc->mul += b->mul - a->mul;

@@ -1,6 +1,7 @@
 /* Helpers shared by the HE algorithms of the rl layer (HE-DQN, HE-TD3):
- * slot-vector arrays, the refresh-on-demand rule, counter deltas and the
- * parsing of "NAME=VALUE" hyperparameters. Internal. */
+ * slot-vector arrays, the refresh-on-demand rule, counter deltas, the
+ * optimizers, the chunked replay of encrypted transitions and the parsing of
+ * "NAME=VALUE" hyperparameters. Internal. */
 #ifndef CIPHERL_RL_HE_COMMON_H
 #define CIPHERL_RL_HE_COMMON_H
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 
 #include "cipherl/common.h"
+#include "cipherl/rl.h"
 #include "cipherl/slots.h"
 #include "nn/nn_he.h"
 
@@ -51,6 +53,52 @@ cl_status rl_he_optimizer_init(slots_ctx *ctx, slots_owner *owner, rl_he_optimiz
 cl_status rl_he_optimizer_step(slots_ctx *ctx, rl_he_optimizer opt, const nn_he_adam_config *cfg, long t,
                                slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g, slots_vec *t0,
                                slots_vec *t1);
+
+/* The platform's replay of encrypted transitions, chunked (docs/he-dqn.md,
+ * "Replay"). With batch B and blocks of blk slots, transition i (ring
+ * position) lives in block i mod B of chunk i / B: one slot vector per kind
+ * (state, next state, action, reward, 1 - done) per chunk, B transitions in
+ * each, so the buffer holds B times fewer ciphertexts than one per
+ * transition. The owner encrypts a transition in its block (the rest zero);
+ * rl_he_replay_put adds it into its chunk, and the first block of a chunk
+ * starts the chunk afresh, wiping what the ring overwrote. A mini-batch takes
+ * one transition per block; rl_he_replay_batch masks each distinct chunk
+ * drawn to the blocks that drew it (one plaintext product: one level) and sums
+ * them, with no rotation. */
+enum { RL_HE_REPLAY_KINDS = 5 };
+typedef enum rl_he_replay_kind {
+    RL_HE_REPLAY_S = 0, RL_HE_REPLAY_NEXT, RL_HE_REPLAY_ACT, RL_HE_REPLAY_REW, RL_HE_REPLAY_DONE
+} rl_he_replay_kind;
+typedef struct rl_he_replay {
+    size_t B, blk, S;     /* batch (blocks), slots per block, slots */
+    size_t chunks, cap;   /* cap = chunks * B transitions */
+    size_t stored, pos;   /* transitions held; the next ring position */
+    int level;            /* chunks are kept at min(level, the vector's) */
+    slots_vec **set[RL_HE_REPLAY_KINDS]; /* chunks vectors each */
+    size_t *pick;         /* the chunk each block drew for the current batch */
+    double *mask;         /* S doubles of scratch */
+    slots_vec *tmp;
+} rl_he_replay;
+/* Chunks for buffer_size transitions in batches of B: at least 2, so a
+ * wrapped ring keeps one whole chunk to sample from. */
+size_t rl_he_replay_chunks(size_t B, int64_t buffer_size);
+/* An empty replay; rl_he_replay_free releases it, also after a failure. */
+cl_status rl_he_replay_init(rl_he_replay *rb, slots_ctx *ctx, size_t B, size_t blk, int64_t buffer_size, int level);
+void rl_he_replay_free(rl_he_replay *rb);
+/* Puts the owner's transition vectors v[kind] (each filled in block pos mod B
+ * only) into the chunks at ring position pos, then advances pos. Drops the
+ * v's to the replay's level in place. */
+cl_status rl_he_replay_put(rl_he_replay *rb, slots_ctx *ctx, slots_vec *const v[RL_HE_REPLAY_KINDS]);
+/* Stratified draw: block b gets a uniform stored transition with index
+ * congruent to b (mod B), among the chunks that hold one there (every chunk
+ * but the one being written, and that one for the blocks already written
+ * anew). Needs stored >= B. */
+void rl_he_replay_sample(const rl_he_replay *rb, rl_rng *rng, size_t *idx);
+/* Whether idx[0..B) is a batch rl_he_replay_sample could draw; if so, sets
+ * the chunks rl_he_replay_batch reads. */
+bool rl_he_replay_select(rl_he_replay *rb, const size_t *idx);
+/* out = the selected mini-batch of one kind, times scale (carried by the mask). */
+cl_status rl_he_replay_batch(rl_he_replay *rb, slots_ctx *ctx, rl_he_replay_kind kind, double scale, slots_vec *out);
 
 /* Hyperparameters by name: a table of fields of a struct. */
 typedef enum rl_he_kind {

@@ -40,6 +40,7 @@
 
 #define NLAYERS 3
 #define REPLAY_LEVEL 2 /* a mask product, then a dense product or a multiplication */
+_Static_assert(HE_DQN_TRANSITION_VECS == RL_HE_REPLAY_KINDS, "a transition is one vector per replay kind");
 
 
 /* The platform: everything the training step touches, and nothing of the
@@ -57,12 +58,7 @@ struct he_dqn_pf {
     slots_vec *x[NLAYERS], **rot[NLAYERS], *z[NLAYERS - 1];
     slots_vec *q, *y, *t0, *t1, *t2, *xd, *dq, *dh;
 
-    /* replay */
-    size_t cap, stored, pos;
-    size_t chunks; /* cap / B */
-    slots_vec **rs, **rn, **ra, **rr, **rd; /* chunks vectors each */
-    size_t *pick;  /* B scratch: the chunk each block drew */
-    slots_vec **tmp_store;
+    rl_he_replay rb; /* chunked, at REPLAY_LEVEL */
 
     nn_poly act, dact;
     nn_abs_approx mx;
@@ -74,7 +70,7 @@ struct he_dqn_pf {
     int phase_open;     /* the phase being counted, or -1 */
     slots_counters phase_start;
     double phase_t0;
-    double *mask, *mask2;
+    double *mask;
 };
 
 /* The owner: environment, exploration, encryption and decryption. It reaches
@@ -365,9 +361,7 @@ static cl_status shape_of(const char *env_id, const he_dqn_hparams *hp, shape *s
     sh->in[0] = (size_t)sh->spec->obs_dim;
     sh->out[0] = sh->in[1] = sh->out[1] = sh->in[2] = (size_t)hp->net_arch;
     sh->out[2] = (size_t)sh->n_act;
-    sh->chunks = ((size_t)hp->buffer_size + sh->B - 1) / sh->B;
-    if (sh->chunks < 2)
-        sh->chunks = 2; /* a wrapped ring must keep one whole chunk to sample from */
+    sh->chunks = rl_he_replay_chunks(sh->B, hp->buffer_size);
     sh->cap = sh->chunks * sh->B;
     return CL_OK;
 }
@@ -426,8 +420,7 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     rl_rng_seed(&ag->rng_sample, sample_seed);
 
     ag->mask = calloc(S, sizeof *ag->mask);
-    ag->mask2 = calloc(S, sizeof *ag->mask2);
-    if (!ag->mask || !ag->mask2) {
+    if (!ag->mask) {
         st = CL_ERR_NOMEM;
         goto fail;
     }
@@ -457,15 +450,7 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     if (st != CL_OK)
         goto fail;
 
-    ag->chunks = sh.chunks;
-    ag->cap = sh.cap;
-    if (!(ag->pick = malloc(ag->B * sizeof *ag->pick))) {
-        st = CL_ERR_NOMEM;
-        goto fail;
-    }
-    if ((st = rl_he_vecs_create(ctx, &ag->rs, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rn, ag->chunks)) != CL_OK ||
-        (st = rl_he_vecs_create(ctx, &ag->ra, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rr, ag->chunks)) != CL_OK ||
-        (st = rl_he_vecs_create(ctx, &ag->rd, ag->chunks)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->tmp_store, 1)) != CL_OK)
+    if ((st = rl_he_replay_init(&ag->rb, ctx, ag->B, 2 * D, hp->buffer_size, REPLAY_LEVEL)) != CL_OK)
         goto fail;
     *out = ag;
     return CL_OK;
@@ -492,15 +477,8 @@ void he_dqn_pf_free(he_dqn_pf *ag)
     slots_vec *one[] = {ag->q, ag->y, ag->t0, ag->t1, ag->t2, ag->xd, ag->dq, ag->dh};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         slots_vec_free(one[i]);
-    rl_he_vecs_free(ag->rs, ag->chunks);
-    rl_he_vecs_free(ag->rn, ag->chunks);
-    rl_he_vecs_free(ag->ra, ag->chunks);
-    rl_he_vecs_free(ag->rr, ag->chunks);
-    rl_he_vecs_free(ag->rd, ag->chunks);
-    rl_he_vecs_free(ag->tmp_store, 1);
-    free(ag->pick);
+    rl_he_replay_free(&ag->rb);
     free(ag->mask);
-    free(ag->mask2);
     free(ag);
 }
 
@@ -604,37 +582,9 @@ static cl_status max_actions(he_dqn_pf *ag, slots_vec *q, slots_vec *m, slots_ve
     return st;
 }
 
-/* out = the mini-batch of one kind: block b from chunk ag->pick[b]. Each
- * distinct chunk is masked to the blocks that drew it (one plaintext
- * product, so one level; the mask carries `scale`), and the masked chunks are
- * summed. */
-static cl_status batch_of(he_dqn_pf *ag, slots_vec **store, double scale, slots_vec *out)
+static cl_status batch_of(he_dqn_pf *ag, rl_he_replay_kind kind, double scale, slots_vec *out)
 {
-    const size_t B = ag->B, blk = 2 * ag->D;
-    cl_status st = CL_OK;
-    bool first = true;
-    for (size_t b = 0; b < B && st == CL_OK; b++) {
-        const size_t c = ag->pick[b];
-        bool seen = false;
-        for (size_t e = 0; e < b && !seen; e++)
-            seen = ag->pick[e] == c;
-        if (seen)
-            continue;
-        memset(ag->mask2, 0, ag->S * sizeof *ag->mask2);
-        for (size_t e = b; e < B; e++)
-            if (ag->pick[e] == c)
-                for (size_t k = 0; k < blk; k++)
-                    ag->mask2[e * blk + k] = scale;
-        if ((st = ensure_level(ag, store[c], 1)) != CL_OK)
-            break;
-        if (first) {
-            st = slots_mul_plain(ag->ctx, store[c], ag->mask2, out);
-            first = false;
-        } else if ((st = slots_mul_plain(ag->ctx, store[c], ag->mask2, ag->tmp_store[0])) == CL_OK) {
-            st = slots_add(ag->ctx, out, ag->tmp_store[0], out);
-        }
-    }
-    return st;
+    return rl_he_replay_batch(&ag->rb, ag->ctx, kind, scale, out);
 }
 
 static const char *const phase_names[HE_DQN_PHASES] = {"target forward", "target max", "forward", "loss",
@@ -662,10 +612,9 @@ static void phase_mark(he_dqn_pf *ag, int next)
     ag->phase_open = next < HE_DQN_PHASES ? next : -1;
 }
 
-static cl_status train_step(he_dqn_pf *ag, const size_t *idx)
+/* One training step on the batch rl_he_replay_select chose. */
+static cl_status train_step(he_dqn_pf *ag)
 {
-    for (size_t b = 0; b < ag->B; b++)
-        ag->pick[b] = idx[b] / ag->B;
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D;
     cl_status st;
@@ -674,7 +623,7 @@ static cl_status train_step(he_dqn_pf *ag, const size_t *idx)
 
     /* target: y = R + gamma (1 - done) max_a Q_target(s', a), over the action slots */
     phase_mark(ag, HE_DQN_PHASE_TARGET_FORWARD);
-    if ((st = batch_of(ag, ag->rn, 1.0, ag->t2)) != CL_OK || (st = forward(ag, tp, ag->t2, false, ag->y)) != CL_OK)
+    if ((st = batch_of(ag, RL_HE_REPLAY_NEXT, 1.0, ag->t2)) != CL_OK || (st = forward(ag, tp, ag->t2, false, ag->y)) != CL_OK)
         return st;
     phase_mark(ag, HE_DQN_PHASE_TARGET_MAX);
     if ((st = max_actions(ag, ag->y, ag->t2, ag->t0)) != CL_OK || (st = ensure_level(ag, ag->t2, 1)) != CL_OK ||
@@ -685,17 +634,17 @@ static cl_status train_step(he_dqn_pf *ag, const size_t *idx)
     for (int j = 1; j < ag->n_act && st == CL_OK; j++) /* broadcast to the action slots */
         if ((st = slots_rotate(ctx, ag->t2, -j, ag->t0)) == CL_OK)
             st = slots_add(ctx, ag->y, ag->t0, ag->y);
-    if (st != CL_OK || (st = batch_of(ag, ag->rd, 1.0, ag->t1)) != CL_OK ||
+    if (st != CL_OK || (st = batch_of(ag, RL_HE_REPLAY_DONE, 1.0, ag->t1)) != CL_OK ||
         (st = ensure_level(ag, ag->y, 1)) != CL_OK || (st = slots_mul(ctx, ag->y, ag->t1, ag->y)) != CL_OK ||
-        (st = batch_of(ag, ag->rr, 1.0, ag->t1)) != CL_OK || (st = slots_add(ctx, ag->y, ag->t1, ag->y)) != CL_OK)
+        (st = batch_of(ag, RL_HE_REPLAY_REW, 1.0, ag->t1)) != CL_OK || (st = slots_add(ctx, ag->y, ag->t1, ag->y)) != CL_OK)
         return st;
 
     /* online forward with caches, then dQ = 2 (Q - y) A / B */
     phase_mark(ag, HE_DQN_PHASE_FORWARD);
-    if ((st = batch_of(ag, ag->rs, 1.0, ag->t2)) != CL_OK || (st = forward(ag, op, ag->t2, true, ag->q)) != CL_OK)
+    if ((st = batch_of(ag, RL_HE_REPLAY_S, 1.0, ag->t2)) != CL_OK || (st = forward(ag, op, ag->t2, true, ag->q)) != CL_OK)
         return st;
     phase_mark(ag, HE_DQN_PHASE_LOSS);
-    if ((st = slots_sub(ctx, ag->q, ag->y, ag->dq)) != CL_OK || (st = batch_of(ag, ag->ra, 2.0 / (double)ag->B, ag->t1)) != CL_OK ||
+    if ((st = slots_sub(ctx, ag->q, ag->y, ag->dq)) != CL_OK || (st = batch_of(ag, RL_HE_REPLAY_ACT, 2.0 / (double)ag->B, ag->t1)) != CL_OK ||
         (st = ensure_level(ag, ag->dq, 1)) != CL_OK || (st = slots_mul(ctx, ag->dq, ag->t1, ag->dq)) != CL_OK)
         return st;
 
@@ -737,13 +686,10 @@ cl_status he_dqn_pf_train_on(he_dqn_pf *ag, const size_t *idx)
 {
     if (!ag || !idx)
         return CL_ERR_INVALID;
-    const size_t wc = ag->pos / ag->B, wb = ag->pos % ag->B;
-    for (size_t b = 0; b < ag->B; b++)
-        if (idx[b] >= ag->stored || idx[b] % ag->B != b ||
-            (ag->stored == ag->cap && idx[b] / ag->B == wc && b >= wb)) /* wiped when its chunk restarted */
-            return CL_ERR_INVALID;
+    if (!rl_he_replay_select(&ag->rb, idx))
+        return CL_ERR_INVALID;
     slots_counters before = *slots_get_counters(ag->ctx);
-    cl_status st = train_step(ag, idx);
+    cl_status st = train_step(ag);
     rl_he_counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
     return st;
 }
@@ -766,20 +712,6 @@ cl_status he_dqn_pf_update_target(he_dqn_pf *ag)
 
 /* ------------------------------------------------------------- platform: replay and steps */
 
-/* The platform puts the owner's single-transition vector v (block i mod B)
- * into chunk i / B at REPLAY_LEVEL: the first block restarts the chunk. */
-static cl_status put_block(he_dqn_pf *ag, slots_vec **store, size_t i, slots_vec *v)
-{
-    const size_t c = i / ag->B;
-    const int lvl = slots_level(v) < REPLAY_LEVEL ? slots_level(v) : REPLAY_LEVEL;
-    cl_status st = slots_drop_level(ag->ctx, v, lvl, v);
-    if (st != CL_OK)
-        return st;
-    if (i % ag->B == 0)
-        return slots_copy(ag->ctx, v, store[c]);
-    return slots_add(ag->ctx, store[c], v, store[c]);
-}
-
 cl_status he_dqn_pf_store(he_dqn_pf *ag, slots_vec *const tr[HE_DQN_TRANSITION_VECS])
 {
     if (!ag || !tr)
@@ -787,16 +719,7 @@ cl_status he_dqn_pf_store(he_dqn_pf *ag, slots_vec *const tr[HE_DQN_TRANSITION_V
     for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
         if (!tr[k] || slots_level(tr[k]) < 0)
             return CL_ERR_INVALID;
-    slots_vec **const dst[HE_DQN_TRANSITION_VECS] = {ag->rs, ag->rn, ag->ra, ag->rr, ag->rd};
-    cl_status st = CL_OK;
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
-        st = put_block(ag, dst[k], ag->pos, tr[k]);
-    if (st != CL_OK)
-        return st;
-    ag->pos = (ag->pos + 1) % ag->cap;
-    if (ag->stored < ag->cap)
-        ag->stored++;
-    return CL_OK;
+    return rl_he_replay_put(&ag->rb, ag->ctx, tr); /* the transition kinds in replay order */
 }
 
 static cl_status sample_and_train(he_dqn_pf *ag)
@@ -804,17 +727,7 @@ static cl_status sample_and_train(he_dqn_pf *ag)
     size_t idx[64] = {0}, *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
         return CL_ERR_NOMEM;
-    /* stratified: block b gets a uniform stored transition with index ≡ b (mod B),
-     * among the chunks that hold one there: every chunk but the one being
-     * written, and that one for the blocks already written anew */
-    const size_t wc = ag->pos / ag->B, wb = ag->pos % ag->B;
-    const bool full = ag->stored == ag->cap;
-    for (size_t b = 0; b < ag->B; b++) {
-        const size_t older = full ? ag->chunks - 1 : wc, count = older + (b < wb ? 1 : 0);
-        const size_t u = (size_t)rl_rng_below(&ag->rng_sample, (uint32_t)count);
-        const size_t c = u == older ? wc : (full ? (wc + 1 + u) % ag->chunks : u);
-        ip[b] = b + ag->B * c;
-    }
+    rl_he_replay_sample(&ag->rb, &ag->rng_sample, ip);
     cl_status st = he_dqn_pf_train_on(ag, ip);
     if (ip != idx)
         free(ip);
@@ -825,7 +738,7 @@ cl_status he_dqn_pf_train_sampled(he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
-    if (ag->stored < ag->B || !ag->initialized)
+    if (ag->rb.stored < ag->B || !ag->initialized)
         return CL_ERR_STATE;
     return sample_and_train(ag);
 }
@@ -852,7 +765,7 @@ cl_status he_dqn_pf_step(he_dqn_pf *ag, int64_t step, slots_vec *const tr[HE_DQN
         return CL_ERR_INVALID;
     if (!ag->initialized || step != ag->stats.env_steps + 1)
         return CL_ERR_STATE;
-    if (gradient_steps > 0 && ag->stored + 1 < ag->B)
+    if (gradient_steps > 0 && ag->rb.stored + 1 < ag->B)
         return CL_ERR_STATE;
     cl_status st = he_dqn_pf_store(ag, tr);
     if (st != CL_OK)
@@ -887,7 +800,7 @@ size_t he_dqn_pf_set_size(const he_dqn_pf *ag, he_dqn_set set)
     case HE_DQN_SET_RA:
     case HE_DQN_SET_RR:
     case HE_DQN_SET_RD:
-        return ag->chunks;
+        return ag->rb.chunks;
     default:
         return 0;
     }
@@ -903,11 +816,11 @@ slots_vec *he_dqn_pf_set_vec(he_dqn_pf *ag, he_dqn_set set, size_t i)
     case HE_DQN_SET_M: return ag->m[l][p];
     case HE_DQN_SET_R: return ag->r[l][p];
     case HE_DQN_SET_TW: return ag->tw[l][p]; /* NULL for the transposed diagonals */
-    case HE_DQN_SET_RS: return ag->rs[i];
-    case HE_DQN_SET_RN: return ag->rn[i];
-    case HE_DQN_SET_RA: return ag->ra[i];
-    case HE_DQN_SET_RR: return ag->rr[i];
-    case HE_DQN_SET_RD: return ag->rd[i];
+    case HE_DQN_SET_RS: return ag->rb.set[RL_HE_REPLAY_S][i];
+    case HE_DQN_SET_RN: return ag->rb.set[RL_HE_REPLAY_NEXT][i];
+    case HE_DQN_SET_RA: return ag->rb.set[RL_HE_REPLAY_ACT][i];
+    case HE_DQN_SET_RR: return ag->rb.set[RL_HE_REPLAY_REW][i];
+    case HE_DQN_SET_RD: return ag->rb.set[RL_HE_REPLAY_DONE][i];
     default: return NULL;
     }
 }
@@ -916,7 +829,7 @@ size_t he_dqn_pf_chunk_of_step(const he_dqn_pf *ag, int64_t step)
 {
     if (!ag || step < 1)
         return 0;
-    return (size_t)((uint64_t)(step - 1) % ag->cap) / ag->B;
+    return (size_t)((uint64_t)(step - 1) % ag->rb.cap) / ag->B;
 }
 
 void he_dqn_pf_get_scalars(const he_dqn_pf *ag, he_dqn_pf_scalars *s)
@@ -927,8 +840,8 @@ void he_dqn_pf_get_scalars(const he_dqn_pf *ag, he_dqn_pf_scalars *s)
     s->env_steps = ag->stats.env_steps;
     s->train_steps = ag->stats.train_steps;
     s->greedy_actions = ag->stats.greedy_actions;
-    s->pos = ag->pos;
-    s->stored = ag->stored;
+    s->pos = ag->rb.pos;
+    s->stored = ag->rb.stored;
     memcpy(s->rng, ag->rng_sample.s, sizeof s->rng);
     s->initialized = ag->initialized;
 }
@@ -937,15 +850,15 @@ cl_status he_dqn_pf_set_scalars(he_dqn_pf *ag, const he_dqn_pf_scalars *s)
 {
     if (!ag || !s)
         return CL_ERR_INVALID;
-    if (s->env_steps < 0 || s->train_steps < 0 || s->greedy_actions < 0 || s->pos >= ag->cap ||
-        s->stored > ag->cap || (s->stored < ag->cap && s->pos != s->stored) ||
-        (uint64_t)s->env_steps % ag->cap != s->pos || (s->rng[0] | s->rng[1] | s->rng[2] | s->rng[3]) == 0)
+    if (s->env_steps < 0 || s->train_steps < 0 || s->greedy_actions < 0 || s->pos >= ag->rb.cap ||
+        s->stored > ag->rb.cap || (s->stored < ag->rb.cap && s->pos != s->stored) ||
+        (uint64_t)s->env_steps % ag->rb.cap != s->pos || (s->rng[0] | s->rng[1] | s->rng[2] | s->rng[3]) == 0)
         return CL_ERR_FORMAT;
     ag->stats.env_steps = s->env_steps;
     ag->stats.train_steps = s->train_steps;
     ag->stats.greedy_actions = s->greedy_actions;
-    ag->pos = s->pos;
-    ag->stored = s->stored;
+    ag->rb.pos = s->pos;
+    ag->rb.stored = s->stored;
     memcpy(ag->rng_sample.s, s->rng, sizeof s->rng);
     ag->initialized = s->initialized;
     return CL_OK;
@@ -1379,7 +1292,7 @@ cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward,
 {
     if (!ag)
         return CL_ERR_INVALID;
-    cl_status st = he_dqn_ow_encrypt_transition(ag->ow, ag->pf->pos, obs, action, reward, next_obs, terminated);
+    cl_status st = he_dqn_ow_encrypt_transition(ag->ow, ag->pf->rb.pos, obs, action, reward, next_obs, terminated);
     return st == CL_OK ? he_dqn_pf_store(ag->pf, ag->ow->tr) : st;
 }
 

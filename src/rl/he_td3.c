@@ -14,9 +14,12 @@
  * first layer reads the same state vector: its columns 0..ad-1 are zero and
  * stay zero (their inputs are zero, so are their gradients).
  *
- * Replay: transition t is stored by the owner in block (t mod B) of five slot
- * vectors (state, next state, action, reward at slot 0, 1 - terminated at
- * slot 0), so a stratified mini-batch is the plain sum of B stored vectors.
+ * Replay: HE-DQN's chunked replay (rl_he_replay, he_common.h). The owner
+ * encrypts transition t in block (t mod B) of five slot vectors (state, next
+ * state, action, reward at slot 0, 1 - terminated at slot 0); the platform
+ * adds them into chunk t / B, B transitions per ciphertext. A stratified
+ * mini-batch masks each chunk drawn to its blocks (one plaintext product,
+ * which also carries gamma and the reward scale) and sums.
  *
  * Levels: every operation is preceded by ensure_level(v, need), which asks the
  * owner to refresh v when it has fewer levels than the operation consumes, so
@@ -39,6 +42,7 @@
 #define ACTOR 0
 #define OU_THETA 0.15
 #define OU_DT 1e-2
+#define REPLAY_LEVEL 2 /* a mask product, then a dense product or a multiplication */
 
 struct he_td3 {
     he_td3_hparams hp;
@@ -56,9 +60,8 @@ struct he_td3 {
     slots_vec *cx[NNET][NL], **crot[NNET][NL], *cz[NNET][NL - 1];
     slots_vec *u, *a, *y, *mn, *q1, *q2, *sb, *t0, *t1, *t2, *t3, *xd, *dq, *dh;
 
-    /* replay */
-    size_t cap, stored, pos;
-    slots_vec **rs, **rn, **ra, **rr, **rd;
+    rl_he_replay rb;                   /* chunked, at REPLAY_LEVEL */
+    slots_vec *tr[RL_HE_REPLAY_KINDS]; /* the owner's transition, one block filled */
 
     nn_poly act, dact, sq, dsq;
     nn_abs_approx mx;
@@ -457,10 +460,11 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
     if (st != CL_OK)
         goto fail;
 
-    ag->cap = ((size_t)hp->buffer_size + ag->B - 1) / ag->B * ag->B;
-    if ((st = rl_he_vecs_create(ctx, &ag->rs, ag->cap)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rn, ag->cap)) != CL_OK ||
-        (st = rl_he_vecs_create(ctx, &ag->ra, ag->cap)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->rr, ag->cap)) != CL_OK ||
-        (st = rl_he_vecs_create(ctx, &ag->rd, ag->cap)) != CL_OK)
+    if ((st = rl_he_replay_init(&ag->rb, ctx, ag->B, 2 * D, hp->buffer_size, REPLAY_LEVEL)) != CL_OK)
+        goto fail;
+    for (int k = 0; k < RL_HE_REPLAY_KINDS && st == CL_OK; k++)
+        st = slots_vec_create(ctx, &ag->tr[k]);
+    if (st != CL_OK)
         goto fail;
 
     if ((st = init_weights(ag)) != CL_OK || (st = copy_targets(ag)) != CL_OK)
@@ -492,11 +496,9 @@ void he_td3_free(he_td3 *ag)
                         ag->t0, ag->t1, ag->t2, ag->t3, ag->xd, ag->dq, ag->dh};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         slots_vec_free(one[i]);
-    rl_he_vecs_free(ag->rs, ag->cap);
-    rl_he_vecs_free(ag->rn, ag->cap);
-    rl_he_vecs_free(ag->ra, ag->cap);
-    rl_he_vecs_free(ag->rr, ag->cap);
-    rl_he_vecs_free(ag->rd, ag->cap);
+    rl_he_replay_free(&ag->rb);
+    for (int k = 0; k < RL_HE_REPLAY_KINDS; k++)
+        slots_vec_free(ag->tr[k]);
     rl_env_free(ag->env);
     free(ag->actions);
     free(ag->buf);
@@ -613,16 +615,14 @@ static cl_status adam_net(he_td3 *ag, int n, long t)
     return st;
 }
 
-static cl_status batch_of(he_td3 *ag, slots_vec **store, const size_t *idx, slots_vec *out)
+/* out = the selected mini-batch of one kind, times scale (rl_he_replay_batch: one level) */
+static cl_status batch_of(he_td3 *ag, rl_he_replay_kind kind, double scale, slots_vec *out)
 {
-    cl_status st = slots_copy(ag->ctx, store[idx[0]], out);
-    for (size_t b = 1; b < ag->B && st == CL_OK; b++)
-        st = slots_add(ag->ctx, out, store[idx[b]], out);
-    return st;
+    return rl_he_replay_batch(&ag->rb, ag->ctx, kind, scale, out);
 }
 
 /* y = rho R + gamma (1 - done) min(Q1'(s', a~), Q2'(s', a~)), a~ = f(u'(s') + public noise). */
-static cl_status phase_target(he_td3 *ag, const size_t *idx, const double *noise)
+static cl_status phase_target(he_td3 *ag, const double *noise)
 {
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D, ad = (size_t)ag->ad;
@@ -630,7 +630,7 @@ static cl_status phase_target(he_td3 *ag, const size_t *idx, const double *noise
     slots_vec **ta[NL] = {ag->tw[ACTOR][0], ag->tw[ACTOR][1], ag->tw[ACTOR][2]};
     slots_vec **tc1[NL] = {ag->tw[1][0], ag->tw[1][1], ag->tw[1][2]};
     slots_vec **tc2[NL] = {ag->tw[2][0], ag->tw[2][1], ag->tw[2][2]};
-    if ((st = batch_of(ag, ag->rn, idx, ag->t2)) != CL_OK || (st = forward(ag, ta, ag->t2, -1, false, false, ag->u)) != CL_OK)
+    if ((st = batch_of(ag, RL_HE_REPLAY_NEXT, 1.0, ag->t2)) != CL_OK || (st = forward(ag, ta, ag->t2, -1, false, false, ag->u)) != CL_OK)
         return st;
     /* target policy smoothing: public noise, added before the squash keeps a~ in [-1, 1] */
     memset(ag->plain, 0, ag->S * sizeof *ag->plain);
@@ -650,10 +650,10 @@ static cl_status phase_target(he_td3 *ag, const size_t *idx, const double *noise
         (st = slots_add(ctx, ag->q1, ag->q2, ag->t0)) != CL_OK || (st = slots_sub(ctx, ag->t0, ag->mn, ag->mn)) != CL_OK)
         return st;
     /* gamma (1 - done) is zero off slot 0 of each block: it also clears the minimum's garbage there */
-    if ((st = batch_of(ag, ag->rd, idx, ag->t1)) != CL_OK || (st = slots_mul_const(ctx, ag->t1, ag->hp.gamma, ag->t1)) != CL_OK ||
+    if ((st = batch_of(ag, RL_HE_REPLAY_DONE, ag->hp.gamma, ag->t1)) != CL_OK ||
         (st = ensure_level(ag, ag->mn, 1)) != CL_OK || (st = ensure_level(ag, ag->t1, 1)) != CL_OK ||
-        (st = slots_mul(ctx, ag->mn, ag->t1, ag->y)) != CL_OK || (st = batch_of(ag, ag->rr, idx, ag->t1)) != CL_OK ||
-        (st = slots_mul_const(ctx, ag->t1, ag->hp.reward_scale, ag->t1)) != CL_OK)
+        (st = slots_mul(ctx, ag->mn, ag->t1, ag->y)) != CL_OK ||
+        (st = batch_of(ag, RL_HE_REPLAY_REW, ag->hp.reward_scale, ag->t1)) != CL_OK)
         return st;
     return slots_add(ctx, ag->y, ag->t1, ag->y);
 }
@@ -667,7 +667,8 @@ static void draw_noise(he_td3 *ag)
     }
 }
 
-static cl_status train_step(he_td3 *ag, const size_t *idx, const double *noise, bool update_actor)
+/* One training step on the batch rl_he_replay_select chose. */
+static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
 {
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D;
@@ -682,12 +683,12 @@ static cl_status train_step(he_td3 *ag, const size_t *idx, const double *noise, 
         draw_noise(ag);
         noise = ag->nbuf;
     }
-    if ((st = phase_target(ag, idx, noise)) != CL_OK)
+    if ((st = phase_target(ag, noise)) != CL_OK)
         return st;
 
     /* online critics on (a, s) with caches */
     phase_to(ag, HE_TD3_PHASE_CRITIC_FORWARD);
-    if ((st = batch_of(ag, ag->rs, idx, ag->sb)) != CL_OK || (st = batch_of(ag, ag->ra, idx, ag->t2)) != CL_OK ||
+    if ((st = batch_of(ag, RL_HE_REPLAY_S, 1.0, ag->sb)) != CL_OK || (st = batch_of(ag, RL_HE_REPLAY_ACT, 1.0, ag->t2)) != CL_OK ||
         (st = slots_add(ctx, ag->t2, ag->sb, ag->t2)) != CL_OK ||
         (st = forward(ag, on[1], ag->t2, 1, true, false, ag->q1)) != CL_OK ||
         (st = forward(ag, on[2], ag->t2, 2, true, false, ag->q2)) != CL_OK)
@@ -790,11 +791,10 @@ cl_status he_td3_train_on(he_td3 *ag, const size_t *idx, const double *noise, bo
 {
     if (!ag || !idx)
         return CL_ERR_INVALID;
-    for (size_t b = 0; b < ag->B; b++)
-        if (idx[b] >= ag->stored || idx[b] % ag->B != b)
-            return CL_ERR_INVALID;
+    if (!rl_he_replay_select(&ag->rb, idx))
+        return CL_ERR_INVALID;
     slots_counters before = *slots_get_counters(ag->ctx);
-    cl_status st = train_step(ag, idx, noise, update_actor);
+    cl_status st = train_step(ag, noise, update_actor);
     if (st != CL_OK)
         phase_to(ag, -1);
     rl_he_counters_acc(&ag->stats.train, &before, slots_get_counters(ag->ctx));
@@ -813,34 +813,30 @@ cl_status he_td3_store(he_td3 *ag, const double *obs, const double *action, doub
 {
     if (!ag || !obs || !action || !next_obs)
         return CL_ERR_INVALID;
-    const size_t S = ag->S, off = (ag->pos % ag->B) * 2 * ag->D, od = (size_t)ag->od, ad = (size_t)ag->ad;
-    const size_t i = ag->pos;
+    const size_t S = ag->S, off = (ag->rb.pos % ag->B) * 2 * ag->D, od = (size_t)ag->od, ad = (size_t)ag->ad;
     double *v = ag->buf;
     cl_status st;
     memset(v, 0, S * sizeof *v);
     for (size_t j = 0; j < od; j++)
         v[off + ad + j] = obs[j] * ag->obs_scale[j];
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rs[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, ag->tr[RL_HE_REPLAY_S])) != CL_OK)
         return st;
     for (size_t j = 0; j < od; j++)
         v[off + ad + j] = next_obs[j] * ag->obs_scale[j];
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rn[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, ag->tr[RL_HE_REPLAY_NEXT])) != CL_OK)
         return st;
     memset(v + off + ad, 0, od * sizeof *v);
     memcpy(v + off, action, ad * sizeof *v);
-    if ((st = slots_encrypt(ag->owner, v, S, ag->ra[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, ag->tr[RL_HE_REPLAY_ACT])) != CL_OK)
         return st;
     memset(v + off, 0, ad * sizeof *v);
     v[off] = reward;
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rr[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, ag->tr[RL_HE_REPLAY_REW])) != CL_OK)
         return st;
     v[off] = terminated ? 0.0 : 1.0;
-    if ((st = slots_encrypt(ag->owner, v, S, ag->rd[i])) != CL_OK)
+    if ((st = slots_encrypt(ag->owner, v, S, ag->tr[RL_HE_REPLAY_DONE])) != CL_OK)
         return st;
-    ag->pos = (ag->pos + 1) % ag->cap;
-    if (ag->stored < ag->cap)
-        ag->stored++;
-    return CL_OK;
+    return rl_he_replay_put(&ag->rb, ag->ctx, ag->tr); /* the platform's side */
 }
 
 /* The owner encrypts obs (batch position 0), the platform runs the actor and
@@ -887,11 +883,7 @@ static cl_status sample_and_train(he_td3 *ag)
     size_t idx[64], *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
         return CL_ERR_NOMEM;
-    /* stratified: block b gets a uniform stored transition with index ≡ b (mod B) */
-    for (size_t b = 0; b < ag->B; b++) {
-        const size_t count = (ag->stored - b + ag->B - 1) / ag->B;
-        ip[b] = b + ag->B * (size_t)rl_rng_below(&ag->rng_sample, (uint32_t)count);
-    }
+    rl_he_replay_sample(&ag->rb, &ag->rng_sample, ip);
     const bool actor = (ag->stats.train_steps + 1) % ag->hp.policy_delay == 0;
     cl_status st = he_td3_train_on(ag, ip, NULL, actor);
     if (ip != idx)

@@ -35,7 +35,7 @@ typedef enum he_td3_noise {
 typedef struct he_td3_hparams {
     int64_t n_timesteps;        /* default training length (the CLI's --steps) */
     double learning_rate;
-    int64_t buffer_size;        /* transitions kept (rounded up to a multiple of batch_size) */
+    int64_t buffer_size;        /* transitions kept (rounded up to a multiple of batch_size, at least 2 batches) */
     int64_t learning_starts;    /* environment steps of uniform random actions before training (>= batch_size) */
     int batch_size;             /* B: a power of two */
     double gamma;
@@ -198,8 +198,9 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
  * action_dim values on the [-1, 1] scale). */
 cl_status he_td3_store(he_td3 *ag, const double *obs, const double *action, double reward, const double *next_obs,
                        bool terminated);
-/* One training step on the stored transitions idx[0..B) (idx[b] ≡ b mod B,
- * indices into the replay's slots): critic update, then, if update_actor, the
+/* One training step on the stored transitions idx[0..B) (ring positions,
+ * idx[b] ≡ b mod B, none in the part of the chunk being rewritten:
+ * CL_ERR_INVALID otherwise): critic update, then, if update_actor, the
  * actor update and the Polyak target update. noise: B x action_dim target
  * smoothing noises (action units, already clipped), or NULL for the
  * platform's own draw. */
