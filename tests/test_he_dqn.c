@@ -478,10 +478,67 @@ static void test_replay_chunks(void **state)
     slots_ctx_free(ctx);
 }
 
+/* normalize_obs: the owner divides observations by their bounds (MountainCar-v0:
+ * position by 1.2, velocity by 0.07), and the exported network, which takes
+ * raw observations, has the scaling folded into its first layer. */
+static void test_normalize_obs_export(void **state)
+{
+    (void)state;
+    const rl_env_spec *mc = rl_env_find("MountainCar-v0"), *cp = rl_env_find("CartPole-v1");
+    double scale[RL_MAX_OBS];
+    rl_he_obs_scale(mc, 1, scale);
+    /* (the bounds are Gymnasium's float32 values) */
+    assert_true(fabs(scale[0] * 1.2 - 1) < 1e-6 && fabs(scale[1] * 0.07 - 1) < 1e-6);
+    rl_he_obs_scale(cp, 1, scale); /* velocities are unbounded: left as they are */
+    assert_true(fabs(scale[0] * 4.8 - 1) < 1e-6 && scale[1] == 1.0 && scale[3] == 1.0);
+    rl_he_obs_scale(mc, 0, scale);
+    assert_true(scale[0] == 1.0 && scale[1] == 1.0);
+
+    for (int norm = 0; norm <= 1; norm++) {
+        he_dqn_hparams hp;
+        assert_int_equal(he_dqn_hparams_for_env("MountainCar-v0", &hp), CL_OK);
+        hp.normalize_obs = norm;
+        hp.learning_starts = 64;
+        size_t S;
+        assert_int_equal(he_dqn_layout("MountainCar-v0", &hp, NULL, &S), CL_OK);
+        slots_ctx *ctx;
+        slots_owner *own;
+        slots_clear_config cfg = {.slots = S, .levels = 6};
+        assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
+        he_dqn *ag;
+        assert_int_equal(he_dqn_create("MountainCar-v0", &hp, ctx, own, 4, &ag), CL_OK);
+        assert_int_equal(he_dqn_learn(ag, 400, NULL, NULL), CL_OK);
+        nn_mlp *net;
+        assert_int_equal(he_dqn_export_mlp(ag, &net), CL_OK);
+        nn_mlp_ws *ws;
+        assert_int_equal(nn_mlp_ws_create(net, 1, &ws), CL_OK);
+        rl_rng rng;
+        rl_rng_seed(&rng, 8);
+        double worst = 0;
+        for (int i = 0; i < 20; i++) {
+            const double obs[2] = {rl_rng_range(&rng, -1.2, 0.6), rl_rng_range(&rng, -0.07, 0.07)};
+            double q[3];
+            int a;
+            assert_int_equal(he_dqn_act(ag, obs, &a, q), CL_OK);
+            const double *y = nn_mlp_forward(net, ws, obs, 1);
+            for (int k = 0; k < 3; k++)
+                worst = fmax(worst, fabs(y[k] - q[k]));
+        }
+        print_message("# normalize_obs=%d: exported Q vs the owner's, largest difference %.3g\n", norm, worst);
+        assert_true(worst < 1e-9);
+        nn_mlp_ws_free(ws);
+        nn_mlp_free(net);
+        he_dqn_free(ag);
+        slots_owner_free(own);
+        slots_ctx_free(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_chunks),
+        cmocka_unit_test(test_normalize_obs_export),
         cmocka_unit_test(test_gradients_match_plain),
         cmocka_unit_test(test_ckks_follows_clear),
         cmocka_unit_test(test_learns_cartpole_clear),

@@ -46,6 +46,14 @@ cl_status rl_he_ensure_level(slots_ctx *ctx, slots_vec *v, int need)
     return slots_refresh(ctx, v);
 }
 
+void rl_he_obs_scale(const rl_env_spec *spec, int normalize, double scale[RL_MAX_OBS])
+{
+    for (int j = 0; j < RL_MAX_OBS; j++) {
+        const double bound = j < spec->obs_dim ? fmax(fabs(spec->obs_low[j]), fabs(spec->obs_high[j])) : NAN;
+        scale[j] = normalize && isfinite(bound) && bound > 0 ? 1.0 / bound : 1.0;
+    }
+}
+
 /* ------------------------------------------------------------- chunked replay */
 
 size_t rl_he_replay_chunks(size_t B, int64_t buffer_size)

@@ -20,6 +20,11 @@ void rl_he_vecs_free(slots_vec **v, size_t n);
 /* Refresh v (the owner re-encrypts it at the top level) when it has fewer
  * than `need` levels; CL_ERR_LEVEL if the budget itself is smaller. */
 cl_status rl_he_ensure_level(slots_ctx *ctx, slots_vec *v, int need);
+/* The owner's observation scaling, public constants: with normalize set,
+ * scale[j] = 1 / max(|obs_low[j]|, |obs_high[j]|) where that bound is finite
+ * and positive, else 1 (for all j when normalize is 0). An exported network
+ * folds it into its first layer, so it takes raw observations. */
+void rl_he_obs_scale(const rl_env_spec *spec, int normalize, double scale[RL_MAX_OBS]);
 /* acc += b - a, field by field (min_level: b's). */
 void rl_he_counters_acc(slots_counters *acc, const slots_counters *a, const slots_counters *b);
 /* Formats a message into err and returns CL_ERR_INVALID. */

@@ -88,6 +88,7 @@ struct he_dqn_ow {
     int n_act;
     rl_rng rng_owner, rng_env;
     double obs[RL_MAX_OBS];
+    double obs_scale[RL_MAX_OBS]; /* the owner's observation normalization (public constants) */
     double ep_ret;
     int ep_len;
     bool started;
@@ -134,6 +135,7 @@ void he_dqn_hparams_default(he_dqn_hparams *hp)
     hp->adam_prior = 0.1;
     hp->optimizer = RL_HE_OPT_HE_ADAM;
     hp->reward_scale = 1.0;
+    hp->normalize_obs = 0;
 }
 
 cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
@@ -211,6 +213,7 @@ static const rl_he_field hfields[] = {
     {"adam_prior", RL_HE_REAL, HOFF(adam_prior), 0, 1e6, 1, NULL, 0},
     {"optimizer", RL_HE_ENUM, HOFF(optimizer), 0, 0, 0, rl_he_optimizer_names, 3},
     {"reward_scale", RL_HE_REAL, HOFF(reward_scale), 0, 1e6, 1, NULL, 0},
+    {"normalize_obs", RL_HE_INT32, HOFF(normalize_obs), 0, 1, 0, NULL, 0},
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 
@@ -886,6 +889,7 @@ cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     o->owner = owner;
     o->link = *link;
     o->spec = sh.spec;
+    rl_he_obs_scale(sh.spec, hp->normalize_obs, o->obs_scale);
     o->D = sh.D;
     o->B = sh.B;
     o->S = sh.S;
@@ -989,10 +993,12 @@ cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *o, size_t pos, const double *o
     double *v = o->buf;
     cl_status st;
     memset(v, 0, S * sizeof *v);
-    memcpy(v + off, obs, od * sizeof *v);
+    for (size_t j = 0; j < od; j++)
+        v[off + j] = obs[j] * o->obs_scale[j];
     if ((st = slots_encrypt(o->owner, v, S, o->tr[0])) != CL_OK)
         return st;
-    memcpy(v + off, next_obs, od * sizeof *v);
+    for (size_t j = 0; j < od; j++)
+        v[off + j] = next_obs[j] * o->obs_scale[j];
     if ((st = slots_encrypt(o->owner, v, S, o->tr[1])) != CL_OK)
         return st;
     memset(v + off, 0, od * sizeof *v);
@@ -1015,7 +1021,8 @@ cl_status he_dqn_ow_act(he_dqn_ow *o, const double *obs, int *action, double *q)
     const slots_counters before = *slots_get_counters(o->ctx);
     double *v = o->buf;
     memset(v, 0, o->S * sizeof *v);
-    memcpy(v, obs, o->in[0] * sizeof *v); /* batch position 0 */
+    for (size_t j = 0; j < o->in[0]; j++) /* batch position 0 */
+        v[j] = obs[j] * o->obs_scale[j];
     cl_status st = slots_encrypt(o->owner, v, o->S, o->xv);
     if (st == CL_OK)
         st = o->link.act(o->link.user, o->xv, o->qv);
@@ -1190,9 +1197,11 @@ cl_status he_dqn_ow_weights_to_mlp(he_dqn_ow *o, slots_vec *const *w, size_t n, 
         const size_t in = o->in[l], ou = o->out[l];
         double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
         st = unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, w + (size_t)l * o->P, in, ou, false, W, bl);
-        for (size_t i = 0; i < in && st == CL_OK; i++) /* W: out x in; the MLP keeps in x out */
+        /* W: out x in; the MLP keeps in x out, and takes raw observations: the
+         * owner's scaling folds into the first layer */
+        for (size_t i = 0; i < in && st == CL_OK; i++)
             for (size_t j = 0; j < ou; j++)
-                Wl[i * ou + j] = W[j * in + i];
+                Wl[i * ou + j] = W[j * in + i] * (l == 0 ? o->obs_scale[i] : 1.0);
     }
     free(W);
     if (st != CL_OK) {

@@ -48,6 +48,8 @@ typedef struct he_dqn_hparams {
     rl_he_optimizer optimizer;     /* he_adam (default), sgd, or adam (exact; clear only) */
     double reward_scale;            /* the owner multiplies rewards by this before encrypting them: keeps
                                        Q-values inside the polynomials' intervals (returns are reported unscaled) */
+    int normalize_obs;              /* 1: the owner divides each observation by its bound max(|low|, |high|)
+                                       where that is finite (rl_he_obs_scale); 0: raw observations */
 } he_dqn_hparams;
 
 /* Defaults for CartPole-v1 (docs/he-dqn.md). */

@@ -405,10 +405,7 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
     ag->od = ag->spec->obs_dim;
     ag->ad = ag->spec->action_dim;
     const size_t H = (size_t)hp->net_arch, od = (size_t)ag->od, ad = (size_t)ag->ad;
-    for (size_t j = 0; j < od; j++) {
-        const double bound = fmax(fabs(ag->spec->obs_low[j]), fabs(ag->spec->obs_high[j]));
-        ag->obs_scale[j] = hp->normalize_obs && isfinite(bound) && bound > 0 ? 1.0 / bound : 1.0;
-    }
+    rl_he_obs_scale(ag->spec, hp->normalize_obs, ag->obs_scale);
     for (int n = 0; n < NNET; n++) {
         ag->in[n][0] = od + ad;
         ag->col0[n][0] = n == ACTOR ? ad : 0;
