@@ -1,6 +1,7 @@
-/* cipherl bench train: what encrypted (interactive) HE-DQN training costs per
- * step on this machine — seconds per training step and per environment step
- * (medians), refreshes per training step, ciphertext bytes moved between
+/* cipherl bench train: what encrypted (interactive) training of an HE
+ * algorithm (HE-DQN or HE-TD3, through the table of src/cli/he_algo.c) costs
+ * per step on this machine — seconds per training step and per environment
+ * step (medians), refreshes per training step, ciphertext bytes moved between
  * owner and platform, and peak memory. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +14,17 @@
 #include "cli/cli.h"
 #include "cli/he_algo.h"
 #include "cli/train.h"
-#include "rl/he_dqn.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: cipherl bench train --env ENV [--algo dqn] [--preset P] [--insecure] [--steps K]\n"
+            "usage: cipherl bench train --env ENV [--algo dqn|td3] [--preset P] [--insecure] [--steps K]\n"
             "                           [--threads T] [--hp NAME=VALUE]... [--json]\n"
-            "  Runs K training steps and K environment steps of HE-DQN on CKKS ciphertexts\n"
-            "  (mode interactive: the owner refreshes) and prints the median seconds per\n"
-            "  training step and per environment step (greedy action on the encrypted network,\n"
-            "  then the owner encrypts the transition), refreshes per training step, serialized\n"
+            "  Runs K training steps and K environment steps of HE-DQN (discrete tasks) or HE-TD3\n"
+            "  (continuous ones) on CKKS ciphertexts (mode interactive: the owner refreshes) and\n"
+            "  prints the median seconds per training step and per environment step (the owner's\n"
+            "  action from the encrypted network, then it encrypts the transition; HE-TD3's steps\n"
+            "  alternate with and without the delayed actor update), refreshes per training step, serialized\n"
             "  ciphertext bytes moved between owner and platform per step, and peak memory.\n"
             "  Defaults: --preset n15, --steps 5, --threads 1. The mini-batch is filled with\n"
             "  batch_size random steps first (not timed). JSON keys: env, algo, preset, threads,\n"
@@ -119,86 +120,82 @@ int cli_bench_train(int argc, char **argv)
         cli_error("bench train: unknown environment '%s' (see 'cipherl env list')", env_id);
         return 2;
     }
-    rl_algo algo = rl_algo_default_for(spec);
-    if (algo_s && rl_algo_parse(algo_s, &algo) != CL_OK) {
+    const cli_he_algo *algo = algo_s ? cli_he_algo_find(algo_s) : cli_he_algo_for_kind(spec->action_kind);
+    if (!algo) {
         cli_error("bench train: unknown algorithm '%s' (dqn or td3)", algo_s);
         return 2;
     }
-    if (algo != RL_ALGO_DQN || spec->action_kind != RL_ACTION_DISCRETE) {
-        cli_error("bench train: only HE-DQN on a discrete task can be measured encrypted for now");
+    if (algo->kind != spec->action_kind) {
+        cli_error("bench train: %s acts in %s action spaces and %s has %s actions", algo->long_name,
+                  algo->kind == RL_ACTION_DISCRETE ? "discrete" : "continuous", env_id,
+                  spec->action_kind == RL_ACTION_DISCRETE ? "discrete" : "continuous");
         return 2;
     }
-    he_dqn_hparams hp;
+    cli_he_hp hp;
     char err[1280];
-    cl_status st = he_dqn_hparams_for_env(env_id, &hp);
-    for (int k = 0; k < n_hp && st == CL_OK; k++)
-        if (he_dqn_hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
-            cli_error("bench train: --hp %s: %s", hps[k], err);
-            return 2;
-        }
-    /* fill one batch with random steps, then act greedily; training only when asked */
-    hp.learning_starts = hp.batch_size;
-    hp.exploration_initial_eps = hp.exploration_final_eps = 0.0;
-    hp.train_freq = 1000000000;
-    hp.target_update_interval = 1000000000;
-    if (hp.buffer_size < 2 * (int64_t)hp.batch_size)
-        hp.buffer_size = 2 * (int64_t)hp.batch_size;
-    if (he_dqn_hp_check(&hp, err, sizeof err) != CL_OK) {
+    int hrc = cli_he_algo_hparams(algo, "bench train", env_id, hps, n_hp, 0, &hp);
+    if (hrc)
+        return hrc;
+    /* fill one batch with random steps, then act on the network; training only when asked */
+    algo->bench_hp(&hp);
+    err[0] = '\0';
+    if (algo->hp_check(&hp, err, sizeof err) != CL_OK) {
         cli_error("bench train: %s", err);
         return 2;
     }
-    if (hp.optimizer == RL_HE_OPT_ADAM) {
+    if (algo->hp_optimizer(&hp) == RL_HE_OPT_ADAM) {
         cli_error("bench train: optimizer=adam (exact) cannot run on ciphertexts");
         return 2;
     }
+    const int batch = algo->hp_batch(&hp);
     size_t S;
-    if ((st = he_dqn_layout(env_id, &hp, NULL, &S)) != CL_OK) {
+    cl_status st = algo->layout(env_id, &hp, &S);
+    if (st != CL_OK) {
         cli_error("bench train: %s", cl_strerror(st));
         return 2;
     }
     ckks_params *params;
     if (cli_load_preset("bench train", preset, insecure, &params))
         return 2;
-    if (S > ckks_params_max_slots(params) || ckks_params_max_level(params) < 6) {
-        cli_error("bench train: preset %s has %zu slots and %d levels; HE-DQN needs %zu and 6", preset,
-                  ckks_params_max_slots(params), ckks_params_max_level(params), S);
+    if (S > ckks_params_max_slots(params) || ckks_params_max_level(params) < algo->min_levels()) {
+        cli_error("bench train: preset %s has %zu slots and %d levels; %s needs %zu and %d", preset,
+                  ckks_params_max_slots(params), ckks_params_max_level(params), algo->long_name, S,
+                  algo->min_levels());
         ckks_params_free(params);
         return 2;
     }
     ckks_set_threads((int)threads);
     cli_he_backend be = {0};
-    he_dqn *ag = NULL;
+    void *ag = NULL;
     double *t_env = malloc((size_t)steps * sizeof *t_env), *t_train = malloc((size_t)steps * sizeof *t_train);
-    const cli_he_hp uhp = {.dqn = hp};
-    st = t_env && t_train ? (cl_status)cli_he_backend_ckks(cli_he_algo_find("dqn"), env_id, &uhp, params, &be)
-                          : CL_ERR_NOMEM;
+    st = t_env && t_train ? (cl_status)cli_he_backend_ckks(algo, env_id, &hp, params, &be) : CL_ERR_NOMEM;
     if (st != CL_OK && (!t_env || !t_train))
         ckks_params_free(params);
     if (st == CL_OK)
-        st = he_dqn_create(env_id, &hp, be.ctx, be.owner, 1, &ag);
+        st = algo->create(env_id, &hp, be.ctx, be.owner, 1, &ag);
     if (!json && st == CL_OK)
-        fprintf(stderr, "bench train: %s HE-DQN at %s, %llu thread%s: filling a batch of %d, then %lld steps of each\n",
-                env_id, preset, (unsigned long long)threads, threads == 1 ? "" : "s", hp.batch_size,
+        fprintf(stderr, "bench train: %s %s at %s, %llu thread%s: filling a batch of %d, then %lld steps of each\n",
+                env_id, algo->long_name, preset, (unsigned long long)threads, threads == 1 ? "" : "s", batch,
                 (long long)steps);
     timed_refresher tr = {.owner = be.owner};
     if (st == CL_OK) {
         slots_ckks_set_refresher(be.ctx, timed_refresh, &tr);
-        st = he_dqn_learn(ag, hp.batch_size, NULL, NULL); /* random actions: no network yet */
+        st = algo->learn(ag, batch, NULL, NULL); /* random actions: no network yet */
     }
-    he_dqn_stats s0 = {0};
+    cli_he_stats s0 = {0};
     double refresh_s_train = 0;
     slots_counters c_env = {0}, c_train = {0};
     for (int64_t k = 0; k < steps && st == CL_OK; k++) {
         slots_counters a = *slots_get_counters(be.ctx);
         double t0 = cli_now_s();
-        st = he_dqn_learn(ag, 1, NULL, NULL);
+        st = algo->learn(ag, 1, NULL, NULL);
         double t1 = cli_now_s();
         slots_counters b = *slots_get_counters(be.ctx);
         if (k == 0 && st == CL_OK)
-            s0 = *he_dqn_get_stats(ag);
+            algo->stats(ag, &s0);
         const double r0 = tr.seconds;
         if (st == CL_OK)
-            st = he_dqn_train_sampled(ag);
+            st = algo->train_sampled(ag);
         refresh_s_train += tr.seconds - r0;
         double t2 = cli_now_s();
         slots_counters c = *slots_get_counters(be.ctx);
@@ -227,35 +224,38 @@ int cli_bench_train(int argc, char **argv)
         const double refreshes = (double)c_train.refresh / (double)steps;
         const double b_env = (double)moved(&c_env) / (double)steps, b_train = (double)moved(&c_train) / (double)steps;
         if (json)
-            printf("{\"env\": \"%s\", \"algo\": \"dqn\", \"preset\": \"%s\", \"threads\": %llu, \"train_step_s\": %.6f, "
+            printf("{\"env\": \"%s\", \"algo\": \"%s\", \"preset\": \"%s\", \"threads\": %llu, \"train_step_s\": %.6f, "
                    "\"env_step_s\": %.6f, \"refreshes_per_train_step\": %.2f, \"bytes_per_env_step\": %.0f, "
                    "\"bytes_per_train_step\": %.0f, \"peak_rss_mb\": %.1f}\n",
-                   env_id, preset, (unsigned long long)threads, train_s, env_s, refreshes, b_env, b_train, rss_mb);
+                   env_id, algo->name, preset, (unsigned long long)threads, train_s, env_s, refreshes, b_env, b_train,
+                   rss_mb);
         else
-            printf("%s HE-DQN encrypted at %s (%zu slots of %zu, %d levels), %llu thread%s, median of %lld:\n"
+            printf("%s %s encrypted at %s (%zu slots of %zu, %d levels), %llu thread%s, median of %lld:\n"
                    "  training step      %10.3f s   (%.1f refreshes)\n"
                    "  environment step   %10.3f s\n"
                    "  bytes moved        %10.1f MB per environment step, %.1f MB per training step "
                    "(owner <-> platform, serialized ciphertexts)\n"
                    "  peak memory        %10.1f MB\n",
-                   env_id, preset, S, ckks_params_max_slots(params), ckks_params_max_level(params),
+                   env_id, algo->long_name, preset, S, ckks_params_max_slots(params), ckks_params_max_level(params),
                    (unsigned long long)threads, threads == 1 ? "" : "s", (long long)steps, train_s, refreshes,
                    env_s, b_env / 1e6, b_train / 1e6, rss_mb);
         if (!json) {
-            const he_dqn_stats *s1 = he_dqn_get_stats(ag);
+            cli_he_stats s1;
+            algo->stats(ag, &s1);
             printf("  where a training step's time goes (mean over %lld; the owner's refreshes counted inside):\n",
                    (long long)steps);
-            for (int p = 0; p < HE_DQN_PHASES; p++)
-                printf("    %-16s %8.3f s  (%llu rotations, %llu products, %llu refreshes)\n", he_dqn_phase_name(p),
-                       (s1->phase_seconds[p] - s0.phase_seconds[p]) / (double)steps,
-                       (unsigned long long)((s1->phase[p].rotate - s0.phase[p].rotate) / (uint64_t)steps),
-                       (unsigned long long)((s1->phase[p].mul - s0.phase[p].mul) / (uint64_t)steps),
-                       (unsigned long long)((s1->phase[p].refresh - s0.phase[p].refresh) / (uint64_t)steps));
+            for (int p = 0; p < s1.n_phases; p++)
+                printf("    %-16s %8.3f s  (%llu rotations, %llu products, %llu refreshes)\n", s1.phase_name[p],
+                       (s1.phase_seconds[p] - s0.phase_seconds[p]) / (double)steps,
+                       (unsigned long long)((s1.phase[p].rotate - s0.phase[p].rotate) / (uint64_t)steps),
+                       (unsigned long long)((s1.phase[p].mul - s0.phase[p].mul) / (uint64_t)steps),
+                       (unsigned long long)((s1.phase[p].refresh - s0.phase[p].refresh) / (uint64_t)steps));
             printf("    %-16s %8.3f s  (the owner decrypting and re-encrypting)\n", "refreshes",
                    refresh_s_train / (double)steps);
         }
     }
-    he_dqn_free(ag);
+    if (ag)
+        algo->destroy(ag);
     cli_he_backend_free(&be);
     free(t_env);
     free(t_train);

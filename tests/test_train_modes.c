@@ -246,7 +246,25 @@ static void test_bench_train_json(void **state)
     assert_true(strtod(b + 22, NULL) > 0);
     free(o);
     assert_int_equal(run_cli("bench train --env CartPole-v1 --preset test-n12", out), 2);
-    assert_int_equal(run_cli("bench train --env Pendulum-v1 --preset test-n12 --insecure", out), 2);
+    assert_int_equal(run_cli("bench train --env Pendulum-v1 --algo dqn --preset test-n12 --insecure", out), 2);
+    o = slurp(out);
+    assert_non_null(strstr(o, "continuous"));
+    free(o);
+    assert_int_equal(run_cli("bench train --env CartPole-v1 --algo ppo --preset test-n12 --insecure", out), 2);
+    /* HE-TD3 through the same command: the same keys, its own name */
+    assert_int_equal(run_cli("bench train --env Pendulum-v1 --preset test-n12 --insecure --steps 2 --json "
+                             "--hp batch_size=4 --hp net_arch=4",
+                             out),
+                     0);
+    o = slurp(out);
+    assert_non_null(strstr(o, "\"env\": \"Pendulum-v1\", \"algo\": \"td3\""));
+    b = strstr(o, "\"train_step_s\": ");
+    assert_non_null(b);
+    assert_true(strtod(b + 16, NULL) > 0);
+    b = strstr(o, "\"refreshes_per_train_step\": ");
+    assert_non_null(b);
+    assert_true(strtod(b + 28, NULL) > 0); /* test-n12's 6 levels: the optimizer refreshes */
+    free(o);
     assert_int_equal(run_cli("bench train --preset test-n12 --insecure", out), 2);
 }
 

@@ -32,6 +32,17 @@ static void copy_census(cli_he_census *out, size_t slots, size_t width, int batc
     memcpy(out->rot_steps, rot, out->n_rot * sizeof out->rot_steps[0]);
 }
 
+static void copy_phases(cli_he_stats *out, int n_phases, const char *(*phase_name)(int), const slots_counters *phase,
+                        const double *seconds)
+{
+    out->n_phases = n_phases < CLI_HE_MAX_PHASES ? n_phases : CLI_HE_MAX_PHASES;
+    for (int p = 0; p < out->n_phases; p++) {
+        out->phase_name[p] = phase_name(p);
+        out->phase[p] = phase[p];
+        out->phase_seconds[p] = seconds[p];
+    }
+}
+
 /* ------------------------------------------------------------ HE-DQN */
 
 static cl_status dqn_hp_for_env(const char *env_id, cli_he_hp *hp)
@@ -105,6 +116,7 @@ static void dqn_stats(const void *ag, cli_he_stats *out)
     const he_dqn_stats *s = he_dqn_get_stats(ag);
     *out = (cli_he_stats){.env_steps = s->env_steps, .episodes = s->episodes, .train_steps = s->train_steps,
                           .train = s->train};
+    copy_phases(out, HE_DQN_PHASES, he_dqn_phase_name, s->phase, s->phase_seconds);
 }
 static int dqn_action_dim(const void *ag)
 {
@@ -118,6 +130,20 @@ static void dqn_action(const void *ag, int64_t i, double *out)
 static cl_status dqn_export(void *ag, nn_mlp **out)
 {
     return he_dqn_export_mlp(ag, out);
+}
+static void dqn_bench_hp(cli_he_hp *hp)
+{
+    he_dqn_hparams *h = &hp->dqn;
+    h->learning_starts = h->batch_size;
+    h->exploration_initial_eps = h->exploration_final_eps = 0.0; /* greedy: the network runs each step */
+    h->train_freq = 1000000000;
+    h->target_update_interval = 1000000000;
+    if (h->buffer_size < 2 * (int64_t)h->batch_size)
+        h->buffer_size = 2 * (int64_t)h->batch_size;
+}
+static cl_status dqn_train_sampled(void *ag)
+{
+    return he_dqn_train_sampled(ag);
 }
 
 /* ------------------------------------------------------------ HE-TD3 */
@@ -195,6 +221,7 @@ static void td3_stats(const void *ag, cli_he_stats *out)
     const he_td3_stats *s = he_td3_get_stats(ag);
     *out = (cli_he_stats){.env_steps = s->env_steps, .episodes = s->episodes, .train_steps = s->train_steps,
                           .train = s->train};
+    copy_phases(out, HE_TD3_PHASES, he_td3_phase_name, s->phase, s->phase_seconds);
 }
 static int td3_action_dim(const void *ag)
 {
@@ -209,14 +236,28 @@ static cl_status td3_export(void *ag, nn_mlp **out)
 {
     return he_td3_export_actor(ag, out);
 }
+static void td3_bench_hp(cli_he_hp *hp)
+{
+    he_td3_hparams *h = &hp->td3;
+    h->learning_starts = h->batch_size; /* after it, the actor runs each step */
+    h->train_freq = 1000000000;
+    if (h->buffer_size < 2 * (int64_t)h->batch_size)
+        h->buffer_size = 2 * (int64_t)h->batch_size;
+}
+static cl_status td3_train_sampled(void *ag)
+{
+    return he_td3_train_sampled(ag);
+}
 
 static const cli_he_algo algos[] = {
     {"dqn", "HE-DQN", RL_ACTION_DISCRETE, RL_ALGO_DQN, dqn_hp_for_env, dqn_hp_assign, dqn_hp_check, dqn_hp_format,
      dqn_hp_timesteps, dqn_hp_optimizer, dqn_hp_batch, dqn_layout, dqn_census, dqn_create, dqn_learn, dqn_evaluate,
-     dqn_destroy, dqn_stats, dqn_action_dim, dqn_action, dqn_export, nn_he_adam_depth},
+     dqn_destroy, dqn_stats, dqn_action_dim, dqn_action, dqn_export, nn_he_adam_depth, dqn_bench_hp,
+     dqn_train_sampled},
     {"td3", "HE-TD3", RL_ACTION_CONTINUOUS, RL_ALGO_TD3, td3_hp_for_env, td3_hp_assign, td3_hp_check, td3_hp_format,
      td3_hp_timesteps, td3_hp_optimizer, td3_hp_batch, td3_layout, td3_census, td3_create, td3_learn, td3_evaluate,
-     td3_destroy, td3_stats, td3_action_dim, td3_action, td3_export, nn_he_adam_depth},
+     td3_destroy, td3_stats, td3_action_dim, td3_action, td3_export, nn_he_adam_depth, td3_bench_hp,
+     td3_train_sampled},
 };
 #define N_ALGOS (sizeof algos / sizeof algos[0])
 

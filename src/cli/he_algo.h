@@ -39,6 +39,10 @@ typedef struct cli_he_census {
 typedef struct cli_he_stats {
     int64_t env_steps, episodes, train_steps;
     slots_counters train; /* summed over the training steps */
+    int n_phases;         /* the training step's phases, as the census names them */
+    const char *phase_name[CLI_HE_MAX_PHASES];
+    slots_counters phase[CLI_HE_MAX_PHASES];
+    double phase_seconds[CLI_HE_MAX_PHASES];
 } cli_he_stats;
 
 typedef void (*cli_he_episode_fn)(void *user, int64_t step, double episode_return, int episode_length);
@@ -70,6 +74,10 @@ typedef struct cli_he_algo {
      * the algorithm cannot export one yet) */
     cl_status (*export_mlp)(void *ag, nn_mlp **out);
     int (*min_levels)(void); /* the level budget it needs at least */
+    /* `bench train`: hyperparameters that fill one batch with random steps and
+     * then act without training, and one training step on a drawn batch */
+    void (*bench_hp)(cli_he_hp *hp);
+    cl_status (*train_sampled)(void *ag);
 } cli_he_algo;
 
 /* The row for --algo NAME, or NULL. */

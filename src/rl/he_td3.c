@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cipherl/rl.h"
 #include "nn/nn_he.h"
@@ -82,6 +83,7 @@ struct he_td3 {
     he_td3_stats stats;
     int phase_open;
     slots_counters phase_start;
+    double phase_t0;
     double *buf, *plain, *amask, *nbuf;
 };
 
@@ -281,10 +283,16 @@ static cl_status ensure_level(he_td3 *ag, slots_vec *v, int need)
 static void phase_to(he_td3 *ag, int phase)
 {
     const slots_counters *now = slots_get_counters(ag->ctx);
-    if (ag->phase_open >= 0)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    if (ag->phase_open >= 0) {
         rl_he_counters_acc(&ag->stats.phase[ag->phase_open], &ag->phase_start, now);
+        ag->stats.phase_seconds[ag->phase_open] += t - ag->phase_t0;
+    }
     ag->phase_open = phase;
     ag->phase_start = *now;
+    ag->phase_t0 = t;
 }
 
 static const char *const phase_names[HE_TD3_PHASES] = {
@@ -886,6 +894,15 @@ static cl_status sample_and_train(he_td3 *ag)
     if (ip != idx)
         free(ip);
     return st;
+}
+
+cl_status he_td3_train_sampled(he_td3 *ag)
+{
+    if (!ag)
+        return CL_ERR_INVALID;
+    if (ag->rb.stored < ag->B)
+        return CL_ERR_STATE;
+    return sample_and_train(ag);
 }
 
 cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *user)

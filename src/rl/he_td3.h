@@ -104,6 +104,10 @@ typedef void (*he_td3_episode_fn)(void *user, int64_t step, double episode_retur
  * delayed actor updates and target updates as SB3's TD3 schedules them. Can
  * be called repeatedly. */
 cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *user);
+/* One training step on a stratified mini-batch drawn as learning draws it,
+ * with the actor update when the policy delay says so (CL_ERR_STATE before
+ * batch_size transitions are stored). For benchmarks. */
+cl_status he_td3_train_sampled(he_td3 *ag);
 
 /* Deterministic action for obs: the owner decrypts the actor's output and
  * rescales it to the action bounds (clipped). action: action_dim values. */
@@ -135,6 +139,7 @@ typedef struct he_td3_stats {
     slots_counters act;    /* summed over all actor calls */
     slots_counters target; /* summed over all Polyak target updates */
     slots_counters phase[HE_TD3_PHASES]; /* train, split by phase */
+    double phase_seconds[HE_TD3_PHASES]; /* wall-clock time of each phase, summed */
 } he_td3_stats;
 const he_td3_stats *he_td3_get_stats(const he_td3 *ag);
 
