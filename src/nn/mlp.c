@@ -35,6 +35,14 @@ struct nn_mlp_ws {
 
 typedef double v4d __attribute__((vector_size(32)));
 
+/* Without -mavx (CIPHERL_NATIVE=OFF), GCC notes that passing or returning a
+ * 32-byte vector by value has a different ABI than with AVX (-Wpsabi). The
+ * helpers below are static and inlined, so no call crosses an ABI boundary;
+ * the note does not apply here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 static inline v4d load4(const double *p)
 {
     v4d v;
