@@ -233,6 +233,114 @@ static void test_td3_smoke(void **state)
     rl_agent_free(ag);
 }
 
+/* The HE-friendly pieces in plain mode: parsed, refused where they do not
+ * apply or make no sense, built into the networks (the policy's own network
+ * carries them), trained, saved and loaded back acting bit for bit alike. */
+static void test_poly_pieces(void **state)
+{
+    (void)state;
+    char err[1280];
+    rl_hparams hp;
+    assert_int_equal(rl_hp_defaults(RL_ALGO_TD3, "Pendulum-v1", &hp), CL_OK);
+    assert_int_equal(hp.actor_activation_fn, NN_ACT_RELU);
+    assert_int_equal(hp.critic_activation_fn, NN_ACT_RELU);
+    assert_int_equal(hp.actor_output, NN_ACT_TANH);
+    const char *good[] = {"actor_activation_fn=poly2", "critic_activation_fn=poly2",
+                          "actor_output=squash5", "squash_bound=1.5", "activation_bound=0.5"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_int_equal(rl_hp_assign(&hp, good[i], err, sizeof err), CL_OK);
+    assert_int_equal(hp.actor_activation_fn, NN_ACT_POLY2);
+    assert_int_equal(hp.critic_activation_fn, NN_ACT_POLY2);
+    assert_int_equal(hp.actor_output, NN_ACT_SQUASH5);
+    assert_true(hp.squash_bound == 1.5 && hp.activation_bound == 0.5);
+    const char *bad[] = {"actor_output=sigmoid", "actor_output=", "actor_activation_fn=tanh",
+                         "critic_activation_fn=POLY2", "squash_bound=0", "activation_bound=-1",
+                         "activation_bound=inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        rl_hparams keep = hp;
+        err[0] = 0;
+        assert_int_equal(rl_hp_assign(&hp, bad[i], err, sizeof err), CL_ERR_PARSE);
+        assert_true(strlen(err) > 0);
+        assert_memory_equal(&keep, &hp, sizeof hp);
+    }
+    assert_int_equal(rl_hp_assign(&hp, "activation_fn=poly2", err, sizeof err), CL_ERR_INVALID);
+    assert_non_null(strstr(err, "does not apply to td3"));
+    rl_hparams broken = hp;
+    broken.actor_output = NN_ACT_RELU;
+    assert_int_equal(rl_hp_check(&broken, err, sizeof err), CL_ERR_INVALID);
+    broken = hp;
+    broken.critic_activation_fn = NN_ACT_SQUASH3;
+    assert_int_equal(rl_hp_check(&broken, err, sizeof err), CL_ERR_INVALID);
+    char buf[2048];
+    rl_hp_format(&hp, buf, sizeof buf);
+    assert_non_null(strstr(buf, "actor_activation_fn=poly2 critic_activation_fn=poly2 "
+                                "activation_bound=0.5 actor_output=squash5 squash_bound=1.5"));
+    rl_hparams dq;
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &dq), CL_OK);
+    assert_int_equal(rl_hp_assign(&dq, "activation_fn=poly2", err, sizeof err), CL_OK);
+    assert_int_equal(dq.activation_fn, NN_ACT_POLY2);
+    assert_int_equal(rl_hp_assign(&dq, "actor_output=squash3", err, sizeof err), CL_ERR_INVALID);
+
+    char dir[] = "/tmp/cipherl_poly_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/p.model", dir);
+    const struct {
+        rl_algo algo;
+        const char *env;
+        const char *extra[5];
+        int n;
+        nn_act hidden, out;
+    } cases[] = {
+        {RL_ALGO_TD3, "Pendulum-v1",
+         {"learning_starts=50", "actor_activation_fn=poly2", "critic_activation_fn=poly2",
+          "actor_output=squash3", "activation_bound=0.5"},
+         5, NN_ACT_POLY2, NN_ACT_SQUASH3},
+        {RL_ALGO_TD3, "Pendulum-v1", {"learning_starts=50", "critic_activation_fn=poly2"}, 2,
+         NN_ACT_RELU, NN_ACT_TANH},
+        {RL_ALGO_DQN, "CartPole-v1", {"learning_starts=50", "activation_fn=poly2", "activation_bound=4"},
+         3, NN_ACT_POLY2, NN_ACT_IDENTITY},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        rl_agent *ag = small_agent(cases[c].algo, cases[c].env, 7, cases[c].extra, cases[c].n);
+        rl_env *env;
+        assert_int_equal(rl_env_create(cases[c].env, &env), CL_OK);
+        rl_rng er;
+        rl_rng_seed(&er, 3);
+        assert_int_equal(rl_agent_begin(ag, env, &er, 400), CL_OK);
+        rl_step_info info;
+        for (int s = 0; s < 400; s++)
+            assert_int_equal(rl_agent_step(ag, env, &er, &info), CL_OK);
+        assert_true(info.gradient_steps > 0);
+        rl_policy *pol = rl_agent_policy(ag);
+        const nn_mlp *net = rl_policy_network(pol);
+        assert_non_null(net);
+        assert_int_equal(net->hidden_act, cases[c].hidden);
+        assert_int_equal(net->out_act, cases[c].out);
+        if (cases[c].hidden == NN_ACT_POLY2)
+            assert_true(net->act_bound == (c == 0 ? 0.5 : 4.0));
+        if (cases[c].out == NN_ACT_SQUASH3)
+            assert_true(net->squash_bound == 2.0);
+        assert_int_equal(rl_agent_save(ag, path), CL_OK);
+        rl_policy *back;
+        assert_int_equal(rl_policy_load(path, &back), CL_OK);
+        const int od = rl_env_find(cases[c].env)->obs_dim;
+        for (int k = 0; k < 20; k++) {
+            double obs[4], a1[1], a2[1];
+            for (int i = 0; i < od; i++)
+                obs[i] = 2.0 * rl_rng_uniform(&er) - 1.0;
+            assert_int_equal(rl_policy_act(pol, obs, a1), CL_OK);
+            assert_int_equal(rl_policy_act(back, obs, a2), CL_OK);
+            assert_true(isfinite(a1[0]) && a1[0] == a2[0]);
+        }
+        rl_policy_free(back);
+        rl_env_free(env);
+        rl_agent_free(ag);
+    }
+    remove(path);
+    rmdir(dir);
+}
+
 static void test_model_round_trip_and_corruption(void **state)
 {
     (void)state;
@@ -702,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_dqn_bookkeeping),
         cmocka_unit_test(test_td3_smoke),
+        cmocka_unit_test(test_poly_pieces),
         cmocka_unit_test(test_model_round_trip_and_corruption),
         cmocka_unit_test(test_model_version1),
         cmocka_unit_test(test_policy_from_mlp),

@@ -121,6 +121,14 @@ typedef struct rl_hparams {
     double target_noise_clip;
     rl_noise_type noise_type;
     double noise_std;
+    /* The HE-friendly pieces in plain mode, to measure what each costs
+     * (docs/he-td3.md, "Where the learning is lost"). Defaults: ReLU, tanh. */
+    nn_act activation_fn;        /* DQN's Q-network: NN_ACT_RELU or NN_ACT_POLY2 */
+    nn_act actor_activation_fn;  /* TD3's actor hidden layers: the same two */
+    nn_act critic_activation_fn; /* TD3's critics' hidden layers: the same two */
+    double activation_bound;     /* b of NN_ACT_POLY2 (every network that uses it) */
+    nn_act actor_output;         /* TD3: NN_ACT_TANH, NN_ACT_SQUASH3 or NN_ACT_SQUASH5 */
+    double squash_bound;         /* A of the squash */
 } rl_hparams;
 
 const char *rl_algo_name(rl_algo algo);            /* "dqn", "td3" */
@@ -134,7 +142,9 @@ rl_algo rl_algo_default_for(const rl_env_spec *spec);
 cl_status rl_hp_defaults(rl_algo algo, const char *env_id, rl_hparams *hp);
 /* Sets one hyperparameter by its Stable-Baselines3 name from text
  * ("net_arch" takes "[256,256]" or "256,256"; "noise_type" takes "normal",
- * "ornstein-uhlenbeck" or "none"). On error, returns CL_ERR_INVALID (unknown
+ * "ornstein-uhlenbeck" or "none"; "activation_fn", "actor_activation_fn" and
+ * "critic_activation_fn" take "relu" or "poly2"; "actor_output" takes "tanh",
+ * "squash3" or "squash5"). On error, returns CL_ERR_INVALID (unknown
  * name, or a name that does not apply to hp->algo) or CL_ERR_PARSE (bad
  * value) and writes a one-line explanation to err. */
 cl_status rl_hp_set(rl_hparams *hp, const char *name, const char *value, char *err,

@@ -3,7 +3,8 @@
  * (smooth L1) loss on the taken action's value against
  * r + gamma (1 - terminated) max_a' Q_target(s', a'), gradient norm clipped
  * to max_grad_norm, Adam, and a Polyak target update (tau = 1: hard copy)
- * every target_update_interval environment steps. */
+ * every target_update_interval environment steps. activation_fn=poly2 swaps
+ * ReLU for HE-DQN's quadratic, to measure what it costs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,11 +14,16 @@ cl_status rl_dqn_init(rl_agent *ag)
 {
     const rl_hparams *hp = &ag->hp;
     int nA = ag->spec->n_actions;
-    cl_status st = nn_mlp_create(ag->obs_dim, hp->net_arch, hp->n_net_arch, nA, NN_ACT_RELU,
+    cl_status st = nn_mlp_create(ag->obs_dim, hp->net_arch, hp->n_net_arch, nA, hp->activation_fn,
                                  NN_ACT_IDENTITY, &ag->q);
     if (st == CL_OK)
-        st = nn_mlp_create(ag->obs_dim, hp->net_arch, hp->n_net_arch, nA, NN_ACT_RELU,
+        st = nn_mlp_create(ag->obs_dim, hp->net_arch, hp->n_net_arch, nA, hp->activation_fn,
                            NN_ACT_IDENTITY, &ag->q_target);
+    if (st == CL_OK && hp->activation_fn == NN_ACT_POLY2) {
+        st = nn_mlp_set_act_bound(ag->q, hp->activation_bound);
+        if (st == CL_OK)
+            st = nn_mlp_set_act_bound(ag->q_target, hp->activation_bound);
+    }
     if (st != CL_OK)
         return st;
     nn_mlp_init_default(ag->q, rl_uniform_cb, &ag->rng);

@@ -68,6 +68,13 @@ cl_status rl_hp_defaults(rl_algo algo, const char *env_id, rl_hparams *hp)
     hp->exploration_initial_eps = 1.0;
     hp->exploration_final_eps = 0.05;
     hp->max_grad_norm = 10.0;
+    /* SB3's networks; the HE-friendly pieces only when asked for */
+    hp->activation_fn = NN_ACT_RELU;
+    hp->actor_activation_fn = NN_ACT_RELU;
+    hp->critic_activation_fn = NN_ACT_RELU;
+    hp->activation_bound = 1.0; /* HE-TD3's b */
+    hp->actor_output = NN_ACT_TANH;
+    hp->squash_bound = 2.0; /* HE-TD3's A */
     hp->policy_delay = 2;
     hp->target_policy_noise = 0.2;
     hp->target_noise_clip = 0.5;
@@ -157,7 +164,7 @@ cl_status rl_hp_defaults(rl_algo algo, const char *env_id, rl_hparams *hp)
 
 /* ------------------------------------------------------------- parsing */
 
-enum kind { K_INT, K_REAL, K_ARCH, K_NOISE };
+enum kind { K_INT, K_REAL, K_ARCH, K_NOISE, K_HIDDEN, K_OUTPUT };
 enum which { W_BOTH, W_DQN, W_TD3 };
 
 typedef struct field {
@@ -193,6 +200,12 @@ static const field fields[] = {
     {"target_noise_clip", K_REAL, W_TD3, OFF(target_noise_clip), 0, 100, 0, "clip of target smoothing noise"},
     {"noise_type", K_NOISE, W_TD3, OFF(noise_type), 0, 0, 0, "normal | ornstein-uhlenbeck | none"},
     {"noise_std", K_REAL, W_TD3, OFF(noise_std), 0, 100, 0, "exploration noise std"},
+    {"activation_fn", K_HIDDEN, W_DQN, OFF(activation_fn), 0, 0, 0, "relu | poly2"},
+    {"actor_activation_fn", K_HIDDEN, W_TD3, OFF(actor_activation_fn), 0, 0, 0, "relu | poly2"},
+    {"critic_activation_fn", K_HIDDEN, W_TD3, OFF(critic_activation_fn), 0, 0, 0, "relu | poly2"},
+    {"activation_bound", K_REAL, W_BOTH, OFF(activation_bound), 0, 1e6, 1, "b of poly2"},
+    {"actor_output", K_OUTPUT, W_TD3, OFF(actor_output), 0, 0, 0, "tanh | squash3 | squash5"},
+    {"squash_bound", K_REAL, W_TD3, OFF(squash_bound), 0, 1e6, 1, "A of squash3/5"},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -343,6 +356,26 @@ cl_status rl_hp_set(rl_hparams *hp, const char *name, const char *value, char *e
         memcpy(hp->net_arch, arch, sizeof(int) * (size_t)n);
         break;
     }
+    case K_HIDDEN:
+        if (!strcmp(value, "relu"))
+            *(nn_act *)(void *)base = NN_ACT_RELU;
+        else if (!strcmp(value, "poly2"))
+            *(nn_act *)(void *)base = NN_ACT_POLY2;
+        else
+            return fail(CL_ERR_PARSE, err, errlen, "%s: '%s' is not one of relu, poly2", name,
+                        value);
+        break;
+    case K_OUTPUT:
+        if (!strcmp(value, "tanh"))
+            *(nn_act *)(void *)base = NN_ACT_TANH;
+        else if (!strcmp(value, "squash3"))
+            *(nn_act *)(void *)base = NN_ACT_SQUASH3;
+        else if (!strcmp(value, "squash5"))
+            *(nn_act *)(void *)base = NN_ACT_SQUASH5;
+        else
+            return fail(CL_ERR_PARSE, err, errlen, "%s: '%s' is not one of tanh, squash3, squash5",
+                        name, value);
+        break;
     case K_NOISE:
         if (!strcmp(value, "normal"))
             hp->noise_type = RL_NOISE_NORMAL;
@@ -396,6 +429,16 @@ cl_status rl_hp_check(const rl_hparams *hp, char *err, size_t errlen)
          !(hp->target_noise_clip >= 0) || !(hp->noise_std >= 0) ||
          (unsigned)hp->noise_type > RL_NOISE_OU))
         return fail(CL_ERR_INVALID, err, errlen, "a TD3 hyperparameter is out of range");
+    const nn_act hidden[3] = {hp->activation_fn, hp->actor_activation_fn, hp->critic_activation_fn};
+    for (int i = 0; i < 3; i++)
+        if (hidden[i] != NN_ACT_RELU && hidden[i] != NN_ACT_POLY2)
+            return fail(CL_ERR_INVALID, err, errlen, "a hidden activation is neither relu nor poly2");
+    if (hp->actor_output != NN_ACT_TANH && hp->actor_output != NN_ACT_SQUASH3 &&
+        hp->actor_output != NN_ACT_SQUASH5)
+        return fail(CL_ERR_INVALID, err, errlen, "actor_output is none of tanh, squash3, squash5");
+    if (!(hp->activation_bound > 0 && isfinite(hp->activation_bound)) ||
+        !(hp->squash_bound > 0 && isfinite(hp->squash_bound)))
+        return fail(CL_ERR_INVALID, err, errlen, "activation_bound and squash_bound must be > 0");
     return CL_OK;
 }
 
@@ -430,6 +473,16 @@ size_t rl_hp_format(const rl_hparams *hp, char *buf, size_t len)
             for (int l = 0; l < hp->n_net_arch; l++)
                 t += (size_t)snprintf(tmp + t, sizeof tmp - t, "%s%d", l ? "," : "", hp->net_arch[l]);
             snprintf(tmp + t, sizeof tmp - t, "]");
+            break;
+        }
+        case K_HIDDEN:
+            snprintf(tmp, sizeof tmp, "%s",
+                     *(const nn_act *)(const void *)base == NN_ACT_POLY2 ? "poly2" : "relu");
+            break;
+        case K_OUTPUT: {
+            nn_act a = *(const nn_act *)(const void *)base;
+            snprintf(tmp, sizeof tmp, "%s",
+                     a == NN_ACT_SQUASH3 ? "squash3" : a == NN_ACT_SQUASH5 ? "squash5" : "tanh");
             break;
         }
         case K_NOISE:

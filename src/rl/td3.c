@@ -5,7 +5,10 @@
  * policy_delay critic updates one actor update (maximize Q1(s, actor(s)))
  * followed by Polyak updates of all targets. Exploration: Gaussian or
  * Ornstein-Uhlenbeck noise added to the rescaled action, clipped to
- * [-1, 1]; uniform actions before learning_starts. */
+ * [-1, 1]; uniform actions before learning_starts. actor_activation_fn,
+ * critic_activation_fn (poly2) and actor_output (squash3/5) put HE-TD3's
+ * polynomials in place of ReLU and tanh, to measure what each costs; a
+ * squash can leave [-1, 1] past 2A, and the clips above then apply. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +29,29 @@ cl_status rl_td3_init(rl_agent *ag)
         if (st != CL_OK)                                                                       \
             return st;                                                                         \
     } while (0)
-    TRY(nn_mlp_create(od, hp->net_arch, hp->n_net_arch, ad, NN_ACT_RELU, NN_ACT_TANH, &ag->actor));
-    TRY(nn_mlp_create(od, hp->net_arch, hp->n_net_arch, ad, NN_ACT_RELU, NN_ACT_TANH,
-                      &ag->actor_target));
+    TRY(nn_mlp_create(od, hp->net_arch, hp->n_net_arch, ad, hp->actor_activation_fn,
+                      hp->actor_output, &ag->actor));
+    TRY(nn_mlp_create(od, hp->net_arch, hp->n_net_arch, ad, hp->actor_activation_fn,
+                      hp->actor_output, &ag->actor_target));
+    if (hp->actor_activation_fn == NN_ACT_POLY2) {
+        TRY(nn_mlp_set_act_bound(ag->actor, hp->activation_bound));
+        TRY(nn_mlp_set_act_bound(ag->actor_target, hp->activation_bound));
+    }
+    if (hp->actor_output != NN_ACT_TANH) {
+        TRY(nn_mlp_set_squash_bound(ag->actor, hp->squash_bound));
+        TRY(nn_mlp_set_squash_bound(ag->actor_target, hp->squash_bound));
+    }
     nn_mlp_init_default(ag->actor, rl_uniform_cb, &ag->rng);
     nn_mlp_copy_params(ag->actor_target, ag->actor);
     for (int i = 0; i < 2; i++) {
-        TRY(nn_mlp_create(od + ad, hp->net_arch, hp->n_net_arch, 1, NN_ACT_RELU, NN_ACT_IDENTITY,
-                          &ag->critic[i]));
-        TRY(nn_mlp_create(od + ad, hp->net_arch, hp->n_net_arch, 1, NN_ACT_RELU, NN_ACT_IDENTITY,
-                          &ag->critic_target[i]));
+        TRY(nn_mlp_create(od + ad, hp->net_arch, hp->n_net_arch, 1, hp->critic_activation_fn,
+                          NN_ACT_IDENTITY, &ag->critic[i]));
+        TRY(nn_mlp_create(od + ad, hp->net_arch, hp->n_net_arch, 1, hp->critic_activation_fn,
+                          NN_ACT_IDENTITY, &ag->critic_target[i]));
+        if (hp->critic_activation_fn == NN_ACT_POLY2) {
+            TRY(nn_mlp_set_act_bound(ag->critic[i], hp->activation_bound));
+            TRY(nn_mlp_set_act_bound(ag->critic_target[i], hp->activation_bound));
+        }
         nn_mlp_init_default(ag->critic[i], rl_uniform_cb, &ag->rng);
         nn_mlp_copy_params(ag->critic_target[i], ag->critic[i]);
         TRY(nn_mlp_ws_create(ag->critic[i], B, &ag->ws_c[i]));
