@@ -759,6 +759,8 @@ static void test_cli_train_eval(void **state)
              log, model);
     assert_int_equal(run_cli(args, out), 0);
     assert_non_null(strstr(slurp(out), "env steps/s"));
+    /* the hyperparameter line says what ran: --steps, not the set's 50000 */
+    assert_non_null(strstr(slurp(out), "n_timesteps=3000 "));
     const char *csv = slurp(log);
     assert_true(!strncmp(csv, "step,episode,return,length\n", 27));
     assert_non_null(strchr(csv + 27, ','));

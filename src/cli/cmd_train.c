@@ -35,9 +35,11 @@ static void train_usage(FILE *f)
         "buffer_size, learning_starts, batch_size, gamma, train_freq, gradient_steps,\n"
         "net_arch, n_timesteps; DQN: target_update_interval, exploration_fraction,\n"
         "exploration_initial_eps, exploration_final_eps; plain also tau, adam_eps,\n"
-        "max_grad_norm and TD3's policy_delay, target_policy_noise, target_noise_clip,\n"
-        "noise_type, noise_std; clear/interactive also activation_bound, max_degree,\n"
-        "max_bound, adam_beta1, adam_beta2, adam_delta, adam_prior, reward_scale and\n"
+        "max_grad_norm, TD3's policy_delay, target_policy_noise, target_noise_clip,\n"
+        "noise_type, noise_std, and the HE pieces (docs/baselines.md): activation_fn\n"
+        "(DQN), actor_activation_fn, critic_activation_fn (relu|poly2), activation_bound,\n"
+        "actor_output (tanh|squash3|squash5), squash_bound; clear/interactive also\n"
+        "activation_bound, max_degree, max_bound, adam_beta1, adam_beta2, adam_delta, adam_prior, reward_scale and\n"
         "optimizer=he_adam|sgd|adam (adam: exact, clear only); HE-DQN also\n"
         "learning_rate_decay; HE-TD3 also tau, policy_delay, target_policy_noise,\n"
         "target_noise_clip, noise_type, noise_std, squash_degree, squash_bound,\n"
@@ -246,6 +248,7 @@ static int train_plain(const cli_train_opts *o)
     }
     if (steps == 0)
         steps = hp.n_timesteps;
+    hp.n_timesteps = steps; /* so the hyperparameter line says what ran, as in clear mode */
 
     FILE *log = NULL, *trace = NULL;
     if (log_path) {
