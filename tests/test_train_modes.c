@@ -15,29 +15,15 @@
 
 #include <cmocka.h>
 
-static char dir[] = "/tmp/cipherl_modes_XXXXXX";
+#include "cli_util.h"
 
-static int run_cli(const char *args, const char *out_path)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s > '%s' 2>&1", CIPHERL_CLI, args, out_path);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+static char dir[] = "/tmp/cipherl_modes_XXXXXX";
 
 /* The whole file (malloc'ed), NULL-terminated text. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = malloc((size_t)n + 1);
+    char *t = read_whole(path, NULL);
     assert_non_null(t);
-    assert_int_equal(fread(t, 1, (size_t)n, f), (size_t)n);
-    t[n] = 0;
-    fclose(f);
     return t;
 }
 

@@ -246,12 +246,50 @@ cl_status rl_agent_begin(rl_agent *ag, rl_env *env, rl_rng *env_rng, int64_t tot
 /* One environment step with exploration, storage, and whatever training and
  * target updates Stable-Baselines3 does after it. */
 cl_status rl_agent_step(rl_agent *ag, rl_env *env, rl_rng *env_rng, rl_step_info *info);
+/* Counters so far (any pointer may be NULL): environment steps taken,
+ * episodes finished, gradient steps done. */
+void rl_agent_counters(const rl_agent *ag, int64_t *steps, int64_t *episodes,
+                       int64_t *gradient_steps);
 /* The agent's current deterministic policy (owned by the agent). */
 rl_policy *rl_agent_policy(rl_agent *ag);
 /* The model file of the current policy: *buf is malloc'ed, caller frees. */
 cl_status rl_agent_serialize(const rl_agent *ag, uint8_t **buf, size_t *len);
 cl_status rl_agent_save(const rl_agent *ag, const char *path);
 
+/* ---- training checkpoints: the whole state of a training run, so that a
+ * run stopped at any step goes on exactly (bit for bit) as if it had not
+ * stopped. A checkpoint holds the hyperparameters, every network with its
+ * target and Adam moments, the replay buffer's contents, the agent's
+ * counters, exploration rate, action noise and random generator, the
+ * environment's state and the environment's random generator, and an
+ * opaque block of the caller's (a program's own bookkeeping: its progress
+ * statistics, the length of its logs). File: "CIPHERLC" magic, u32
+ * version, then all of the above little-endian, then the FNV-1a 64 checksum
+ * of everything before it. Plain DQN and TD3 (rl_agent) only. */
+#define RL_CHECKPOINT_VERSION 1
+/* Writes the checkpoint of a begun agent, its environment and env_rng to
+ * *buf (malloc'ed; the caller frees). user (user_len bytes, may be NULL when
+ * user_len is 0) is stored as it is. CL_ERR_STATE before rl_agent_begin,
+ * CL_ERR_PARAMS if env is not the agent's environment, CL_ERR_INVALID,
+ * CL_ERR_NOMEM. */
+cl_status rl_checkpoint_serialize(const rl_agent *ag, const rl_env *env, const rl_rng *env_rng,
+                                  const void *user, size_t user_len, uint8_t **buf, size_t *len);
+/* Rebuilds what rl_checkpoint_serialize wrote: a new agent (begun, ready
+ * for rl_agent_step), a new environment and the environment's generator;
+ * *user (malloc'ed, NUL-terminated after its *user_len bytes; the caller
+ * frees) is the caller's block. On failure nothing is allocated:
+ * CL_ERR_FORMAT (not a checkpoint, or contents no run could have reached:
+ * unknown environment, bad hyperparameters, counters out of range, a
+ * non-finite value), CL_ERR_TRUNCATED, CL_ERR_VERSION, CL_ERR_CHECKSUM,
+ * CL_ERR_NOMEM. Never crashes on any input. */
+cl_status rl_checkpoint_deserialize(const uint8_t *buf, size_t len, rl_agent **ag, rl_env **env,
+                                    rl_rng *env_rng, uint8_t **user, size_t *user_len);
+/* The same through a file; saving is atomic (a crash leaves the previous
+ * checkpoint or the new one, whole). CL_ERR_IO besides the codes above. */
+cl_status rl_checkpoint_save(const rl_agent *ag, const rl_env *env, const rl_rng *env_rng,
+                             const void *user, size_t user_len, const char *path);
+cl_status rl_checkpoint_load(const char *path, rl_agent **ag, rl_env **env, rl_rng *env_rng,
+                             uint8_t **user, size_t *user_len);
 /* ============================================================== end agents */
 
 #ifdef __cplusplus

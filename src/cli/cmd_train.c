@@ -20,7 +20,9 @@ static void train_usage(FILE *f)
         "usage: cipherl train --mode MODE --env ENV [--algo dqn|td3] [--seed S] [--steps N]\n"
         "                     [--log FILE.csv] [--trace FILE.csv] [--out MODEL]\n"
         "                     [--hp NAME=VALUE]... [--progress]\n"
+        "                     [--checkpoint FILE [--checkpoint-every N]] [--stop-after N]\n"
         "                     [--preset P [--insecure]] [--levels L] [--noise SD] [--threads T]\n"
+        "       cipherl train --resume FILE [--log FILE.csv] [--trace FILE.csv] [--out MODEL] ...\n"
         "\n"
         "Trains an agent on ENV (see 'cipherl env list'). Modes (docs: DESIGN.md):\n"
         "  plain        standard DQN / TD3 in doubles (ReLU, exact max, Adam), the reference\n"
@@ -39,8 +41,9 @@ static void train_usage(FILE *f)
         "noise_type, noise_std, and the HE pieces (docs/baselines.md): activation_fn\n"
         "(DQN), actor_activation_fn, critic_activation_fn (relu|poly2), activation_bound,\n"
         "actor_output (tanh|squash3|squash5), squash_bound; clear/interactive also\n"
-        "activation_bound, max_degree, max_bound, adam_beta1, adam_beta2, adam_delta, adam_prior, reward_scale and\n"
-        "optimizer=he_adam|sgd|adam (adam: exact, clear only); HE-DQN also\n"
+        "activation_bound, max_degree, max_bound, adam_beta1, adam_beta2, adam_delta,\n"
+        "adam_prior, reward_scale and optimizer=he_adam|sgd|adam (adam: exact, clear\n"
+        "only); HE-DQN also\n"
         "learning_rate_decay; HE-TD3 also tau, policy_delay, target_policy_noise,\n"
         "target_noise_clip, noise_type, noise_std, squash_degree, squash_bound,\n"
         "normalize_obs, actor_adam_delta, actor_adam_prior.\n"
@@ -50,6 +53,14 @@ static void train_usage(FILE *f)
         "noisy action for TD3).\n"
         "--out saves the deterministic policy as a model file for 'cipherl eval'\n"
         "(clear/interactive: the owner decrypts the network).\n"
+        "Checkpoints (mode plain): --checkpoint FILE keeps the whole training state\n"
+        "(networks, optimizer, replay buffer, random generators, environment) in FILE,\n"
+        "every N steps with --checkpoint-every N (default: every 5 minutes), at the end,\n"
+        "and when the run stops: after --stop-after N steps of this invocation (exit 3)\n"
+        "or on SIGINT/SIGTERM (exit 130). --resume FILE goes on from FILE exactly as if\n"
+        "the run had not stopped, and keeps checkpointing to it; give the same --log and\n"
+        "--trace files (they are cut back to the checkpoint and continued); --env,\n"
+        "--algo, --seed, --steps and --hp may be repeated and must agree with FILE.\n"
         "--preset P (clear: default none, 6 levels; interactive: default n15) sets the CKKS\n"
         "parameters: their levels decide where refreshes fall; the test presets need\n"
         "--insecure. --levels overrides the clear level budget, --noise adds Gaussian noise of\n"
@@ -87,8 +98,6 @@ void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t epi
     fflush(stderr);
 }
 
-static int train_plain(const cli_train_opts *o);
-
 int cli_cmd_train(int argc, char **argv)
 {
     cli_train_opts o = {.mode = "plain", .progress = isatty(STDERR_FILENO), .threads = 1};
@@ -115,9 +124,24 @@ int cli_cmd_train(int argc, char **argv)
                 cli_error("train: --seed: '%s' is not a non-negative integer", v);
                 return 2;
             }
+            o.seed_given = 1;
         } else if ((v = cli_opt_value(argc, argv, &i, "--steps", &missing))) {
             if (!cli_parse_steps(v, &o.steps)) {
                 cli_error("train: --steps: '%s' is not a positive integer", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--checkpoint", &missing))) {
+            o.checkpoint_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--resume", &missing))) {
+            o.resume_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--checkpoint-every", &missing))) {
+            if (!cli_parse_steps(v, &o.checkpoint_every)) {
+                cli_error("train: --checkpoint-every: '%s' is not a positive integer", v);
+                return 2;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--stop-after", &missing))) {
+            if (!cli_parse_steps(v, &o.stop_after)) {
+                cli_error("train: --stop-after: '%s' is not a positive integer", v);
                 return 2;
             }
         } else if ((v = cli_opt_value(argc, argv, &i, "--log", &missing))) {
@@ -178,7 +202,17 @@ int cli_cmd_train(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.env_id) {
+    const int ckpt = o.checkpoint_path || o.resume_path || o.checkpoint_every || o.stop_after;
+    if (ckpt && (strcmp(o.mode, "plain") || o.server || o.keys_dir)) {
+        cli_error("train: --checkpoint, --resume, --checkpoint-every and --stop-after are "
+                  "available in mode plain only");
+        return 2;
+    }
+    if (o.checkpoint_every && !o.checkpoint_path && !o.resume_path) {
+        cli_error("train: --checkpoint-every needs --checkpoint FILE");
+        return 2;
+    }
+    if (!o.env_id && !o.resume_path) {
         cli_error("train: --env ENV is required (see 'cipherl env list')");
         return 2;
     }
@@ -198,7 +232,7 @@ int cli_cmd_train(int argc, char **argv)
             cli_error("train: --preset, --levels and --noise belong to modes clear and interactive");
             return 2;
         }
-        return train_plain(&o);
+        return cli_train_plain(&o);
     }
     if (!strcmp(o.mode, "clear") || !strcmp(o.mode, "interactive"))
         return cli_train_he(&o);
@@ -207,162 +241,6 @@ int cli_cmd_train(int argc, char **argv)
     else
         cli_error("train: unknown mode '%s' (modes: plain, clear, interactive, bootstrap)", o.mode);
     return 2;
-}
-
-static int train_plain(const cli_train_opts *o)
-{
-    const char *env_id = o->env_id, *algo_s = o->algo, *log_path = o->log_path, *out_path = o->out_path;
-    const int progress = o->progress;
-    const uint64_t seed = o->seed;
-    int64_t steps = o->steps;
-    const rl_env_spec *spec = rl_env_find(env_id);
-    if (!spec) {
-        cli_error("train: unknown environment '%s' (see 'cipherl env list')", env_id);
-        return 2;
-    }
-    rl_algo algo = rl_algo_default_for(spec);
-    if (algo_s && rl_algo_parse(algo_s, &algo) != CL_OK) {
-        cli_error("train: unknown algorithm '%s' (dqn or td3)", algo_s);
-        return 2;
-    }
-    rl_hparams hp;
-    cl_status st = rl_hp_defaults(algo, env_id, &hp);
-    if (st == CL_ERR_UNSUPPORTED) {
-        cli_error("train: %s needs %s actions; %s has %s actions", rl_algo_name(algo),
-                  algo == RL_ALGO_DQN ? "discrete" : "continuous", env_id,
-                  spec->action_kind == RL_ACTION_DISCRETE ? "discrete" : "continuous");
-        return 2;
-    } else if (st != CL_OK) {
-        cli_error("train: %s", cl_strerror(st));
-        return 1;
-    }
-    char err[1280];
-    for (int k = 0; k < o->n_hp; k++)
-        if (rl_hp_assign(&hp, o->hps[k], err, sizeof err) != CL_OK) {
-            cli_error("train: --hp %s: %s", o->hps[k], err);
-            return 2;
-        }
-    if (rl_hp_check(&hp, err, sizeof err) != CL_OK) {
-        cli_error("train: %s", err);
-        return 2;
-    }
-    if (steps == 0)
-        steps = hp.n_timesteps;
-    hp.n_timesteps = steps; /* so the hyperparameter line says what ran, as in clear mode */
-
-    FILE *log = NULL, *trace = NULL;
-    if (log_path) {
-        log = fopen(log_path, "w");
-        if (!log) {
-            cli_error("train: cannot write '%s': %s", log_path, strerror(errno));
-            return 1;
-        }
-        fprintf(log, "step,episode,return,length\n");
-    }
-    if (o->trace_path) {
-        trace = fopen(o->trace_path, "w");
-        if (!trace) {
-            cli_error("train: cannot write '%s': %s", o->trace_path, strerror(errno));
-            if (log)
-                fclose(log);
-            return 1;
-        }
-        fprintf(trace, "step,action\n");
-    }
-    rl_env *env = NULL;
-    rl_agent *ag = NULL;
-    st = rl_env_create(env_id, &env);
-    if (st == CL_OK)
-        st = rl_agent_create(&hp, spec, seed ^ 0x5bd1e9955bd1e995ULL, &ag);
-    if (st != CL_OK) {
-        cli_error("train: cannot set up: %s", cl_strerror(st));
-        rl_env_free(env);
-        if (log)
-            fclose(log);
-        if (trace)
-            fclose(trace);
-        return 1;
-    }
-    rl_rng env_rng;
-    rl_rng_seed(&env_rng, seed);
-    rl_agent_begin(ag, env, &env_rng, steps);
-
-    double recent[20];
-    int n_recent = 0, recent_pos = 0;
-    double t0 = cli_now_s(), last_draw = 0.0;
-    rl_step_info info = {0};
-    int rc = 0;
-    for (int64_t s = 0; s < steps; s++) {
-        st = rl_agent_step(ag, env, &env_rng, &info);
-        if (st != CL_OK) {
-            if (progress)
-                fputc('\n', stderr);
-            cli_error("train: step %lld failed: %s", (long long)s + 1, cl_strerror(st));
-            rc = 1;
-            break;
-        }
-        if (trace) {
-            if (spec->action_kind == RL_ACTION_DISCRETE)
-                fprintf(trace, "%lld,%d\n", (long long)info.step, (int)info.action[0]);
-            else
-                fprintf(trace, "%lld,%.17g\n", (long long)info.step, info.action[0]);
-        }
-        if (info.episode_done) {
-            recent[recent_pos] = info.episode_return;
-            recent_pos = (recent_pos + 1) % 20;
-            if (n_recent < 20)
-                n_recent++;
-            if (log)
-                fprintf(log, "%lld,%lld,%.10g,%lld\n", (long long)info.step,
-                        (long long)info.episode, info.episode_return,
-                        (long long)info.episode_length);
-        }
-        if (progress && (s & 63) == 0) {
-            double t = cli_now_s();
-            if (t - last_draw >= 0.25) {
-                last_draw = t;
-                cli_train_progress(info.step, steps, t - t0, info.episode, recent, n_recent, 0);
-            }
-        }
-    }
-    double elapsed = cli_now_s() - t0;
-    if (progress && rc == 0)
-        cli_train_progress(info.step, steps, elapsed, info.episode, recent, n_recent, 1);
-    if (log && fclose(log) != 0 && rc == 0) {
-        cli_error("train: writing '%s' failed", log_path);
-        rc = 1;
-    }
-    if (trace && fclose(trace) != 0 && rc == 0) {
-        cli_error("train: writing '%s' failed", o->trace_path);
-        rc = 1;
-    }
-    if (rc == 0 && out_path) {
-        st = rl_agent_save(ag, out_path);
-        if (st != CL_OK) {
-            cli_error("train: cannot save the model to '%s': %s", out_path, cl_strerror(st));
-            rc = 1;
-        }
-    }
-    if (rc == 0) {
-        double mean = 0;
-        for (int i = 0; i < n_recent; i++)
-            mean += recent[i];
-        char mtxt[64] = "n/a (no episode finished)";
-        if (n_recent)
-            snprintf(mtxt, sizeof mtxt, "%.2f", mean / n_recent);
-        printf("trained %s on %s (mode plain, seed %llu): %lld steps, %lld episodes, "
-               "%lld gradient steps in %.2f s (%.0f env steps/s); mean return of the last %d "
-               "episodes %s\n",
-               rl_algo_name(algo), env_id, (unsigned long long)seed, (long long)info.step,
-               (long long)info.episode, (long long)info.gradient_steps, elapsed,
-               elapsed > 0 ? (double)info.step / elapsed : 0.0, n_recent, mtxt);
-        char hpbuf[2048];
-        rl_hp_format(&hp, hpbuf, sizeof hpbuf);
-        printf("hyperparameters: %s\n", hpbuf);
-    }
-    rl_agent_free(ag);
-    rl_env_free(env);
-    return rc;
 }
 
 static void eval_usage(FILE *f)

@@ -27,7 +27,20 @@ typedef struct cli_train_opts {
     const char *keys_dir;  /* the owner's keys (cipherl keygen) */
     const char *server_key;/* the platform's CURVE public key: Z85 text or a file (default KEYS/server.curve.pub) */
     int timeout_ms;        /* silence before a request is sent again */
+    int seed_given;        /* --seed was on the command line */
+    const char *checkpoint_path; /* plain: keep the whole training state in this file */
+    int64_t checkpoint_every;    /* plain: steps between checkpoints (0: every CLI_CHECKPOINT_S seconds) */
+    const char *resume_path;     /* plain: continue the run of this checkpoint */
+    int64_t stop_after;          /* plain: stop after this many steps of this invocation (0: never) */
 } cli_train_opts;
+
+#define CLI_CHECKPOINT_S 300.0 /* default seconds between checkpoints */
+/* Exit codes of a plain run stopped before its end (resumable with --resume). */
+#define CLI_EXIT_STOPPED 3     /* --stop-after reached */
+#define CLI_EXIT_INTERRUPTED 130 /* SIGINT or SIGTERM */
+
+/* Mode plain (train_plain.c). */
+int cli_train_plain(const cli_train_opts *o);
 
 /* Episodes of a run of the HE modes: the log rows and the last CLI_RECENT
  * returns the progress line shows; cli_on_episode is their he_dqn_episode_fn. */

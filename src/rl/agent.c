@@ -77,6 +77,17 @@ cl_status rl_agent_create(const rl_hparams *hp, const rl_env_spec *spec, uint64_
 const rl_hparams *rl_agent_hparams(const rl_agent *ag) { return &ag->hp; }
 rl_policy *rl_agent_policy(rl_agent *ag) { return &ag->policy; }
 
+void rl_agent_counters(const rl_agent *ag, int64_t *steps, int64_t *episodes,
+                       int64_t *gradient_steps)
+{
+    if (steps)
+        *steps = ag ? ag->num_timesteps : 0;
+    if (episodes)
+        *episodes = ag ? ag->episodes : 0;
+    if (gradient_steps)
+        *gradient_steps = ag ? ag->grad_steps : 0;
+}
+
 cl_status rl_agent_begin(rl_agent *ag, rl_env *env, rl_rng *env_rng, int64_t total_steps)
 {
     if (!ag || !env || !env_rng || total_steps < 1)

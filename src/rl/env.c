@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cipherl/rl.h"
+#include "rl/env_internal.h"
 
 #define RL_PI 3.14159265358979323846
 
@@ -142,6 +143,31 @@ void rl_env_unscale_action(const rl_env_spec *spec, const double *scaled, double
 int rl_env_elapsed_steps(const rl_env *env)
 {
     return env ? env->elapsed : 0;
+}
+
+void rl_env_raw_get(const rl_env *env, rl_env_raw *raw)
+{
+    memset(raw, 0, sizeof *raw);
+    memcpy(raw->s, env->s, sizeof(double) * (size_t)env->spec->state_dim);
+    raw->has_state = env->has_state;
+    raw->done_before = env->done_before;
+    raw->elapsed = env->elapsed;
+}
+
+cl_status rl_env_raw_set(rl_env *env, const rl_env_raw *raw)
+{
+    if (raw->elapsed < 0 || raw->elapsed > env->spec->max_episode_steps ||
+        (!raw->has_state && (raw->elapsed || raw->done_before)))
+        return CL_ERR_FORMAT;
+    for (int i = 0; i < env->spec->state_dim; i++)
+        if (!isfinite(raw->s[i]))
+            return CL_ERR_FORMAT;
+    memset(env->s, 0, sizeof env->s);
+    memcpy(env->s, raw->s, sizeof(double) * (size_t)env->spec->state_dim);
+    env->has_state = raw->has_state;
+    env->done_before = raw->done_before;
+    env->elapsed = raw->elapsed;
+    return CL_OK;
 }
 
 cl_status rl_env_get_state(const rl_env *env, double *state, size_t len)

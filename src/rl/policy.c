@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "rl/agent_internal.h"
+#include "rl/bytes_internal.h"
 
 static const char MAGIC[8] = {'C', 'I', 'P', 'H', 'E', 'R', 'L', 'M'};
 
@@ -141,61 +142,6 @@ cl_status rl_policy_evaluate(rl_policy *pol, rl_env *env, rl_rng *rng, int episo
 
 /* ------------------------------------------------------------ the file */
 
-static uint64_t fnv1a64(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static void put_u32(uint8_t **p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        (*p)[i] = (uint8_t)(v >> (8 * i));
-    *p += 4;
-}
-
-static void put_u64(uint8_t **p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        (*p)[i] = (uint8_t)(v >> (8 * i));
-    *p += 8;
-}
-
-static void put_f64(uint8_t **p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    put_u64(p, v);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static double get_f64(const uint8_t *p)
-{
-    uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, 8);
-    return d;
-}
-
 cl_status rl_policy_serialize(const rl_policy *pol, uint8_t **buf, size_t *len)
 {
     if (!pol || !buf || !len)
@@ -209,25 +155,25 @@ cl_status rl_policy_serialize(const rl_policy *pol, uint8_t **buf, size_t *len)
         return CL_ERR_NOMEM;
     memcpy(p, MAGIC, 8);
     p += 8;
-    put_u32(&p, RL_MODEL_VERSION);
-    put_u32(&p, (uint32_t)pol->algo);
-    put_u32(&p, (uint32_t)id_len);
+    rl_put_u32(&p, RL_MODEL_VERSION);
+    rl_put_u32(&p, (uint32_t)pol->algo);
+    rl_put_u32(&p, (uint32_t)id_len);
     memcpy(p, pol->env_id, id_len);
     p += id_len;
-    put_u32(&p, (uint32_t)s->obs_dim);
-    put_u32(&p, (uint32_t)s->action_kind);
-    put_u32(&p, (uint32_t)s->n_actions);
-    put_u32(&p, (uint32_t)s->action_dim);
-    put_f64(&p, s->action_low);
-    put_f64(&p, s->action_high);
-    put_u64(&p, net_len);
+    rl_put_u32(&p, (uint32_t)s->obs_dim);
+    rl_put_u32(&p, (uint32_t)s->action_kind);
+    rl_put_u32(&p, (uint32_t)s->n_actions);
+    rl_put_u32(&p, (uint32_t)s->action_dim);
+    rl_put_f64(&p, s->action_low);
+    rl_put_f64(&p, s->action_high);
+    rl_put_u64(&p, net_len);
     cl_status st = nn_mlp_serialize(pol->net, p, net_len, NULL);
     if (st != CL_OK) {
         free(b);
         return st;
     }
     p += net_len;
-    put_u64(&p, fnv1a64(b, (size_t)(p - b)));
+    rl_put_u64(&p, rl_fnv1a64(b, (size_t)(p - b)));
     *buf = b;
     *len = total;
     return CL_OK;
@@ -251,12 +197,12 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
         return CL_ERR_FORMAT;
     if (len < 12)
         return CL_ERR_TRUNCATED;
-    uint32_t version = get_u32(buf + 8);
+    uint32_t version = rl_get_u32(buf + 8);
     if (version < 1 || version > RL_MODEL_VERSION)
         return CL_ERR_VERSION;
     if (len < 20)
         return CL_ERR_TRUNCATED;
-    uint32_t algo = get_u32(buf + 12), id_len = get_u32(buf + 16);
+    uint32_t algo = rl_get_u32(buf + 12), id_len = rl_get_u32(buf + 16);
     if (id_len < 1 || id_len > 63)
         return CL_ERR_FORMAT;
     size_t pos = 20;
@@ -266,17 +212,17 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
     memcpy(id, buf + pos, id_len);
     id[id_len] = 0;
     pos += id_len;
-    uint32_t obs_dim = get_u32(buf + pos), kind = get_u32(buf + pos + 4);
-    uint32_t n_actions = get_u32(buf + pos + 8), action_dim = get_u32(buf + pos + 12);
-    double low = get_f64(buf + pos + 16), high = get_f64(buf + pos + 24);
+    uint32_t obs_dim = rl_get_u32(buf + pos), kind = rl_get_u32(buf + pos + 4);
+    uint32_t n_actions = rl_get_u32(buf + pos + 8), action_dim = rl_get_u32(buf + pos + 12);
+    double low = rl_get_f64(buf + pos + 16), high = rl_get_f64(buf + pos + 24);
     pos += 32;
-    uint64_t net_len = get_u64(buf + pos);
+    uint64_t net_len = rl_get_u64(buf + pos);
     pos += 8;
     if (net_len > len - pos || len - pos - net_len < 8)
         return CL_ERR_TRUNCATED;
     if (len - pos - net_len > 8)
         return CL_ERR_FORMAT;
-    if (get_u64(buf + len - 8) != fnv1a64(buf, len - 8))
+    if (rl_get_u64(buf + len - 8) != rl_fnv1a64(buf, len - 8))
         return CL_ERR_CHECKSUM;
     /* the content must agree with the environment as this build knows it */
     const rl_env_spec *spec = rl_env_find(id);
@@ -291,8 +237,8 @@ cl_status rl_policy_deserialize(const uint8_t *buf, size_t len, rl_policy **out)
         return CL_ERR_FORMAT;
     /* the network block's own version goes with the file's: none (version 1)
      * or the same number */
-    if (net_len < 4 || (get_u32(buf + pos) == NN_MLP_FORMAT_MAGIC) != (version >= 2) ||
-        (version >= 2 && (net_len < 8 || get_u32(buf + pos + 4) != version)))
+    if (net_len < 4 || (rl_get_u32(buf + pos) == NN_MLP_FORMAT_MAGIC) != (version >= 2) ||
+        (version >= 2 && (net_len < 8 || rl_get_u32(buf + pos + 4) != version)))
         return CL_ERR_FORMAT;
     nn_mlp *net;
     size_t used;
@@ -325,42 +271,11 @@ cl_status rl_policy_load(const char *path, rl_policy **out)
     *out = NULL;
     if (!path)
         return CL_ERR_INVALID;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return CL_ERR_IO;
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return CL_ERR_NOMEM;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap >= ((size_t)1 << 31)) {
-                free(buf);
-                fclose(f);
-                return CL_ERR_FORMAT;
-            }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return CL_ERR_NOMEM;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return CL_ERR_IO;
-    }
+    uint8_t *buf;
+    size_t len;
+    cl_status rs = rl_file_read(path, (size_t)1 << 31, &buf, &len);
+    if (rs != CL_OK)
+        return rs;
     cl_status st = rl_policy_deserialize(buf, len, out);
     free(buf);
     return st;
@@ -406,29 +321,7 @@ cl_status rl_policy_save(const rl_policy *pol, const char *path)
     cl_status st = rl_policy_serialize(pol, &buf, &len);
     if (st != CL_OK)
         return st;
-    /* write to a temporary name, then rename: a crash never leaves half a model */
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 5);
-    if (!tmp) {
-        free(buf);
-        return CL_ERR_NOMEM;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(tmp);
-        free(buf);
-        return CL_ERR_IO;
-    }
-    int ok = fwrite(buf, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
+    st = rl_file_write_atomic(path, buf, len);
     free(buf);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        free(tmp);
-        return CL_ERR_IO;
-    }
-    free(tmp);
-    return CL_OK;
+    return st;
 }
