@@ -422,6 +422,21 @@ static void test_gap(void **state)
     const double want = 1.0 - (cm - random) / (pm - random);
     if (!(fabs(gap - want) <= 1e-9 * fmax(1.0, fabs(want))))
         fail_msg("gap %.17g, from the JSON values %.17g", gap, want);
+    /* the bootstrap interval holds the estimate (its top is null when some
+     * draw of the seeds has a plain agent no better than random) */
+    const char *ci = jkey(j, NULL, "gap_ci95");
+    assert_true(ci && *ci == '[');
+    char *ce;
+    const double ci_lo = strtod(ci + 1, &ce);
+    assert_true(ce > ci + 1 && *ce == ',' && ci_lo <= gap);
+    ce++;
+    while (*ce == ' ')
+        ce++;
+    if (strncmp(ce, "null]", 5)) {
+        char *ce2;
+        const double ci_hi = strtod(ce, &ce2);
+        assert_true(ce2 > ce && *ce2 == ']' && gap <= ci_hi);
+    }
 
     /* the per-seed values make the means and standard deviations */
     const char *per = jkey(j, NULL, "per_seed");

@@ -218,6 +218,25 @@ cl_status rl_policy_load(const char *path, rl_policy **out);
  * "path.tmp" first, then renamed. CL_ERR_IO, CL_ERR_NOMEM. */
 cl_status rl_policy_save(const rl_policy *pol, const char *path);
 
+/* ---- the gap of DESIGN.md and its uncertainty over seeds */
+typedef struct rl_gap {
+    double normalized; /* (R - R_random) / (R_plain - R_random), R the mean over seeds */
+    double gap;        /* 1 - normalized */
+    double lo, hi;     /* the central `level` interval of the gap (percentile bootstrap) */
+} rl_gap;
+/* The gap of the agent whose per-seed evaluation returns are r (n_seeds of
+ * them) against the plain agent's r_plain on the same seeds, with R_random
+ * the random policy's return; and how much it could move with other seeds:
+ * `resamples` draws of n_seeds seeds with replacement, each seed keeping its
+ * plain and its own return together (a paired bootstrap), give the gap's
+ * central interval of probability `level` (0.95: the 2.5th and 97.5th
+ * percentiles, nearest rank). A draw whose plain mean is not above R_random
+ * has no gap and counts as +infinity; so does the estimate itself (then
+ * normalized is NAN). The draws come from rl_rng seeded with `seed`:
+ * the same inputs give the same interval. CL_ERR_INVALID for n_seeds 0,
+ * a level outside (0, 1), resamples < 1 or a non-finite return. */
+cl_status rl_gap_score(const double *r_plain, const double *r, size_t n_seeds, double r_random,
+                       double level, int resamples, uint64_t seed, rl_gap *out);
 /* ---- agents: DQN and TD3 with Stable-Baselines3's training loop */
 
 typedef struct rl_agent rl_agent;

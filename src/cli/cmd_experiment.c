@@ -361,6 +361,21 @@ static int check_writable(const char *path)
     return 1;
 }
 
+/* The gap's interval: a paired bootstrap over seeds (rl_gap_score). */
+#define GAP_LEVEL 0.95
+#define GAP_RESAMPLES 10000
+#define GAP_SEED 20251125u
+
+static void print_interval(double lo, double hi)
+{
+    printf("gap 95%% interval over seeds: [%.4f, ", lo);
+    if (isfinite(hi))
+        printf("%.4f]", hi);
+    else
+        printf("undefined]");
+    printf(" (paired bootstrap, %d resamples of the seeds)\n", GAP_RESAMPLES);
+}
+
 static void gap_usage(FILE *f)
 {
     fprintf(f,
@@ -381,9 +396,12 @@ static void gap_usage(FILE *f)
         "evaluation mean:\n"
         "    normalized score = (R_clear - R_random) / (R_plain - R_random)\n"
         "    gap = 1 - normalized score\n"
+        "and the gap's 95%% interval over seeds: a paired bootstrap (10 000 draws of K\n"
+        "seeds with replacement, each keeping its plain and clear returns together).\n"
         "\n"
         "  --json FILE  one JSON object: env, seeds, random_return, plain {mean, std},\n"
-        "               clear {mean, std}, gap, then details (docs/experiment.md)\n"
+        "               clear {mean, std}, gap, normalized_score, gap_ci95, then details\n"
+        "               (docs/experiment.md)\n"
         "  --logs DIR   per-seed training logs DIR/plain_seedS.csv, DIR/clear_seedS.csv\n"
         "               (step,episode,return,length); DIR is created if missing\n"
         "  --progress   draw a progress line on stderr (default: when it is a terminal)\n");
@@ -396,7 +414,148 @@ static void experiment_usage(FILE *f)
         "\n"
         "experiments:\n"
         "  gap    plain agent vs its clear HE twin: normalized score and gap over seeds\n"
-        "         (cipherl experiment gap --help)\n");
+        "         (cipherl experiment gap --help)\n"
+        "  score  the gap and its interval from per-seed returns already measured\n"
+        "         (cipherl experiment score --help)\n");
+}
+
+static void score_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cipherl experiment score --random R --plain V1,V2,... --agent W1,W2,...\n"
+        "                                [--json]\n"
+        "\n"
+        "The gap of DESIGN.md of an agent against the plain agent, from their\n"
+        "evaluation returns on the same seeds (Vi and Wi: seed i) and the random\n"
+        "policy's return R, as 'experiment gap' computes it, with the same 95%%\n"
+        "interval (paired bootstrap, %d draws of the seeds). With --json one object\n"
+        "{\"seeds\", \"random_return\", \"plain_mean\", \"agent_mean\", \"normalized_score\",\n"
+        "\"gap\", \"gap_ci95\"} (null where the plain agent does no better than random).\n",
+        GAP_RESAMPLES);
+}
+
+/* "v1,v2,..." into a malloc'ed array; 0 on success */
+static int parse_list(const char *s, double **out, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    double *v = malloc(cap * sizeof *v);
+    if (!v)
+        return -1;
+    size_t k = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        v[k] = strtod(p, &end);
+        if (end == p || errno || !isfinite(v[k]) || (*end && *end != ',')) {
+            free(v);
+            return -1;
+        }
+        k++;
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static int cmd_score(int argc, char **argv)
+{
+    const char *random_s = NULL, *plain_s = NULL, *agent_s = NULL;
+    int json = 0, missing = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            score_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--random", &missing))) {
+            random_s = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--plain", &missing))) {
+            plain_s = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--agent", &missing))) {
+            agent_s = v;
+        } else if (!missing) {
+            cli_error("experiment score: unknown option '%s' (try 'cipherl experiment score "
+                      "--help')", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            cli_error("experiment score: option '%s' needs a value", argv[i]);
+            return 2;
+        }
+    }
+    if (!random_s || !plain_s || !agent_s) {
+        cli_error("experiment score: --random, --plain and --agent are required");
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    double rr = strtod(random_s, &end);
+    if (end == random_s || *end || errno || !isfinite(rr)) {
+        cli_error("experiment score: --random: '%s' is not a number", random_s);
+        return 2;
+    }
+    double *pv = NULL, *av = NULL;
+    size_t np = 0, na = 0;
+    if (parse_list(plain_s, &pv, &np) || parse_list(agent_s, &av, &na)) {
+        cli_error("experiment score: --%s: '%s' is not a comma-separated list of numbers",
+                  pv ? "agent" : "plain", pv ? agent_s : plain_s);
+        free(pv);
+        return 2;
+    }
+    if (np != na) {
+        cli_error("experiment score: %zu plain returns but %zu agent returns (one each per "
+                  "seed)", np, na);
+        free(pv);
+        free(av);
+        return 2;
+    }
+    rl_gap sc;
+    cl_status st = rl_gap_score(pv, av, np, rr, GAP_LEVEL, GAP_RESAMPLES, GAP_SEED, &sc);
+    double pm, ps, am, as;
+    cli_mean_std(pv, np, &pm, &ps);
+    cli_mean_std(av, na, &am, &as);
+    free(pv);
+    free(av);
+    if (st != CL_OK) {
+        cli_error("experiment score: %s", cl_strerror(st));
+        return 1;
+    }
+    if (json) {
+        printf("{\"seeds\": %zu, \"random_return\": ", np);
+        json_num(stdout, rr);
+        printf(", \"plain_mean\": ");
+        json_num(stdout, pm);
+        printf(", \"agent_mean\": ");
+        json_num(stdout, am);
+        printf(", \"normalized_score\": ");
+        json_num(stdout, sc.normalized);
+        printf(", \"gap\": ");
+        json_num(stdout, sc.gap);
+        printf(", \"gap_ci95\": [");
+        json_num(stdout, sc.lo);
+        printf(", ");
+        json_num(stdout, sc.hi);
+        printf("]}\n");
+        return 0;
+    }
+    printf("%zu seeds: plain %.2f ± %.2f, agent %.2f ± %.2f, random %.2f\n", np, pm, ps, am, as,
+           rr);
+    if (!isfinite(sc.normalized)) {
+        printf("normalized score: undefined (the plain agent does no better than the random "
+               "policy)\n");
+        return 0;
+    }
+    printf("normalized score: %.4f   gap: %.4f (%.2f%%)\n", sc.normalized, sc.gap,
+           100.0 * sc.gap);
+    print_interval(sc.lo, sc.hi);
+    return 0;
 }
 
 static int cmd_gap(int argc, char **argv)
@@ -584,8 +743,14 @@ static int cmd_gap(int argc, char **argv)
         double pm, ps, cm, cs;
         cli_mean_std(plain_r, K, &pm, &ps);
         cli_mean_std(clear_r, K, &cm, &cs);
-        const double norm = (cm - r_random) / (pm - r_random);
-        const double gap = 1.0 - norm;
+        rl_gap sc;
+        if (rl_gap_score(plain_r, clear_r, K, r_random, GAP_LEVEL, GAP_RESAMPLES, GAP_SEED,
+                         &sc) != CL_OK) {
+            cli_error("experiment gap: a return is not finite");
+            rc = 1;
+            sc.normalized = sc.gap = sc.lo = sc.hi = NAN;
+        }
+        const double norm = sc.normalized, gap = sc.gap;
         char php_buf[2048], hhp_buf[2048];
         rl_hp_format(&php, php_buf, sizeof php_buf);
         algo->hp_format(&hhp, hhp_buf, sizeof hhp_buf);
@@ -618,11 +783,13 @@ static int cmd_gap(int argc, char **argv)
             printf("  * %zu clear run%s diverged and count%s at the random policy's return\n",
                    n_div, n_div > 1 ? "s" : "", n_div > 1 ? "" : "s");
         printf("\nrandom policy return: %.2f (%d episodes)\n", r_random, RANDOM_EPISODES);
-        if (isfinite(norm))
+        if (isfinite(norm)) {
             printf("normalized score: %.4f   gap: %.4f (%.2f%%)\n", norm, gap, 100.0 * gap);
-        else
-            printf("normalized score: undefined (the plain agent's return equals the random "
-                   "policy's)\n");
+            print_interval(sc.lo, sc.hi);
+        } else {
+            printf("normalized score: undefined (the plain agent does no better than the random "
+                   "policy)\n");
+        }
         printf("plain hyperparameters: %s\nclear hyperparameters: %s\n", php_buf, hhp_buf);
 
         if (json_path) {
@@ -647,6 +814,11 @@ static int cmd_gap(int argc, char **argv)
                 json_num(f, gap);
                 fprintf(f, ", \"normalized_score\": ");
                 json_num(f, norm);
+                fprintf(f, ", \"gap_ci95\": [");
+                json_num(f, sc.lo);
+                fprintf(f, ", ");
+                json_num(f, sc.hi);
+                fprintf(f, "], \"bootstrap_resamples\": %d", GAP_RESAMPLES);
                 fprintf(f, ", \"algo\": ");
                 json_str(f, algo->name);
                 fprintf(f, ", \"optimizer\": ");
@@ -699,8 +871,9 @@ static int cmd_gap(int argc, char **argv)
         }
         if (isfinite(norm))
             printf("summary: gap %s, %zu seeds (%zu diverged): plain %.2f ± %.2f, clear %.2f ± "
-                   "%.2f, random %.2f; normalized score %.4f, gap %.4f (%.1f s)\n",
-                   env_id, K, n_div, pm, ps, cm, cs, r_random, norm, gap, total_s);
+                   "%.2f, random %.2f; normalized score %.4f, gap %.4f, 95%% interval "
+                   "[%.4f, %.4f] (%.1f s)\n",
+                   env_id, K, n_div, pm, ps, cm, cs, r_random, norm, gap, sc.lo, sc.hi, total_s);
         else
             printf("summary: gap %s, %zu seeds (%zu diverged): plain %.2f ± %.2f, clear %.2f ± "
                    "%.2f, random %.2f; normalized score undefined (%.1f s)\n",
@@ -720,7 +893,7 @@ static int cmd_gap(int argc, char **argv)
 int cli_cmd_experiment(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("experiment: which experiment? (experiments: gap; try 'cipherl experiment "
+        cli_error("experiment: which experiment? (experiments: gap, score; try 'cipherl experiment "
                   "--help')");
         return 2;
     }
@@ -730,6 +903,8 @@ int cli_cmd_experiment(int argc, char **argv)
     }
     if (!strcmp(argv[1], "gap"))
         return cmd_gap(argc - 1, argv + 1);
-    cli_error("experiment: unknown experiment '%s' (experiments: gap)", argv[1]);
+    if (!strcmp(argv[1], "score"))
+        return cmd_score(argc - 1, argv + 1);
+    cli_error("experiment: unknown experiment '%s' (experiments: gap, score)", argv[1]);
     return 2;
 }
