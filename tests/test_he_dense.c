@@ -123,6 +123,40 @@ static void run(slots_ctx *ctx, slots_owner *owner, const problem *p, double tol
     for (int r = 0; r < OUT; r++)
         assert_true(fabs(buf[r] - p->db[r]) < tol);
 
+    /* a first layer: no dx, no transposed gradients; the others unchanged, and
+     * no rotation of dy at all */
+    const slots_counters before = *slots_get_counters(ctx);
+    assert_int_equal(nn_dense_backward_slots(ctx, &L, &layer, x, rot, dy, NULL, gd, NULL, gb), CL_OK);
+    const slots_counters *after = slots_get_counters(ctx);
+    int log2b = 0;
+    while ((1 << log2b) < B)
+        log2b++;
+    /* the D diagonals' and the bias's batch sums, log2 B rotations each */
+    assert_int_equal(after->rotate - before.rotate, (uint64_t)(D + 1) * (uint64_t)log2b);
+    for (int k = 0; k < D; k++) {
+        assert_int_equal(slots_decrypt(owner, gd[k], buf, S), CL_OK);
+        nn_unpack_diagonal(&L, buf, OUT, IN, false, (size_t)k, dW);
+    }
+    for (int i = 0; i < OUT * IN; i++)
+        assert_true(fabs(dW[i] - p->dW[i]) < tol);
+    assert_int_equal(slots_decrypt(owner, gb, buf, S), CL_OK);
+    for (int r = 0; r < OUT; r++)
+        assert_true(fabs(buf[r] - p->db[r]) < tol);
+
+    /* the transposed set rebuilt from the diagonals: what nn_pack_diagonal
+     * packs transposed, second halves zero; exact in clear */
+    assert_int_equal(nn_dense_transpose_slots(ctx, &L, diag, gt), CL_OK);
+    double want[S];
+    for (int k = 0; k < D; k++) {
+        nn_pack_diagonal(&L, p->W, OUT, IN, true, (size_t)k, want);
+        assert_int_equal(slots_decrypt(owner, gt[k], buf, S), CL_OK);
+        for (int i = 0; i < S; i++)
+            assert_true(fabs(buf[i] - want[i]) < tol);
+        if (k > 0)
+            assert_int_equal(slots_level(gt[k]), slots_level(diag[k]) - 1);
+    }
+    assert_int_equal(nn_dense_transpose_slots(ctx, &L, NULL, gt), CL_ERR_INVALID);
+
     for (int k = 0; k < D; k++) {
         slots_vec_free(diag[k]);
         slots_vec_free(tdiag[k]);

@@ -133,6 +133,36 @@ cl_status nn_dense_forward_slots(slots_ctx *ctx, const nn_dense_layout *L, const
     return layer->bias ? slots_add(ctx, y, layer->bias, y) : CL_OK;
 }
 
+cl_status nn_dense_transpose_slots(slots_ctx *ctx, const nn_dense_layout *L, slots_vec *const *diag,
+                                   slots_vec **tdiag)
+{
+    if (!ctx || !L || !diag || !tdiag)
+        return CL_ERR_INVALID;
+    const size_t S = slots_count(ctx), d = L->d;
+    cl_status st = nn_dense_layout_check(L, S);
+    if (st != CL_OK)
+        return st;
+    double *mask = malloc(S * sizeof *mask);
+    slots_vec *dd = NULL, *r = NULL;
+    if (!mask)
+        return CL_ERR_NOMEM;
+    for (size_t i = 0; i < S; i++)
+        mask[i] = (i % (2 * d)) < d ? 1.0 : 0.0;
+    if ((st = slots_vec_create(ctx, &dd)) != CL_OK || (st = slots_vec_create(ctx, &r)) != CL_OK)
+        goto done;
+    /* tdiag_k[j] = W[(j + k) mod d][j] = diag_{-k}[(j + k) mod d] */
+    st = slots_copy(ctx, diag[0], tdiag[0]);
+    for (size_t k = 1; k < d && st == CL_OK; k++)
+        if ((st = nn_double_slots(ctx, L, diag[d - k], dd)) == CL_OK &&
+            (st = slots_rotate(ctx, dd, (int)k, r)) == CL_OK)
+            st = slots_mul_plain(ctx, r, mask, tdiag[k]);
+done:
+    slots_vec_free(dd);
+    slots_vec_free(r);
+    free(mask);
+    return st;
+}
+
 static cl_status batch_sum(slots_ctx *ctx, const nn_dense_layout *L, const slots_vec *v, slots_vec *out)
 {
     return slots_sum(ctx, v, 2 * L->d, L->batch, out);
@@ -142,7 +172,7 @@ cl_status nn_dense_backward_slots(slots_ctx *ctx, const nn_dense_layout *L, cons
                                   const slots_vec *x, slots_vec *const *rot_cache, const slots_vec *dy,
                                   slots_vec *dx, slots_vec **grad_diag, slots_vec **grad_tdiag, slots_vec *grad_bias)
 {
-    if (!ctx || !L || !layer || !x || !rot_cache || !dy || !grad_diag || !grad_tdiag)
+    if (!ctx || !L || !layer || !x || !rot_cache || !dy || !grad_diag)
         return CL_ERR_INVALID;
     cl_status st = nn_dense_layout_check(L, slots_count(ctx));
     if (st != CL_OK)
@@ -153,12 +183,15 @@ cl_status nn_dense_backward_slots(slots_ctx *ctx, const nn_dense_layout *L, cons
         return CL_ERR_NOMEM;
     if ((st = slots_vec_create(ctx, &dyd)) != CL_OK || (st = slots_vec_create(ctx, &p)) != CL_OK)
         goto done;
-    for (size_t k = 0; k < L->d && st == CL_OK; k++)
+    const bool rotate_dy = dx || grad_tdiag;
+    for (size_t k = 0; k < L->d && st == CL_OK && rotate_dy; k++)
         st = slots_vec_create(ctx, &rdy[k]);
-    if (st != CL_OK || (st = nn_double_slots(ctx, L, dy, dyd)) != CL_OK)
+    if (st != CL_OK || (rotate_dy && (st = nn_double_slots(ctx, L, dy, dyd)) != CL_OK))
         goto done;
     /* dx = sum_k tdiag_k * rot(dy_doubled, k); the rotations serve the gradients too */
-    if (dx) {
+    if (!rotate_dy) {
+        /* a first layer: only the diagonals' and the bias's gradients */
+    } else if (dx) {
         if ((st = diagonal_product(ctx, L, layer->tdiag, dyd, rdy, dx)) != CL_OK)
             goto done;
     } else {
@@ -172,7 +205,8 @@ cl_status nn_dense_backward_slots(slots_ctx *ctx, const nn_dense_layout *L, cons
         if ((st = slots_mul(ctx, dy, rot_cache[k], p)) != CL_OK || (st = batch_sum(ctx, L, p, grad_diag[k])) != CL_OK)
             break;
         /* diagonal k of dW^T: batch sum of rot(dy_doubled, k) * x */
-        if ((st = slots_mul(ctx, rdy[k], x, p)) != CL_OK || (st = batch_sum(ctx, L, p, grad_tdiag[k])) != CL_OK)
+        if (grad_tdiag &&
+            ((st = slots_mul(ctx, rdy[k], x, p)) != CL_OK || (st = batch_sum(ctx, L, p, grad_tdiag[k])) != CL_OK))
             break;
     }
     if (st == CL_OK && grad_bias)

@@ -98,12 +98,25 @@ cl_status nn_double_slots(slots_ctx *ctx, const nn_dense_layout *L, const slots_
 cl_status nn_dense_forward_slots(slots_ctx *ctx, const nn_dense_layout *L, const nn_dense_slots *layer,
                                  const slots_vec *x_doubled, slots_vec **rot_cache, slots_vec *y);
 /* From dy (single): dx = W^T dy (single; skipped when dx is NULL), and the
- * gradients of the d diagonals, the d transposed diagonals and the bias
- * (summed over the batch, replicated in every block). x is the layer's single
- * input and rot_cache the forward pass's rotations of its doubled input. */
+ * gradients of the d diagonals, the d transposed diagonals (skipped when
+ * grad_tdiag is NULL: a first layer whose dx nobody needs never uses its
+ * transposed diagonals, so it need not train them) and the bias (summed over
+ * the batch, replicated in every block; skipped when grad_bias is NULL). x
+ * is the layer's single input and rot_cache the forward pass's rotations of
+ * its doubled input. With neither dx nor grad_tdiag, dy is not rotated. */
 cl_status nn_dense_backward_slots(slots_ctx *ctx, const nn_dense_layout *L, const nn_dense_slots *layer,
                                   const slots_vec *x, slots_vec *const *rot_cache, const slots_vec *dy,
                                   slots_vec *dx, slots_vec **grad_diag, slots_vec **grad_tdiag, slots_vec *grad_bias);
+
+/* The transposed diagonals from the diagonals of the same matrix:
+ * tdiag_k = rot(double(diag_{-k mod d}), k) with the second halves masked to
+ * zero (tdiag_0 = diag_0). So only the diagonals need a gradient and an
+ * optimizer; the transposed set is rebuilt after each update. Every diag must
+ * have a level left (the mask is a plaintext product); tdiag_k (k > 0) ends
+ * one level lower. Cost: d - 1 rotations to double, d - 1 rotations, d - 1
+ * plaintext products. Exact on the clear backend. */
+cl_status nn_dense_transpose_slots(slots_ctx *ctx, const nn_dense_layout *L, slots_vec *const *diag,
+                                   slots_vec **tdiag);
 
 /* ----------------------------------------------------------- HE-compatible Adam
  *

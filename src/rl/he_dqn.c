@@ -8,7 +8,13 @@
  * Each layer's parameters are 2D + 1 slot vectors: D diagonals of W, D
  * diagonals of W^T, the bias. HE-Adam keeps m and r for each of them, and the
  * target network keeps copies of the diagonals and the bias only (it never
- * runs backward).
+ * runs backward). Only the diagonals and the bias are differentiated and
+ * trained: after each optimizer step the transposed diagonals are rebuilt
+ * from the diagonals (nn_dense_transpose_slots), which is exact in clear and
+ * costs a fraction of their own gradients and optimizer. The first layer's
+ * transposed diagonals would only serve a gradient of the input, which
+ * nothing needs: they are not rebuilt (they keep the initial weights and are
+ * not exposed).
  *
  * Replay: transition i (ring position) lives in block (i mod B) of chunk
  * i / B: five slot vectors per chunk (state and next state single, one-hot
@@ -671,7 +677,7 @@ static cl_status train_step(he_dqn_pf *ag)
         if (st != CL_OK || (st = ensure_level(ag, ag->dq, 1)) != CL_OK)
             return st;
         if ((st = nn_dense_backward_slots(ctx, &ag->lay, &layer, ag->x[l], ag->rot[l], ag->dq, l > 0 ? ag->dh : NULL,
-                                          ag->g[l], ag->g[l] + D, ag->g[l][2 * D])) != CL_OK)
+                                          ag->g[l], NULL, ag->g[l][2 * D])) != CL_OK)
             return st;
         if (l == 0)
             break;
@@ -682,15 +688,23 @@ static cl_status train_step(he_dqn_pf *ag)
             return st;
     }
 
-    /* the optimizer (HE-compatible Adam by default) on every parameter vector */
+    /* the optimizer (HE-compatible Adam by default) on the diagonals and
+     * biases; then the transposed diagonals that backprop uses, rebuilt */
     phase_mark(ag, HE_DQN_PHASE_OPTIMIZER);
     const long t = (long)ag->stats.train_steps + 1;
     ag->adam.alpha = scheduled_lr(ag); /* a public constant per step */
     for (int l = 0; l < NLAYERS; l++)
         for (size_t p = 0; p < ag->P; p++)
-            if ((st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][p], ag->m[l][p], ag->r[l][p],
+            if ((p < D || p == 2 * D) &&
+                (st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][p], ag->m[l][p], ag->r[l][p],
                                            ag->g[l][p], ag->t0, ag->t1)) != CL_OK)
                 return st;
+    for (int l = 1; l < NLAYERS; l++) {
+        for (size_t k = 1; k < D && st == CL_OK; k++)
+            st = ensure_level(ag, ag->w[l][k], 1);
+        if (st != CL_OK || (st = nn_dense_transpose_slots(ctx, &ag->lay, ag->w[l], ag->w[l] + D)) != CL_OK)
+            return st;
+    }
     phase_mark(ag, HE_DQN_PHASES);
     ag->stats.train_steps++;
     return CL_OK;
@@ -1378,6 +1392,8 @@ cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, 
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return CL_ERR_INVALID;
+    if (layer == 0 && transposed)
+        return CL_ERR_UNSUPPORTED; /* not trained: see the top of this file */
     return unpack_set(ag, ag->pf->w[layer], layer, transposed, W, b);
 }
 
@@ -1385,6 +1401,8 @@ cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, d
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return CL_ERR_INVALID;
+    if (transposed)
+        return CL_ERR_UNSUPPORTED; /* the transposed sets are rebuilt, not differentiated */
     if (ag->pf->stats.train_steps == 0)
         return CL_ERR_STATE;
     return unpack_set(ag, ag->pf->g[layer], layer, transposed, dW, db);

@@ -133,7 +133,10 @@ void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out);
 /* The owner decrypts layer's weights: W (out x in, row-major) from the diagonal
  * set (transposed = false) or the transposed set, and the bias (b may be NULL). */
 cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, double *b);
-/* The gradients of the last training step, decrypted the same way. */
+/* (The first layer's transposed set is never used, so never updated:
+ * CL_ERR_UNSUPPORTED for layer 0 transposed.) */
+/* The gradients of the last training step, decrypted the same way; only the
+ * diagonal set has them (transposed: CL_ERR_UNSUPPORTED). */
 cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db);
 /* The decrypted action sequence of learning so far (he_dqn_get_stats()->env_steps of them). */
 const int *he_dqn_actions(const he_dqn *ag);

@@ -592,9 +592,10 @@ static cl_status backprop(he_td3 *ag, int n)
             st = ensure_level(ag, ag->w[n][l][D + k], 1);
         if (st != CL_OK || (st = ensure_level(ag, ag->dq, 1)) != CL_OK)
             return st;
+        /* the transposed sets are rebuilt after the update (adam_net), not
+         * differentiated */
         if ((st = nn_dense_backward_slots(ag->ctx, &ag->lay, &layer, ag->cx[n][l], ag->crot[n][l], ag->dq,
-                                          l > 0 ? ag->dh : NULL, ag->g[n][l], ag->g[n][l] + D, ag->g[n][l][2 * D])) !=
-            CL_OK)
+                                          l > 0 ? ag->dh : NULL, ag->g[n][l], NULL, ag->g[n][l][2 * D])) != CL_OK)
             return st;
         if (l == 0)
             break;
@@ -608,15 +609,25 @@ static cl_status backprop(he_td3 *ag, int n)
     return st;
 }
 
-/* The optimizer (HE-compatible Adam by default) on every parameter vector of
- * network n, at step t. */
+/* The optimizer (HE-compatible Adam by default) on the diagonals and biases
+ * of network n, at step t; then its transposed diagonals, rebuilt from the
+ * diagonals (nn_dense_transpose_slots), except the actor's first set, which
+ * nothing uses (no gradient with respect to the state); the critics' first
+ * set carries dQ/da to the actor. */
 static cl_status adam_net(he_td3 *ag, int n, long t)
 {
     cl_status st = CL_OK;
     for (int l = 0; l < NL && st == CL_OK; l++)
         for (size_t p = 0; p < ag->P && st == CL_OK; p++)
-            st = rl_he_optimizer_step(ag->ctx, ag->hp.optimizer, &ag->adam[n], t, ag->w[n][l][p], ag->m[n][l][p],
+            if (p < ag->D || p == 2 * ag->D)
+                st = rl_he_optimizer_step(ag->ctx, ag->hp.optimizer, &ag->adam[n], t, ag->w[n][l][p], ag->m[n][l][p],
                                       ag->r[n][l][p], ag->g[n][l][p], ag->t0, ag->t1);
+    for (int l = (n == ACTOR); l < NL && st == CL_OK; l++) {
+        for (size_t k = 1; k < ag->D && st == CL_OK; k++)
+            st = ensure_level(ag, ag->w[n][l][k], 1);
+        if (st == CL_OK)
+            st = nn_dense_transpose_slots(ag->ctx, &ag->lay, ag->w[n][l], ag->w[n][l] + ag->D);
+    }
     return st;
 }
 
@@ -1068,6 +1079,8 @@ cl_status he_td3_get_weights(he_td3 *ag, int net, int layer, bool transposed, do
         return CL_ERR_INVALID;
     if (net >= NNET && transposed)
         return CL_ERR_INVALID; /* targets keep no transposed set */
+    if (net == HE_TD3_ACTOR && layer == 0 && transposed)
+        return CL_ERR_UNSUPPORTED; /* not trained: see backprop */
     const int n = net % NNET;
     return unpack_set(ag, net >= NNET ? ag->tw[n][layer] : ag->w[n][layer], n, layer, transposed, W, b);
 }
@@ -1076,6 +1089,8 @@ cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, doub
 {
     if (!ag || net < 0 || net >= NNET || layer < 0 || layer >= NL || !dW)
         return CL_ERR_INVALID;
+    if (transposed)
+        return CL_ERR_UNSUPPORTED; /* the transposed sets are rebuilt, not differentiated */
     if (!ag->trained[net])
         return CL_ERR_STATE;
     return unpack_set(ag, ag->g[net][layer], net, layer, transposed, dW, db);

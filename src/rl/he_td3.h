@@ -164,7 +164,10 @@ cl_status he_td3_layer_shape(const he_td3 *ag, int net, int layer, size_t *in, s
  * bias (b may be NULL). */
 cl_status he_td3_get_weights(he_td3 *ag, int net, int layer, bool transposed, double *W, double *b);
 /* The gradients of the last update of an online network, decrypted the same
- * way (CL_ERR_STATE before its first update). */
+ * way (CL_ERR_STATE before its first update). Only the diagonal sets have
+ * them: the transposed sets are rebuilt from the diagonals after each update
+ * (transposed: CL_ERR_UNSUPPORTED; so is the actor's first transposed set in
+ * he_td3_get_weights, which nothing uses and nothing updates). */
 cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, double *dW, double *db);
 /* The executed (noisy, clipped, environment-scale) actions of learning so far:
  * he_td3_get_stats()->env_steps rows of action_dim doubles. */
