@@ -172,6 +172,27 @@ static void test_errors(void **state)
     assert_int_equal(slots_encrypt(f->owner, x, S, f->a), CL_OK);
     assert_int_equal(slots_add(NULL, f->a, f->a, f->c), CL_ERR_INVALID);
     assert_int_equal(slots_mul_plain(f->ctx, f->a, NULL, f->c), CL_ERR_INVALID);
+
+    /* inner products and many rotations: bad counts, aliasing, no level left */
+    const slots_vec *xs[2] = {f->a, f->b}, *ys[2] = {f->a, f->a};
+    assert_int_equal(slots_encrypt(f->owner, x, S, f->b), CL_OK);
+    assert_int_equal(slots_dot(f->ctx, xs, ys, 0, f->c), CL_ERR_INVALID);
+    assert_int_equal(slots_dot(f->ctx, xs, ys, 2, f->a), CL_ERR_INVALID); /* out is an operand */
+    const slots_vec *es[2] = {f->a, empty};
+    assert_int_equal(slots_dot(f->ctx, es, ys, 2, f->c), CL_ERR_STATE);
+    const slots_counters before = *slots_get_counters(f->ctx);
+    assert_int_equal(slots_dot(f->ctx, xs, ys, 2, f->c), CL_OK); /* counted as 2 products, 1 sum */
+    assert_int_equal(slots_get_counters(f->ctx)->mul - before.mul, 2);
+    assert_int_equal(slots_get_counters(f->ctx)->add - before.add, 1);
+    assert_int_equal(slots_level(f->c), slots_top_level(f->ctx) - 1);
+    assert_int_equal(slots_drop_level(f->ctx, f->a, 0, f->c), CL_OK);
+    const slots_vec *low[2] = {f->c, f->b};
+    assert_int_equal(slots_dot(f->ctx, low, ys, 2, empty), CL_ERR_LEVEL);
+    const int steps[2] = {1, 2};
+    slots_vec *outs[2] = {f->c, f->a};
+    assert_int_equal(slots_rotate_many(f->ctx, f->a, steps, 2, outs), CL_ERR_INVALID); /* outs[1] is a */
+    assert_int_equal(slots_rotate_many(f->ctx, f->a, steps, 0, outs), CL_ERR_INVALID);
+    assert_int_equal(slots_rotate_many(f->ctx, empty, steps, 1, outs), CL_ERR_STATE);
     slots_vec_free(empty);
 
     /* vectors of another machine are refused */

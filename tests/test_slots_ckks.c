@@ -14,7 +14,7 @@
 #define S 64
 
 /* A program that uses every operation, mixes levels, and needs a refresh:
- * writes the decrypted results of several stages to out[0..4*S). */
+ * writes the decrypted results of several stages to out[0..6*S). */
 static cl_status program(slots_ctx *ctx, slots_owner *owner, double *out)
 {
     double x[S], y[S], mask[S];
@@ -47,8 +47,28 @@ static cl_status program(slots_ctx *ctx, slots_owner *owner, double *out)
         (st = slots_mul(ctx, d, a, d)) || (st = slots_neg(ctx, d, d)) || (st = slots_rotate(ctx, d, -1, d)) ||
         (st = slots_decrypt(owner, d, out + 3 * S, S)))
         goto done;
-    if (slots_level(d) != slots_top_level(ctx) - 1)
+    if (slots_level(d) != slots_top_level(ctx) - 1) {
         st = CL_ERR_STATE;
+        goto done;
+    }
+    /* several rotations of one vector (a zero step, a left and a right one),
+     * then an inner product over operands at different levels */
+    const int steps[3] = {0, 3, -1};
+    slots_vec *r[3] = {NULL, NULL, NULL}, *e = NULL;
+    for (int i = 0; i < 3 && st == CL_OK; i++)
+        st = slots_vec_create(ctx, &r[i]);
+    if (st == CL_OK)
+        st = slots_vec_create(ctx, &e);
+    if (st == CL_OK && (st = slots_rotate_many(ctx, a, steps, 3, r)) == CL_OK &&
+        (st = slots_decrypt(owner, r[2], out + 4 * S, S)) == CL_OK) {
+        const slots_vec *xs[4] = {r[0], r[1], r[2], c}, *ys[4] = {b, a, d, r[1]};
+        if ((st = slots_dot(ctx, xs, ys, 4, e)) == CL_OK && (st = slots_decrypt(owner, e, out + 5 * S, S)) == CL_OK &&
+            slots_level(e) != slots_top_level(ctx) - 2)
+            st = CL_ERR_STATE;
+    }
+    for (int i = 0; i < 3; i++)
+        slots_vec_free(r[i]);
+    slots_vec_free(e);
 done:
     slots_vec_free(a);
     slots_vec_free(b);
@@ -69,7 +89,7 @@ static void test_ckks_follows_clear(void **state)
     slots_owner *cown;
     slots_clear_config cfg = {.slots = S, .levels = levels};
     assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
-    double want[4 * S];
+    double want[6 * S];
     assert_int_equal(program(cctx, cown, want), CL_OK);
     int steps[16];
     size_t nsteps = slots_rotation_steps(cctx, steps, 16);
@@ -87,11 +107,14 @@ static void test_ckks_follows_clear(void **state)
     assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
     assert_int_equal(slots_ckks_owner_create(kctx, sk, pk, &kown), CL_OK);
     slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
-    double got[4 * S];
+    double got[6 * S];
     assert_int_equal(program(kctx, kown, got), CL_OK);
+    /* the rotations and the inner product against their definitions */
+    for (int i = 0; i < S; i++)
+        assert_true(fabs(want[4 * S + i] - 0.5 * sin(0.3 * ((i + S - 1) % S))) < 1e-12);
 
     double err = 0;
-    for (int i = 0; i < 4 * S; i++)
+    for (int i = 0; i < 6 * S; i++)
         err = fmax(err, fabs(got[i] - want[i]));
     assert_true(err < 1e-5);
 
@@ -100,6 +123,7 @@ static void test_ckks_follows_clear(void **state)
     assert_int_equal(a->mul, b->mul);
     assert_int_equal(a->mul_plain, b->mul_plain);
     assert_int_equal(a->rotate, b->rotate);
+    assert_int_equal(a->add, b->add);
     assert_int_equal(a->refresh, b->refresh);
     assert_int_equal(a->min_level, b->min_level);
 

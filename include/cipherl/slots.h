@@ -117,8 +117,20 @@ cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_ve
 cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out);
 cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out);
 cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out);
+/* out = a[0] * b[0] + ... + a[n-1] * b[n-1] (n >= 1): the value, level and
+ * counts of n slots_mul and n - 1 slots_add in that order (one level, from
+ * the lowest operand's). On the ckks backend the products are summed before
+ * one relinearization and one rescale, instead of n of each: the inner
+ * product of a packed dense layer costs about one product. out may alias
+ * neither a[i] nor b[i] when n > 1. */
+cl_status slots_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, slots_vec *out);
 /* Left rotation by k (negative: right): out[i] = a[(i + k) mod S]. */
 cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out);
+/* outs[i] = slots_rotate(a, steps[i]) for i < n, counted as those; on the
+ * ckks backend the rotations share one key-switching decomposition
+ * (hoisting), with results identical to single rotations. No outs[i] may
+ * alias a. */
+cl_status slots_rotate_many(slots_ctx *ctx, const slots_vec *a, const int *steps, size_t n, slots_vec *const *outs);
 /* out[i] = sum_{j < span} a[(i + j*stride) mod S], by log2(span) rotations and
  * additions (span a power of two). With stride 1 and span S, every slot holds
  * the total. */

@@ -98,25 +98,29 @@ cl_status nn_double_slots(slots_ctx *ctx, const nn_dense_layout *L, const slots_
 static cl_status diagonal_product(slots_ctx *ctx, const nn_dense_layout *L, slots_vec *const *diag,
                                   const slots_vec *x, slots_vec **rot, slots_vec *out)
 {
+    /* the d rotations of x share one key-switching decomposition, and the d
+     * products one relinearization (slots_rotate_many, slots_dot) */
     cl_status st = CL_OK;
-    slots_vec *tmp = NULL, *r = NULL;
-    if ((st = slots_vec_create(ctx, &tmp)) != CL_OK)
-        return st;
-    if (!rot && (st = slots_vec_create(ctx, &r)) != CL_OK) {
-        slots_vec_free(tmp);
-        return st;
+    const size_t d = L->d;
+    slots_vec **r = rot;
+    int *steps = calloc(d, sizeof *steps);
+    if (!steps)
+        return CL_ERR_NOMEM;
+    if (!rot && !(r = calloc(d, sizeof *r)))
+        st = CL_ERR_NOMEM;
+    for (size_t k = 0; k < d && st == CL_OK; k++) {
+        steps[k] = (int)k;
+        if (!rot)
+            st = slots_vec_create(ctx, &r[k]);
     }
-    for (size_t k = 0; k < L->d && st == CL_OK; k++) {
-        slots_vec *rk = rot ? rot[k] : r;
-        if ((st = slots_rotate(ctx, x, (int)k, rk)) != CL_OK)
-            break;
-        if ((st = slots_mul(ctx, diag[k], rk, k == 0 ? out : tmp)) != CL_OK)
-            break;
-        if (k > 0)
-            st = slots_add(ctx, out, tmp, out);
+    if (st == CL_OK && (st = slots_rotate_many(ctx, x, steps, d, r)) == CL_OK)
+        st = slots_dot(ctx, (const slots_vec *const *)diag, (const slots_vec *const *)r, d, out);
+    if (!rot && r) {
+        for (size_t k = 0; k < d; k++)
+            slots_vec_free(r[k]);
+        free(r);
     }
-    slots_vec_free(tmp);
-    slots_vec_free(r);
+    free(steps);
     return st;
 }
 
@@ -195,8 +199,15 @@ cl_status nn_dense_backward_slots(slots_ctx *ctx, const nn_dense_layout *L, cons
         if ((st = diagonal_product(ctx, L, layer->tdiag, dyd, rdy, dx)) != CL_OK)
             goto done;
     } else {
-        for (size_t k = 0; k < L->d && st == CL_OK; k++)
-            st = slots_rotate(ctx, dyd, (int)k, rdy[k]);
+        int *steps = malloc(L->d * sizeof *steps);
+        if (!steps) {
+            st = CL_ERR_NOMEM;
+            goto done;
+        }
+        for (size_t k = 0; k < L->d; k++)
+            steps[k] = (int)k;
+        st = slots_rotate_many(ctx, dyd, steps, L->d, rdy);
+        free(steps);
         if (st != CL_OK)
             goto done;
     }

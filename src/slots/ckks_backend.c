@@ -34,6 +34,7 @@ typedef struct ckks_state {
     ckks_encoder *enc;
     ckks_plaintext *pt;
     ckks_ciphertext *tmp_a, *tmp_b; /* level alignment */
+    ckks_ciphertext *acc, *prod;    /* slots_dot: a sum of unrelinearized products */
     double scale[64];               /* s_l */
     slots_refresh_fn refresh;
     void *refresh_user;
@@ -170,6 +171,30 @@ static cl_status k_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, i
     return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
 }
 
+/* sum_i a[i] * b[i]: tensor products summed while still of size 3, then one
+ * relinearization and one rescale (relinearization is linear, so this is the
+ * sum of the relinearized products up to the key-switching noise of one). */
+static cl_status k_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, int level,
+                       slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    cl_status st = CL_OK;
+    for (size_t i = 0; i < n && st == CL_OK; i++) {
+        const ckks_ciphertext *x, *y;
+        if ((st = at_level(ctx, ct_of(a[i]), level, s->tmp_a, &x)) != CL_OK ||
+            (st = at_level(ctx, ct_of(b[i]), level, s->tmp_b, &y)) != CL_OK)
+            break;
+        if (i == 0)
+            st = ckks_mul(s->ev, x, y, s->acc);
+        else if ((st = ckks_mul(s->ev, x, y, s->prod)) == CL_OK)
+            st = ckks_add(s->ev, s->acc, s->prod, s->acc);
+    }
+    if (st != CL_OK || (st = ckks_relinearize(s->ev, s->acc, ct_of(out))) != CL_OK ||
+        (st = ckks_rescale(s->ev, ct_of(out), ct_of(out))) != CL_OK)
+        return st;
+    return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
+}
+
 static cl_status k_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
 {
     ckks_state *s = ctx->impl;
@@ -197,6 +222,17 @@ static cl_status k_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *
 {
     ckks_state *s = ctx->impl;
     return ckks_rotate(s->ev, ct_of(a), k, ct_of(out));
+}
+
+static cl_status k_rotate_many(slots_ctx *ctx, const slots_vec *a, const int *steps, size_t n, slots_vec *const *outs)
+{
+    ckks_state *s = ctx->impl;
+    ckks_ciphertext *cts[64];
+    if (n > 64)
+        return CL_ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        cts[i] = ct_of(outs[i]);
+    return ckks_rotate_hoisted(s->ev, ct_of(a), steps, n, cts);
 }
 
 static cl_status k_drop_level(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out)
@@ -227,6 +263,8 @@ static void k_ctx_release(slots_ctx *ctx)
     ckks_plaintext_free(s->pt);
     ckks_ciphertext_free(s->tmp_a);
     ckks_ciphertext_free(s->tmp_b);
+    ckks_ciphertext_free(s->acc);
+    ckks_ciphertext_free(s->prod);
     free(s);
 }
 
@@ -300,6 +338,8 @@ static const slots_backend ckks_backend = {
     .mul_plain = k_mul_plain,
     .mul_const = k_mul_const,
     .rotate = k_rotate,
+    .dot = k_dot,
+    .rotate_many = k_rotate_many,
     .drop_level = k_drop_level,
     .refresh = k_refresh,
     .ctx_release = k_ctx_release,
@@ -335,7 +375,9 @@ cl_status slots_ckks_create(const ckks_params *params, const ckks_eval_keys *key
     if ((st = ckks_evaluator_create(params, keys, &s->ev)) != CL_OK ||
         (st = ckks_encoder_create(params, &s->enc)) != CL_OK || (st = ckks_plaintext_create(params, &s->pt)) != CL_OK ||
         (st = ckks_ciphertext_create(params, &s->tmp_a)) != CL_OK ||
-        (st = ckks_ciphertext_create(params, &s->tmp_b)) != CL_OK) {
+        (st = ckks_ciphertext_create(params, &s->tmp_b)) != CL_OK ||
+        (st = ckks_ciphertext_create(params, &s->acc)) != CL_OK ||
+        (st = ckks_ciphertext_create(params, &s->prod)) != CL_OK) {
         slots_ctx_free(ctx);
         return st;
     }

@@ -264,6 +264,98 @@ cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out
     return finish(ctx, ctx->be->rotate(ctx, a, (int)s, out), out, a->level, &ctx->counters.rotate);
 }
 
+cl_status slots_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, slots_vec *out)
+{
+    if (!ctx || !a || !b || !out || n < 1)
+        return CL_ERR_INVALID;
+    int level = ctx->top_level;
+    for (size_t i = 0; i < n; i++) {
+        cl_status st = check2(ctx, a[i], b[i], out);
+        if (st != CL_OK)
+            return st;
+        if (n > 1 && (a[i] == out || b[i] == out))
+            return CL_ERR_INVALID;
+        level = a[i]->level < level ? a[i]->level : level;
+        level = b[i]->level < level ? b[i]->level : level;
+    }
+    if (level < 1)
+        return CL_ERR_LEVEL;
+    if (n == 1 || !ctx->be->dot) {
+        /* n products and n - 1 sums, exactly as a caller would write them */
+        cl_status st = slots_mul(ctx, a[0], b[0], out);
+        slots_vec *t = NULL;
+        if (st == CL_OK && n > 1)
+            st = slots_vec_create(ctx, &t);
+        for (size_t i = 1; i < n && st == CL_OK; i++)
+            if ((st = slots_mul(ctx, a[i], b[i], t)) == CL_OK)
+                st = slots_add(ctx, out, t, out);
+        slots_vec_free(t);
+        return st;
+    }
+    cl_status st = ctx->be->dot(ctx, a, b, n, level, out);
+    if (st != CL_OK)
+        return st;
+    out->level = level - 1;
+    note_level(ctx, level - 1);
+    ctx->counters.mul += n;
+    ctx->counters.add += n - 1;
+    return CL_OK;
+}
+
+cl_status slots_rotate_many(slots_ctx *ctx, const slots_vec *a, const int *steps, size_t n, slots_vec *const *outs)
+{
+    if (!ctx || !a || !steps || !outs || n < 1)
+        return CL_ERR_INVALID;
+    int st_steps[64];
+    slots_vec *st_outs[64];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        cl_status st = check1(ctx, a, outs[i]);
+        if (st != CL_OK)
+            return st;
+        if (outs[i] == a)
+            return CL_ERR_INVALID;
+    }
+    if (!ctx->be->rotate_many) {
+        for (size_t i = 0; i < n; i++) {
+            cl_status st = slots_rotate(ctx, a, steps[i], outs[i]);
+            if (st != CL_OK)
+                return st;
+        }
+        return CL_OK;
+    }
+    /* zero steps are copies; the others go to the backend 64 at a time */
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || m == 64) {
+            if (m) {
+                cl_status st = ctx->be->rotate_many(ctx, a, st_steps, m, st_outs);
+                if (st != CL_OK)
+                    return st;
+                for (size_t j = 0; j < m; j++)
+                    st_outs[j]->level = a->level;
+                ctx->counters.rotate += m;
+                m = 0;
+            }
+            if (i == n)
+                break;
+        }
+        long long s = (long long)steps[i] % (long long)ctx->slots;
+        if (s < 0)
+            s += (long long)ctx->slots;
+        cl_status st;
+        if (s == 0) {
+            if ((st = slots_copy(ctx, a, outs[i])) != CL_OK)
+                return st;
+            continue;
+        }
+        if ((st = record_step(ctx, (int)s)) != CL_OK)
+            return st;
+        st_steps[m] = (int)s;
+        st_outs[m++] = outs[i];
+    }
+    return CL_OK;
+}
+
 size_t slots_rotation_steps(const slots_ctx *ctx, int *steps, size_t cap)
 {
     if (!ctx)

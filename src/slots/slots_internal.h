@@ -25,6 +25,12 @@ typedef struct slots_backend {
     cl_status (*mul_plain)(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out);
     cl_status (*mul_const)(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out);
     cl_status (*rotate)(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out);
+    /* Optional (NULL: the generic layer composes mul and add, rotate): the sum
+     * of n >= 2 products, inputs brought to `level`, result at level - 1; n
+     * rotations of a by nonzero steps in [1, S) */
+    cl_status (*dot)(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, int level,
+                     slots_vec *out);
+    cl_status (*rotate_many)(slots_ctx *ctx, const slots_vec *a, const int *steps, size_t n, slots_vec *const *outs);
     cl_status (*drop_level)(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out);
     cl_status (*refresh)(slots_ctx *ctx, slots_vec *v);
     void (*ctx_release)(slots_ctx *ctx);
