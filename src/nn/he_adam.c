@@ -122,13 +122,11 @@ cl_status nn_he_adam_step_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, lo
     if (st == CL_OK)
         st = slots_mul(ctx, g, r, v[S_]);                 /* s = g r            L-1 */
     if (st == CL_OK)
-        st = slots_mul(ctx, v[S_], v[S_], v[Z]);          /* s^2                L-2 */
-    if (st == CL_OK)
         st = slots_mul_const(ctx, r, cfg->delta, v[DR]);  /* delta r            L-1 */
-    if (st == CL_OK)
-        st = slots_mul(ctx, v[DR], r, v[DR]);             /* delta r^2          L-2 */
-    if (st == CL_OK)
-        st = slots_add(ctx, v[Z], v[DR], v[Z]);           /* z                  L-2 */
+    if (st == CL_OK) {                                    /* z = s^2 + delta r^2 L-2 */
+        const slots_vec *xs[2] = {v[S_], v[DR]}, *ys[2] = {v[S_], r};
+        st = slots_dot(ctx, xs, ys, 2, v[Z]);            /* (one relinearization on CKKS) */
+    }
     if (st == CL_OK)
         st = slots_mul_const(ctx, v[Z], k.c1, v[P]);      /* c1 z               L-3 */
     if (st == CL_OK)
