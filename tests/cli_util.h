@@ -45,4 +45,18 @@ static inline char *read_whole(const char *path, size_t *len)
     return t;
 }
 
+/* A test group's scratch directory: made from a mkdtemp template, removed
+ * with everything in it. 0 on success (cmocka's setup/teardown convention). */
+static inline int tmpdir_make(char *template_path)
+{
+    return mkdtemp(template_path) ? 0 : -1;
+}
+
+static inline int tmpdir_remove(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif

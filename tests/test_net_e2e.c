@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "cli_util.h"
+
 #define STEPS "72"
 static const char *const HP[] = {"--hp", "learning_starts=32", "--hp", "train_freq=16", "--hp", "batch_size=32"};
 
@@ -65,19 +67,7 @@ static int run(pid_t *pid_out, const char *out, const char *err, const char *fir
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc((size_t)n + 1, 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
+    return read_whole(path, NULL);
 }
 
 static void path(char *buf, size_t cap, const char *name)

@@ -115,7 +115,7 @@ static void test_cli_score(void **state)
 {
     (void)state;
     char dir[] = "/tmp/cipherl_score_XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tmpdir_make(dir), 0);
     char out[256];
     snprintf(out, sizeof out, "%s/out", dir);
     assert_int_equal(run_cli("experiment score --random -499.61 --plain -73.68,-68.27,-100.46 "
@@ -145,9 +145,7 @@ static void test_cli_score(void **state)
     j = read_whole(out, NULL);
     assert_non_null(strstr(j, "undefined"));
     free(j);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tmpdir_remove(dir), 0);
 }
 
 int main(void)
