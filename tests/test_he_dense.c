@@ -194,7 +194,7 @@ static void test_dense(void **state)
     assert_int_equal(ckks_public_key_create(sk, &pk), CL_OK);
     assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, nsteps, &keys), CL_OK);
     assert_int_equal(slots_ckks_create(params, keys, S, &ctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(ctx, sk, pk, &owner), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(ctx, sk, &owner), CL_OK);
     run(ctx, owner, &p, 1e-5);
     slots_owner_free(owner);
     slots_ctx_free(ctx);

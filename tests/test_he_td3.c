@@ -454,7 +454,7 @@ static void test_ckks_follows_clear(void **state)
     slots_ctx *kctx;
     slots_owner *kown;
     assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(kctx, sk, pk, &kown), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
     slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
     he_td3 *kag;
     assert_int_equal(he_td3_create(ENV, &hp, kctx, kown, 11, &kag), CL_OK);

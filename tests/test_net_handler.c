@@ -258,7 +258,7 @@ static void owner_setup(owner *o, const char *name, uint64_t seed)
     o->ek = ek.d;
     o->ekl = ek.len;
     assert_int_equal(slots_ckks_create(F.params, NULL, F.S, &o->ctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(o->ctx, o->sk, o->pk, &o->own), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(o->ctx, o->sk, &o->own), CL_OK);
     he_dqn_link link = {.user = NULL, .act = no_act, .step = no_step};
     assert_int_equal(he_dqn_ow_create(ENV, &F.hp, o->ctx, o->own, seed, &link, &o->ow), CL_OK);
     o->n_init = he_dqn_init_count(&F.hp, ENV);
@@ -907,9 +907,9 @@ static void test_handler_fuzz(void **state)
     assert_int_equal(ckks_secret_key_create(p10, &sk10), CL_OK);
     assert_int_equal(ckks_public_key_create(sk10, &pk10), CL_OK);
     assert_int_equal(slots_ckks_create(p10, NULL, 512, &ctx10), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(ctx10, sk10, pk10, &own10), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(ctx10, sk10, &own10), CL_OK);
     assert_int_equal(slots_ckks_create(F.params, NULL, F.S / 2, &ctx512), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(ctx512, F.A.sk, F.A.pk, &own512), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(ctx512, F.A.sk, &own512), CL_OK);
     double *ones = calloc(F.S, sizeof *ones);
     for (size_t i = 0; i < F.S; i++)
         ones[i] = 0.5;

@@ -105,7 +105,7 @@ static void test_ckks_follows_clear(void **state)
     slots_ctx *kctx;
     slots_owner *kown;
     assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(kctx, sk, pk, &kown), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
     slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
     double got[6 * S];
     assert_int_equal(program(kctx, kown, got), CL_OK);
@@ -165,7 +165,7 @@ static void test_level_drop_keeps_value(void **state)
     slots_ctx *ctx;
     slots_owner *own;
     assert_int_equal(slots_ckks_create(params, keys, S, &ctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(ctx, sk, pk, &own), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(ctx, sk, &own), CL_OK);
     double x[S], zero[S], got[S];
     for (int i = 0; i < S; i++) {
         x[i] = 0.5 * sin(0.3 * i) + 0.4;
@@ -220,7 +220,7 @@ static void test_refresh_needs_owner(void **state)
     assert_int_equal(slots_ckks_create(params, keys, 3, &ctx), CL_ERR_INVALID);
     assert_int_equal(slots_ckks_create(params, keys, 8, &ctx), CL_OK);
     slots_owner *own;
-    assert_int_equal(slots_ckks_owner_create(ctx, sk, pk, &own), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(ctx, sk, &own), CL_OK);
     slots_vec *v;
     double x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     assert_int_equal(slots_vec_create(ctx, &v), CL_OK);

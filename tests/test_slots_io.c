@@ -304,7 +304,7 @@ static void owner_open(owner_side *o, const char *preset, size_t slots)
     assert_int_equal(ckks_secret_key_create(o->params, &o->sk), CL_OK);
     assert_int_equal(ckks_public_key_create(o->sk, &o->pk), CL_OK);
     assert_int_equal(slots_ckks_create(o->params, NULL, slots, &o->ctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(o->ctx, o->sk, o->pk, &o->owner), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(o->ctx, o->sk, &o->owner), CL_OK);
 }
 
 static void owner_close(owner_side *o)
@@ -353,7 +353,7 @@ static void platform_open(platform_side *p, const owner_side *o, size_t slots)
     free(b);
     assert_int_equal(ckks_public_key_create(p->sk, &p->pk), CL_OK);
     assert_int_equal(slots_ckks_create(p->params, p->keys, slots, &p->ctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(p->ctx, p->sk, p->pk, &p->owner), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(p->ctx, p->sk, &p->owner), CL_OK);
 }
 
 static void platform_close(platform_side *p)
@@ -553,7 +553,7 @@ static void test_ckks_owner_without_keys(void **state)
     slots_ctx *rc;
     slots_owner *ro;
     assert_int_equal(slots_ckks_create(o.params, keys, 8, &rc), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(rc, o.sk, o.pk, &ro), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(rc, o.sk, &ro), CL_OK);
     slots_vec *u;
     assert_int_equal(slots_vec_create(rc, &u), CL_OK);
     assert_int_equal(slots_encrypt(ro, x, 8, u), CL_OK);

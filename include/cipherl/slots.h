@@ -79,9 +79,10 @@ const ckks_params *slots_ckks_params(const slots_ctx *ctx);
  * fn re-encrypts ct at the top level in place. */
 typedef cl_status (*slots_refresh_fn)(void *user, ckks_ciphertext *ct);
 void slots_ckks_set_refresher(slots_ctx *ctx, slots_refresh_fn fn, void *user);
-/* The owner's side of a CKKS context: encrypts, decrypts, refreshes. */
-cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, const ckks_public_key *pk,
-                                  slots_owner **out);
+/* The owner's side of a CKKS context: encrypts, decrypts, refreshes. It
+ * encrypts with the secret key (fresh encryptions and refreshes are seeded:
+ * half the bytes of a public-key encryption). sk must outlive the owner. */
+cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, slots_owner **out);
 /* A slots_refresh_fn for an owner in the same process (user = the slots_owner). */
 cl_status slots_ckks_owner_refresh(void *owner, ckks_ciphertext *ct);
 

@@ -493,7 +493,7 @@ static int owner_side_open(const char *cmd, const cli_train_opts *o, size_t S, o
         return 2;
     cl_status st = slots_ckks_create(s->k.params, NULL, S, &s->ctx);
     if (st == CL_OK)
-        st = slots_ckks_owner_create(s->ctx, s->k.sk, s->k.pk, &s->owner);
+        st = slots_ckks_owner_create(s->ctx, s->k.sk, &s->owner);
     if (st != CL_OK) {
         cli_error("%s: cannot set up the owner's side: %s", cmd, cl_strerror(st));
         return 1;
@@ -539,7 +539,7 @@ static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char
     slots_owner *owner2 = NULL;
     if (slots_count(ctx) != S) { /* model pull: the owner learns the layout only now */
         if ((st = slots_ckks_create(s->k.params, NULL, S, &ctx2)) != CL_OK ||
-            (st = slots_ckks_owner_create(ctx2, s->k.sk, s->k.pk, &owner2)) != CL_OK) {
+            (st = slots_ckks_owner_create(ctx2, s->k.sk, &owner2)) != CL_OK) {
             cli_error("%s: %s", cmd, cl_strerror(st));
             slots_ctx_free(ctx2);
             return 1;

@@ -68,7 +68,7 @@ int cli_he_backend_ckks(const cli_he_algo *algo, const char *env_id, const cli_h
         st = slots_ckks_create(params, out->keys, S, &out->ctx);
     /* the owner's side of that context: the secret key */
     if (st == CL_OK)
-        st = slots_ckks_owner_create(out->ctx, out->sk, out->pk, &out->owner);
+        st = slots_ckks_owner_create(out->ctx, out->sk, &out->owner);
     if (st == CL_OK)
         slots_ckks_set_refresher(out->ctx, slots_ckks_owner_refresh, out->owner);
     if (st != CL_OK)

@@ -15,8 +15,10 @@
  * deals with scales.
  *
  * Roles. The platform's context holds the evaluation keys and an evaluator.
- * The owner holds the secret and public keys, and refreshes by decrypting and
- * re-encrypting at the top level. In a single process, the context reaches the
+ * The owner holds the secret key. It encrypts with it (ckks_encrypt_sk: the
+ * uniform part is expanded from a fresh seed, so a fresh ciphertext travels
+ * at half the size of a public-key encryption, and costs about a third of its
+ * time), and refreshes by decrypting and re-encrypting so at the top level. In a single process, the context reaches the
  * owner through a callback; the platform never sees a decrypted value. Across
  * processes, vectors travel as ciphertexts in the ckks serialization format
  * (slots_vec_serialize), and a context made with keys == NULL serves an owner
@@ -42,7 +44,6 @@ typedef struct ckks_state {
 
 typedef struct ckks_owner_state {
     const ckks_secret_key *sk;
-    const ckks_public_key *pk;
     ckks_encoder *enc;
     ckks_plaintext *pt;
     double *buf;
@@ -111,7 +112,7 @@ static cl_status k_encrypt(slots_owner *o, const double *values, size_t n, slots
     cl_status st = ckks_encode(os->enc, values, n, o->ctx->slots, top, s->scale[top], os->pt);
     if (st != CL_OK)
         return st;
-    return ckks_encrypt_pk(os->pk, os->pt, ct_of(out));
+    return ckks_encrypt_sk(os->sk, os->pt, ct_of(out));
 }
 
 static cl_status k_decrypt(slots_owner *o, const slots_vec *v, double *values, size_t n)
@@ -406,10 +407,9 @@ void slots_ckks_set_refresher(slots_ctx *ctx, slots_refresh_fn fn, void *user)
     s->refresh_user = user;
 }
 
-cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, const ckks_public_key *pk,
-                                  slots_owner **out)
+cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, slots_owner **out)
 {
-    if (!ctx || !sk || !pk || !out || ctx->be != &ckks_backend)
+    if (!ctx || !sk || !out || ctx->be != &ckks_backend)
         return CL_ERR_INVALID;
     ckks_state *s = ctx->impl;
     slots_owner *o = calloc(1, sizeof *o);
@@ -423,7 +423,6 @@ cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, con
     o->be = &ckks_backend;
     o->impl = os;
     os->sk = sk;
-    os->pk = pk;
     cl_status st;
     os->buf = malloc(ctx->slots * sizeof *os->buf);
     if (!os->buf)
@@ -451,7 +450,7 @@ cl_status slots_ckks_owner_refresh(void *owner, ckks_ciphertext *ct)
     /* decrypt, then a fresh encryption at the top level; nothing decrypted leaves */
     if ((st = ckks_decrypt(os->sk, ct, os->pt)) != CL_OK || (st = ckks_decode(os->enc, os->pt, os->buf, NULL, n)) != CL_OK ||
         (st = ckks_encode(os->enc, os->buf, n, n, top, s->scale[top], os->pt)) != CL_OK ||
-        (st = ckks_encrypt_pk(os->pk, os->pt, ct)) != CL_OK)
+        (st = ckks_encrypt_sk(os->sk, os->pt, ct)) != CL_OK)
         return st;
     return CL_OK;
 }
