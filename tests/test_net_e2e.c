@@ -406,6 +406,28 @@ static void test_platform_refuses_secret_keys(void **state)
     assert_int_not_equal(run(NULL, sink, sink, "keygen", "--preset", "test-n12", "--insecure", "--out", keys, NULL), 0);
 }
 
+/* --timeout takes seconds in [0.01, 86400], fractions included; anything else is refused before any
+ * connection is tried. */
+static void test_timeout_option(void **state)
+{
+    (void)state;
+    char out[300], err[300];
+    path(out, sizeof out, "timeout.out");
+    path(err, sizeof err, "timeout.err");
+    static const char *const bad[] = {"0", "0.001", "-1", "abc", "1e9", "2s", "", "nan"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        unlink(err);
+        assert_int_equal(run(NULL, out, err, "train", "--server", "tcp://127.0.0.1:1", "--keys", dir, "--timeout",
+                             bad[i], "--env", "CartPole-v1", "--steps", "1", NULL),
+                         2);
+        char *e = slurp(err);
+        assert_non_null(e);
+        if (!strstr(e, "--timeout") || !strstr(e, "[0.01, 86400]"))
+            fail_msg("--timeout %s: %s", bad[i], e);
+        free(e);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cipherl-e2e-XXXXXX");
@@ -415,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_kill9_resume),
         cmocka_unit_test_teardown(test_two_owners_concurrently, kill_leftovers),
         cmocka_unit_test(test_platform_refuses_secret_keys),
+        cmocka_unit_test(test_timeout_option),
     };
     if (getenv("CIPHERL_TEST_FILTER")) /* e.g. CIPHERL_TEST_FILTER='*two_owners*' */
         cmocka_set_test_filter(getenv("CIPHERL_TEST_FILTER"));

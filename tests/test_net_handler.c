@@ -40,8 +40,12 @@
  * other slots, other parameters, cut short) each fail their request with an
  * ERROR and apply nothing; A's HELLO reports the store's counters; A's next
  * STEP and an ACT go through; A's pulled weights decrypt to the initial
- * weights A sent; a training step with its refreshes answered completes once;
- * B resumes at its own counters and steps on.
+ * weights A sent; an ACT and a training step sent again on a new connection
+ * in the middle (the first refresh request left unanswered, the next one
+ * answered twice) go on, are answered on the new connection, and the training
+ * step completes once; B resumes at its own counters and steps on. An owner
+ * facing a platform that never answers tries again, waiting twice as long
+ * each time, then gives up.
  *
  * Run under ASan and UBSan (-DCIPHERL_SANITIZE=ON) this also checks that no
  * input reads or writes out of bounds or leaks: each mutated message lies at
@@ -53,6 +57,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -198,6 +203,9 @@ static struct {
     net_keypair nokey[N_NOKEYS], hkey[N_HKEYS];
     size_t log_lines;
     char last_log[4][800];
+    /* platform log lines of a request sent again while it ran, and of late refresh answers dropped (written by
+     * the platform's thread once it serves real connections) */
+    atomic_size_t n_going_on, n_late;
 } F;
 
 static void on_log(void *user, const char *line)
@@ -205,6 +213,10 @@ static void on_log(void *user, const char *line)
     (void)user;
     snprintf(F.last_log[F.log_lines % 4], sizeof F.last_log[0], "%s", line);
     F.log_lines++;
+    if (strstr(line, "going on with it"))
+        atomic_fetch_add(&F.n_going_on, 1);
+    if (strstr(line, "a late answer"))
+        atomic_fetch_add(&F.n_late, 1);
     if (getenv("CIPHERL_FUZZ_VERBOSE"))
         fprintf(stderr, "platform: %s\n", line);
 }
@@ -370,6 +382,19 @@ static msg build_one_blob(net_msg_type type, uint64_t seq, const msg *blob)
     net_buf b = {0};
     net_msg_begin(&b, type, seq);
     net_msg_put_blob(&b, blob->d, blob->len);
+    msg m = finish(&b);
+    net_buf_free(&b);
+    return m;
+}
+
+/* REFRESH_REQ and REFRESH: a refresh number, then blobs (nblobs of blob). */
+static msg build_refresh(net_msg_type type, uint64_t seq, uint64_t number, const msg *blob, int nblobs)
+{
+    net_buf b = {0};
+    net_msg_begin(&b, type, seq);
+    net_msg_put_u64(&b, number);
+    for (int i = 0; i < nblobs; i++)
+        net_msg_put_blob(&b, blob->d, blob->len);
     msg m = finish(&b);
     net_buf_free(&b);
     return m;
@@ -747,7 +772,10 @@ static uint64_t send_with_bad_refresh(net_client *c, const msg *req, uint64_t se
             fail_msg("%s: the platform answered a bad refresh with %s", bad_names[bad], net_msg_type_name(m.type));
         const uint8_t *data;
         size_t dl;
-        assert_int_equal(net_msg_blob(&m, 0, &data, &dl), CL_OK);
+        uint64_t number = 0;
+        assert_int_equal(net_msg_u64(&m, 0, &number), CL_OK);
+        assert_true(number >= 1);
+        assert_int_equal(net_msg_blob(&m, 1, &data, &dl), CL_OK);
         ckks_ciphertext *ct = NULL;
         assert_int_equal(ckks_ciphertext_deserialize(F.params, data, dl, &ct), CL_OK);
         assert_true(ckks_ciphertext_level(ct) < ckks_params_max_level(F.params));
@@ -777,6 +805,7 @@ static uint64_t send_with_bad_refresh(net_client *c, const msg *req, uint64_t se
         }
         net_buf b = {0};
         net_msg_begin(&b, NET_MSG_REFRESH, seq);
+        net_msg_put_u64(&b, number);
         net_msg_put_blob(&b, ans.d, ans.len);
         assert_int_equal(net_msg_finish(&b), CL_OK);
         assert_int_equal(net_client_send(c, b.data, b.len), CL_OK);
@@ -786,6 +815,151 @@ static uint64_t send_with_bad_refresh(net_client *c, const msg *req, uint64_t se
         net_msg_free(&m);
         free(rep);
     }
+}
+
+/* An honest owner's answer to a parsed REFRESH_REQ: the same number, the ciphertext re-encrypted. */
+static msg honest_refresh(owner *o, const net_msg *m)
+{
+    uint64_t number = 0;
+    const uint8_t *data;
+    size_t dl, len;
+    assert_int_equal(net_msg_u64(m, 0, &number), CL_OK);
+    assert_int_equal(net_msg_blob(m, 1, &data, &dl), CL_OK);
+    ckks_ciphertext *ct = NULL;
+    assert_int_equal(ckks_ciphertext_deserialize(F.params, data, dl, &ct), CL_OK);
+    assert_int_equal(slots_ckks_owner_refresh(o->own, ct), CL_OK);
+    assert_int_equal(ckks_ciphertext_serialize(ct, NULL, 0, &len), CL_OK);
+    net_buf b = {0};
+    net_msg_begin(&b, NET_MSG_REFRESH, m->seq);
+    net_msg_put_u64(&b, number);
+    uint8_t *dst = net_msg_put_blob_space(&b, len);
+    assert_non_null(dst);
+    assert_int_equal(ckks_ciphertext_serialize(ct, dst, len, &len), CL_OK);
+    ckks_ciphertext_free(ct);
+    msg r = finish(&b);
+    net_buf_free(&b);
+    return r;
+}
+
+/* The next message on c that carries seq, parsed into *m (its bytes in *raw, to free after net_msg_free). */
+static void recv_for(net_client *c, uint64_t seq, net_msg *m, uint8_t **raw)
+{
+    for (;;) {
+        uint8_t *rep = NULL;
+        size_t rl = 0;
+        assert_int_equal(net_client_recv(c, 120000, &rep, &rl), CL_OK);
+        assert_int_equal(net_msg_parse(rep, rl, SIZE_MAX, m, NULL, 0), CL_OK);
+        if (m->seq == seq) {
+            *raw = rep;
+            return;
+        }
+        net_msg_free(m);
+        free(rep);
+    }
+}
+
+/* An owner that gives up on its connection in the middle of a request: it sends req on c, leaves the first
+ * refresh request unanswered, reconnects and sends req again. The platform must go on with the request, not
+ * start it over: the same refresh request (number 1) comes again on the new connection. The owner answers
+ * it twice (the second a late duplicate, as when an answer on the connection given up did get through),
+ * every later one once. The duplicate must be dropped, never taken for the next refresh, and draw no ERROR.
+ * The reply, of type want, is left in *out (its bytes in *raw); returns the number of refreshes answered. */
+static int resend_midway(owner *o, net_client *c, const msg *req, uint64_t seq, net_msg_type want, net_msg *out,
+                         uint8_t **raw)
+{
+    const size_t going0 = atomic_load(&F.n_going_on), late0 = atomic_load(&F.n_late);
+    net_msg m;
+    uint8_t *rep = NULL;
+    uint64_t number = 0;
+    assert_int_equal(net_client_send(c, req->d, req->len), CL_OK);
+    recv_for(c, seq, &m, &rep);
+    if (m.type != NET_MSG_REFRESH_REQ)
+        fail_msg("%s %llu: a %s, not a refresh request", net_msg_type_name(want), (unsigned long long)seq,
+                 net_msg_type_name(m.type));
+    assert_int_equal(net_msg_u64(&m, 0, &number), CL_OK);
+    assert_true(number == 1);
+    net_msg_free(&m);
+    free(rep);
+    assert_int_equal(net_client_reconnect(c), CL_OK);
+    assert_int_equal(net_client_send(c, req->d, req->len), CL_OK);
+    int answered = 0;
+    for (;;) {
+        recv_for(c, seq, &m, &rep);
+        if (m.type != NET_MSG_REFRESH_REQ)
+            break;
+        assert_int_equal(net_msg_u64(&m, 0, &number), CL_OK);
+        assert_true(number == (uint64_t)answered + 1); /* 1 again on the new connection, then 2, 3, ... */
+        msg ans = honest_refresh(o, &m);
+        assert_int_equal(net_client_send(c, ans.d, ans.len), CL_OK);
+        if (answered == 0)
+            assert_int_equal(net_client_send(c, ans.d, ans.len), CL_OK);
+        free(ans.d);
+        answered++;
+        net_msg_free(&m);
+        free(rep);
+    }
+    if (m.type != want) {
+        print_last_log();
+        fail_msg("%s %llu sent again midway: got %s", net_msg_type_name(want), (unsigned long long)seq,
+                 net_msg_type_name(m.type));
+    }
+    *out = m;
+    *raw = rep;
+    /* the platform logged both, and the duplicate drew nothing */
+    for (int i = 0; i < 600 && atomic_load(&F.n_late) == late0; i++)
+        usleep(50000);
+    assert_true(atomic_load(&F.n_going_on) == going0 + 1);
+    assert_true(atomic_load(&F.n_late) == late0 + 1);
+    uint8_t *extra = NULL;
+    size_t el = 0;
+    assert_int_equal(net_client_recv(c, 300, &extra, &el), CL_ERR_TIMEOUT);
+    return answered;
+}
+
+/* What an owner logs while a platform stays silent. */
+typedef struct silence_log {
+    int n;
+    char lines[8][400];
+} silence_log;
+
+static void on_owner_log(void *user, const char *line)
+{
+    silence_log *l = user;
+    if (l->n < 8)
+        snprintf(l->lines[l->n], sizeof l->lines[0], "%s", line);
+    l->n++;
+}
+
+/* An owner facing a platform that never answers sends its request again on a new connection, waiting twice
+ * as long each time (20, 40, 80, 160 ms), then gives up with CL_ERR_TIMEOUT. */
+static void check_owner_backoff(owner *o)
+{
+    net_keypair skp;
+    assert_int_equal(net_keypair_generate(&skp), CL_OK);
+    net_server *silent = NULL;
+    assert_int_equal(net_server_open("tcp://127.0.0.1:*", &skp, 1u << 30, &silent), CL_OK);
+    silence_log log = {0};
+    net_owner_config oc = {.endpoint = net_server_endpoint(silent), .server_key = skp.public_z85,
+                           .key_file = o->key_file, .timeout_ms = 20, .retries = 3, .log = on_owner_log,
+                           .log_user = &log};
+    net_owner *no = NULL;
+    assert_int_equal(net_owner_open(&oc, F.params, o->ctx, o->own, &no), CL_OK);
+    net_session_info info;
+    assert_int_equal(net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(o->seed), F.pbytes, F.plen, o->ek, o->ekl,
+                                     &info),
+                     CL_ERR_TIMEOUT);
+    assert_true(net_owner_get_stats(no)->retries == 3);
+    assert_int_equal(log.n, 3);
+    static const char *const want[3][2] = {{"for 0.02 s", "try 1 of 3, waiting up to 0.04 s"},
+                                           {"for 0.04 s", "try 2 of 3, waiting up to 0.08 s"},
+                                           {"for 0.08 s", "try 3 of 3, waiting up to 0.16 s"}};
+    for (int i = 0; i < 3; i++)
+        if (!strstr(log.lines[i], want[i][0]) || !strstr(log.lines[i], want[i][1]))
+            fail_msg("owner log line %d: '%s'", i, log.lines[i]);
+    assert_non_null(strstr(net_owner_last_error(no), "did not answer"));
+    net_owner_close(no);
+    net_server_close(silent);
+    net_keypair_wipe(&skp);
 }
 
 /* ------------------------------------------------------------------ the platform's loop in a thread */
@@ -1056,14 +1230,19 @@ static void test_handler_fuzz(void **state)
         ADD(BASE_OTHER, finish(&b));
         net_buf_free(&b);
         ADD(BASE_OTHER, build_one_blob(NET_MSG_Q, 3, &alt[ALT_OTHER_KEY]));
-        ADD(BASE_OTHER, build_one_blob(NET_MSG_REFRESH, 3, &alt[ALT_OTHER_KEY]));
-        ADD(BASE_OTHER, build_one_blob(NET_MSG_REFRESH_REQ, 3, &alt[ALT_OTHER_KEY]));
-        ADD(BASE_OTHER, build_empty(NET_MSG_REFRESH, 3));
+        ADD(BASE_OTHER, build_refresh(NET_MSG_REFRESH, 3, 1, &alt[ALT_OTHER_KEY], 1));
+        ADD(BASE_OTHER, build_refresh(NET_MSG_REFRESH_REQ, 3, 1, &alt[ALT_OTHER_KEY], 1));
+        ADD(BASE_OTHER, build_refresh(NET_MSG_REFRESH, 3, 7, &alt[ALT_OTHER_KEY], 0));
+        /* REFRESH without its number (INIT's and PULL's bytes under REFRESH's type, byte 6): malformed */
+        msg nonum = build_one_blob(NET_MSG_INIT, 3, &alt[ALT_OTHER_KEY]), none = build_empty(NET_MSG_PULL, 3);
+        nonum.d[6] = none.d[6] = NET_MSG_REFRESH;
+        ADD(BASE_OTHER, nonum);
+        ADD(BASE_OTHER, none);
         ADD(BASE_OTHER, ((msg){calloc(1, 1), 0})); /* an empty message */
         msg junk = {malloc(200), 200};
         for (size_t i = 0; i < junk.len; i++)
             junk.d[i] = (uint8_t)prng();
-        memcpy(junk.d, "CLRL\x01\x00", 6);
+        memcpy(junk.d, "CLRL\x02\x00", 6);
         ADD(BASE_OTHER, junk);
     }
     const size_t n_other_bases = nbase - i_other;
@@ -1423,6 +1602,32 @@ static void test_handler_fuzz(void **state)
             assert_true(code != CL_OK && strstr(text, "STEP") && strstr(text, "failed"));
             tenant_digest(tA, d, &nb);
             assert_memory_equal(d, a_before, 32);
+
+            /* an ACT sent again in the middle: the platform goes on with it and answers on the new connection */
+            {
+                net_buf ab = {0};
+                net_msg_begin(&ab, NET_MSG_ACT, (uint64_t)c1.last_seq);
+                put_vec(&ab, ow->x);
+                msg act = finish(&ab);
+                net_buf_free(&ab);
+                net_msg qm;
+                uint8_t *qraw = NULL;
+                const int nref = resend_midway(ow, rc, &act, (uint64_t)c1.last_seq, NET_MSG_Q, &qm, &qraw);
+                const uint8_t *qd;
+                size_t ql;
+                assert_int_equal(net_msg_blob(&qm, 0, &qd, &ql), CL_OK);
+                slots_vec *q = NULL;
+                assert_int_equal(slots_vec_create(ow->ctx, &q), CL_OK);
+                assert_int_equal(slots_vec_deserialize(ow->ctx, qd, ql, q), CL_OK);
+                double qv[2];
+                assert_int_equal(slots_decrypt(ow->own, q, qv, 2), CL_OK);
+                assert_true(isfinite(qv[0]) && isfinite(qv[1]) && fabs(qv[0]) < 100 && fabs(qv[1]) < 100);
+                print_message("ACT sent again midway: %d refreshes answered, Q = (%.4f, %.4f)\n", nref, qv[0], qv[1]);
+                slots_vec_free(q);
+                net_msg_free(&qm);
+                free(qraw);
+                free(act.d);
+            }
             net_client_close(rc);
 
             /* an ACT, refreshes and all */
@@ -1462,19 +1667,27 @@ static void test_handler_fuzz(void **state)
             print_message("A's pulled weights vs its initial ones: %.3g\n", worst);
             assert_true(worst < 1e-6);
 
-            /* a training step, with its refreshes answered: it completes, once */
+            /* a training step, with its refreshes answered, sent again in the middle of it (the owner gave up
+             * on its connection): the platform goes on with it, and it completes, once */
             const counters c2 = read_counters(tA);
             encrypt_transition(ow, c2.env_steps + 1);
-            st = link.step(link.user, c2.env_steps + 1, ow->tr, 1, false);
-            if (st != CL_OK)
-                fail_msg("A: STEP with a training step: %s: %s", cl_strerror(st), net_owner_last_error(no));
+            msg tstep = build_step(ow, (uint64_t)c2.last_seq + 1, (uint64_t)c2.env_steps + 1, 1, 0, -1, NULL);
+            net_client *tc = NULL;
+            assert_int_equal(net_client_open(net_platform_endpoint(F.p), &ow->kp, net_platform_public_key(F.p), &tc),
+                             CL_OK);
+            net_msg ack;
+            uint8_t *ackraw = NULL;
+            const int nref = resend_midway(ow, tc, &tstep, (uint64_t)c2.last_seq + 1, NET_MSG_ACK, &ack, &ackraw);
+            net_msg_free(&ack);
+            free(ackraw);
+            free(tstep.d);
+            net_client_close(tc);
             const counters c3 = read_counters(tA);
             assert_int_equal(c3.last_seq, c2.last_seq + 1);
             assert_int_equal(c3.env_steps, c2.env_steps + 1);
             assert_int_equal(c3.train_steps, 1);
             check_memory(F.A.kp.public_z85, tA);
-            print_message("A trained once over the network: %llu refreshes\n",
-                          (unsigned long long)net_owner_get_stats(no)->refreshes);
+            print_message("A trained once over the network, sent again midway: %d refreshes\n", nref);
         }
         net_owner_close(no);
     }
@@ -1484,6 +1697,7 @@ static void test_handler_fuzz(void **state)
     assert_int_equal(*(cl_status *)ret, CL_OK);
     for (int i = 0; i < N_NOKEYS; i++)
         assert_true(tenant_of(F.nokey[i].public_z85) < 0);
+    check_owner_backoff(&F.A);
 
     /* ---- clean up */
     net_store_close(F.st);

@@ -216,7 +216,7 @@ static void test_type_table(void **state)
     static const char *const names[] = {"?", "HELLO", "HELLO_OK", "INIT", "ACT", "Q", "STEP",
                                         "ACK", "REFRESH_REQ", "REFRESH", "PULL", "WEIGHTS", "ERROR"};
     static const char *const schemas[] = {NULL, "ssubb", "uuuu", "b*", "b", "b", "ubbbbbuu",
-                                          "u", "b*", "b*", "", "ssb*", "us"};
+                                          "u", "ub*", "ub*", "", "ssb*", "us"};
     assert_int_equal(NET_MSG_TYPE_END, 13);
     for (int t = 0; t < NET_MSG_TYPE_END; t++) {
         assert_string_equal(net_msg_type_name(t), names[t]);
@@ -267,7 +267,7 @@ static void test_exact_layout(void **state)
     net_msg_put_str(&b, "ab");
     assert_int_equal(net_msg_finish(&b), CL_OK);
     static const uint8_t want[] = {
-        'C', 'L', 'R', 'L', 1, 0, 12, 0,            /* magic, version 1, type ERROR */
+        'C', 'L', 'R', 'L', 2, 0, 12, 0,            /* magic, version 2, type ERROR */
         8, 7, 6, 5, 4, 3, 2, 1,                     /* seq */
         2, 0, 0, 0, 0, 0, 0, 0,                     /* n_items 2, reserved 0 */
         1, 8, 0, 0, 0, 0, 0, 0, 0,                  /* u64, 8 bytes */
@@ -322,7 +322,7 @@ static void test_round_trip_every_type(void **state)
 static void test_round_trip_empty_lists(void **state)
 {
     (void)state;
-    static const int listy[] = {NET_MSG_INIT, NET_MSG_REFRESH_REQ, NET_MSG_REFRESH, NET_MSG_PULL};
+    static const int listy[] = {NET_MSG_INIT, NET_MSG_PULL};
     net_buf b = {0};
     for (size_t i = 0; i < sizeof listy / sizeof *listy; i++) {
         net_msg_begin(&b, (net_msg_type)listy[i], i);
@@ -338,8 +338,24 @@ static void test_round_trip_empty_lists(void **state)
         assert_int_equal(net_msg_blob(&m, 0, &d, &len), CL_ERR_FORMAT);
         net_msg_free(&m);
     }
+    /* REFRESH_REQ and REFRESH with their number and no ciphertext; without the number they are malformed. */
+    static const int numbered[] = {NET_MSG_REFRESH_REQ, NET_MSG_REFRESH};
+    for (size_t i = 0; i < sizeof numbered / sizeof *numbered; i++) {
+        net_msg_begin(&b, (net_msg_type)numbered[i], 5);
+        assert_int_equal(net_msg_finish(&b), CL_ERR_FORMAT);
+        net_msg_begin(&b, (net_msg_type)numbered[i], 5);
+        net_msg_put_u64(&b, 42);
+        assert_int_equal(net_msg_finish(&b), CL_OK);
+        net_msg m;
+        assert_int_equal(net_msg_parse(b.data, b.len, NO_LIMIT, &m, NULL, 0), CL_OK);
+        assert_int_equal(m.n_items, 1);
+        uint64_t v = 0;
+        assert_int_equal(net_msg_u64(&m, 0, &v), CL_OK);
+        assert_true(v == 42);
+        net_msg_free(&m);
+    }
     /* And empty blobs inside a list. */
-    net_msg_begin(&b, NET_MSG_REFRESH, 1);
+    net_msg_begin(&b, NET_MSG_INIT, 1);
     for (int i = 0; i < 3; i++)
         net_msg_put_blob(&b, NULL, 0);
     assert_int_equal(net_msg_finish(&b), CL_OK);
@@ -392,24 +408,27 @@ static void test_round_trip_large_blob(void **state)
     /* One byte over the limit. */
     expect_parse(b.data, b.len, b.len - 1, CL_ERR_INVALID);
 
-    /* REFRESH_REQ: 1 MB, an empty blob and a small one. */
+    /* REFRESH_REQ: its number, 1 MB, an empty blob and a small one. */
     uint8_t *w = malloc(big);
     assert_non_null(w);
     for (size_t i = 0; i < big; i++)
         w[i] = (uint8_t)(i ^ (i >> 8));
     net_msg_begin(&b, NET_MSG_REFRESH_REQ, 9);
+    net_msg_put_u64(&b, 3);
     net_msg_put_blob(&b, w, big);
     net_msg_put_blob(&b, NULL, 0);
     net_msg_put_blob(&b, "xyz", 3);
     assert_int_equal(net_msg_finish(&b), CL_OK);
     assert_int_equal(net_msg_parse(b.data, b.len, NO_LIMIT, &m, NULL, 0), CL_OK);
-    assert_int_equal(m.n_items, 3);
-    assert_int_equal(net_msg_blob(&m, 0, &d, &len), CL_OK);
+    assert_int_equal(m.n_items, 4);
+    assert_int_equal(net_msg_u64(&m, 0, &seed), CL_OK);
+    assert_true(seed == 3);
+    assert_int_equal(net_msg_blob(&m, 1, &d, &len), CL_OK);
     assert_int_equal(len, big);
     assert_memory_equal(d, w, big);
-    assert_int_equal(net_msg_blob(&m, 1, &d, &len), CL_OK);
-    assert_int_equal(len, 0);
     assert_int_equal(net_msg_blob(&m, 2, &d, &len), CL_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(net_msg_blob(&m, 3, &d, &len), CL_OK);
     assert_int_equal(len, 3);
     assert_memory_equal(d, "xyz", 3);
     net_msg_free(&m);
@@ -478,7 +497,7 @@ static void test_builder_errors(void **state)
     net_msg_begin(&b, NET_MSG_ACK, 0);
     net_msg_put_blob(&b, "12345678", 8);
     assert_int_equal(net_msg_finish(&b), CL_ERR_FORMAT); /* wrong kind */
-    net_msg_begin(&b, NET_MSG_REFRESH_REQ, 0);
+    net_msg_begin(&b, NET_MSG_INIT, 0);
     net_msg_put_blob(&b, "a", 1);
     net_msg_put_u64(&b, 1);
     assert_int_equal(net_msg_finish(&b), CL_ERR_FORMAT); /* wrong kind in a list */
@@ -487,7 +506,7 @@ static void test_builder_errors(void **state)
     assert_int_equal(net_msg_finish(&b), CL_ERR_FORMAT);
 
     /* Exactly NET_MAX_ITEMS items, then one more. */
-    net_msg_begin(&b, NET_MSG_REFRESH_REQ, 0);
+    net_msg_begin(&b, NET_MSG_INIT, 0);
     for (uint32_t i = 0; i < NET_MAX_ITEMS; i++)
         net_msg_put_blob(&b, NULL, 0);
     assert_int_equal(net_msg_finish(&b), CL_OK);
@@ -626,7 +645,7 @@ static void test_bad_version(void **state)
     (void)state;
     net_buf b = {0};
     make_valid(&b, NET_MSG_HELLO);
-    static const uint16_t versions[] = {0, 2, 0x100, 0xffff};
+    static const uint16_t versions[] = {0, 1, 3, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
         uint8_t *p = dup_msg(&b);
         put_le(p + 4, versions[i], 2);
@@ -761,8 +780,8 @@ static void test_schema_mismatch(void **state)
     expect_parse(p, b.len, NO_LIMIT, CL_ERR_FORMAT);
     free(p);
 
-    /* REFRESH_REQ with a u64 among its blobs; ACK with an f64. */
-    net_msg_begin(&b, NET_MSG_REFRESH_REQ, 0);
+    /* INIT with a u64 among its blobs; ACK with an f64. */
+    net_msg_begin(&b, NET_MSG_INIT, 0);
     net_msg_put_blob(&b, "a", 1);
     net_msg_put_u64(&b, 5);
     net_msg_put_blob(&b, "b", 1);
@@ -889,7 +908,7 @@ static void test_max_len(void **state)
 static void test_huge_item_count(void **state)
 {
     (void)state;
-    /* A 40-byte REFRESH_REQ whose header claims up to 2^32 - 1 items: refused
+    /* A 40-byte INIT whose header claims up to 2^32 - 1 items: refused
      * from the header alone, before anything is allocated. */
     static const struct {
         uint32_t n;
@@ -901,7 +920,7 @@ static void test_huge_item_count(void **state)
         {NET_MAX_ITEMS, CL_ERR_TRUNCATED},  /* allowed, but 16 bytes hold one item at most */
         {2, CL_ERR_TRUNCATED},
     };
-    uint8_t p[40] = {'C', 'L', 'R', 'L', 1, 0, NET_MSG_REFRESH_REQ, 0};
+    uint8_t p[40] = {'C', 'L', 'R', 'L', NET_WIRE_VERSION, 0, NET_MSG_INIT, 0};
     p[NET_WIRE_HEADER_BYTES] = NET_KIND_BLOB;
     put_le(p + NET_WIRE_HEADER_BYTES + 1, sizeof p - NET_WIRE_HEADER_BYTES - NET_ITEM_HEADER_BYTES, 8);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -919,7 +938,7 @@ static void test_huge_item_count(void **state)
     expect_parse(p, sizeof p, NO_LIMIT, CL_OK);
     /* Many empty blobs claimed, far fewer present. */
     net_buf b = {0};
-    net_msg_begin(&b, NET_MSG_REFRESH, 0);
+    net_msg_begin(&b, NET_MSG_INIT, 0);
     for (int i = 0; i < 1000; i++)
         net_msg_put_blob(&b, NULL, 0);
     assert_int_equal(net_msg_finish(&b), CL_OK);

@@ -60,11 +60,15 @@ void net_platform_close(net_platform *p);
 
 /* ------------------------------------------------------------ owner */
 
+#define NET_OWNER_MAX_WAIT_MS 600000 /* the longest silence a retried request waits for (10 minutes) */
+
 typedef struct net_owner_config {
     const char *endpoint;    /* the platform's endpoint */
     const char *server_key;  /* the platform's CURVE public key, Z85 */
     const char *key_file;    /* the owner's CURVE keypair file (mode 0600) */
-    int timeout_ms;          /* silence after which a request is sent again on a new connection (0: 120 000) */
+    int timeout_ms;          /* silence after which a request is sent again on a new connection (0: 120 000);
+                              * each further try waits twice as long as the one before, up to
+                              * NET_OWNER_MAX_WAIT_MS (or timeout_ms, if that is longer) */
     int retries;             /* how many times (0: 20) */
     net_log_fn log;          /* may be NULL: reconnections are reported here */
     void *log_user;

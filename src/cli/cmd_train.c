@@ -72,7 +72,8 @@ static void train_usage(FILE *f)
         "trains encrypted on the platform at ADDR ('cipherl serve'); this process is the\n"
         "owner, with the keys of 'cipherl keygen --out DIR'. --server-key (Z85 text or a\n"
         "file; default DIR/server.curve.pub) is the platform's transport key, --timeout S\n"
-        "(default 120) the silence after which a request is sent again on a new connection.\n");
+        "(default 120) the silence after which a request is sent again on a new connection;\n"
+        "each further try of the same request waits twice as long (up to 600 s).\n");
 }
 
 void cli_train_progress(int64_t step, int64_t total, double elapsed, int64_t episodes,
@@ -159,12 +160,14 @@ int cli_cmd_train(int argc, char **argv)
         } else if ((v = cli_opt_value(argc, argv, &i, "--server-key", &missing))) {
             o.server_key = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--timeout", &missing))) {
-            uint64_t t;
-            if (!cli_parse_u64(v, &t) || t < 1 || t > 86400) {
-                cli_error("train: --timeout: '%s' is not a number of seconds in [1, 86400]", v);
+            char *end;
+            errno = 0;
+            const double t = strtod(v, &end);
+            if (errno || end == v || *end || !(t >= 0.01 && t <= 86400)) {
+                cli_error("train: --timeout: '%s' is not a number of seconds in [0.01, 86400]", v);
                 return 2;
             }
-            o.timeout_ms = (int)(t * 1000);
+            o.timeout_ms = (int)lround(t * 1000);
         } else if ((v = cli_opt_value(argc, argv, &i, "--levels", &missing))) {
             uint64_t l;
             if (!cli_parse_u64(v, &l) || l < 1 || l > 64) {

@@ -126,9 +126,14 @@ static cl_status put_vec(net_buf *b, const slots_vec *v)
  * (slots_ckks_owner_refresh never hands back a decrypted value). */
 static cl_status answer_refresh(net_owner *o, const net_msg *m)
 {
+    /* the refresh's number goes back with it: the platform knows a late answer to one it already had */
+    uint64_t number = 0;
+    cl_status st = net_msg_u64(m, 0, &number);
+    if (st != CL_OK)
+        return st;
     net_msg_begin(&o->aux, NET_MSG_REFRESH, m->seq);
-    cl_status st = CL_OK;
-    for (uint32_t i = 0; i < m->n_items && st == CL_OK; i++) {
+    net_msg_put_u64(&o->aux, number);
+    for (uint32_t i = 1; i < m->n_items && st == CL_OK; i++) {
         const uint8_t *data;
         size_t len;
         ckks_ciphertext *ct = NULL;
@@ -156,6 +161,13 @@ static cl_status answer_refresh(net_owner *o, const net_msg *m)
     return st;
 }
 
+/* The silence to allow on the next try after a try that waited `wait_ms`. */
+static int next_wait_ms(int wait_ms, int first_ms)
+{
+    const int cap = first_ms > NET_OWNER_MAX_WAIT_MS ? first_ms : NET_OWNER_MAX_WAIT_MS;
+    return wait_ms >= cap / 2 ? cap : 2 * wait_ms;
+}
+
 /* Sends o->req (finished, with sequence number seq) and waits for its reply
  * of type `want`, answering refresh requests on the way; on silence, sends it
  * again on a fresh connection. The reply is parsed into o->msg. */
@@ -166,11 +178,13 @@ static cl_status transact(net_owner *o, net_msg_type want)
     cl_status st = CL_OK;
     o->last_error[0] = '\0';
     o->stats.requests++;
+    int wait_ms = o->cfg.timeout_ms, waited_ms = 0;
     for (int attempt = 0; attempt <= o->cfg.retries; attempt++) {
         if (attempt > 0) {
             o->stats.retries++;
-            logf_(o, "no answer from %s for %.0f s: reconnecting and sending request %llu again (try %d of %d)",
-                  o->endpoint, o->cfg.timeout_ms / 1000.0, (unsigned long long)seq, attempt, o->cfg.retries);
+            logf_(o, "no answer from %s for %.3g s: reconnecting and sending request %llu again (try %d of %d, "
+                  "waiting up to %.3g s)",
+                  o->endpoint, waited_ms / 1000.0, (unsigned long long)seq, attempt, o->cfg.retries, wait_ms / 1000.0);
             if ((st = net_client_reconnect(o->cli)) != CL_OK)
                 break;
         }
@@ -181,7 +195,7 @@ static cl_status transact(net_owner *o, net_msg_type want)
             free(o->reply);
             o->reply = NULL;
             net_msg_free(&o->msg);
-            st = net_client_recv(o->cli, o->cfg.timeout_ms, &o->reply, &o->reply_len);
+            st = net_client_recv(o->cli, wait_ms, &o->reply, &o->reply_len);
             if (st != CL_OK)
                 break;
             o->stats.bytes_received += o->reply_len;
@@ -222,6 +236,10 @@ static cl_status transact(net_owner *o, net_msg_type want)
         }
         if (st != CL_ERR_TIMEOUT)
             break;
+        /* A platform still busy with a long request would be asked to start it over at every try: wait
+         * twice as long each time, up to NET_OWNER_MAX_WAIT_MS (or the configured timeout, if longer). */
+        waited_ms = wait_ms;
+        wait_ms = next_wait_ms(wait_ms, o->cfg.timeout_ms);
     }
     if (st == CL_ERR_TIMEOUT)
         snprintf(o->last_error, sizeof o->last_error, "the platform at %s did not answer", o->endpoint);

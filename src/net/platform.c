@@ -62,10 +62,16 @@ struct net_platform {
     net_server *srv;
     net_keypair kp;
     session *sessions;
-    /* the request being served: where refresh requests go */
+    /* the request being served: where refresh requests go (and its reply), and its bytes (to know a
+     * retry of it); cur_peer points to the caller's peer or, once the owner sent the request again on a
+     * new connection, to cur_peer_buf */
     const net_peer *cur_peer;
+    net_peer cur_peer_buf;
+    const uint8_t *cur_raw;
+    size_t cur_raw_len;
     session *cur;
     uint64_t cur_seq;
+    uint64_t cur_refresh; /* refreshes asked for during this request: the number of the one awaited */
     bool cur_aborted;
     queued queue[QUEUE_MAX];
     size_t q_head, q_len;
@@ -492,7 +498,9 @@ static cl_status remote_refresh(void *user, ckks_ciphertext *ct)
         return CL_ERR_STATE;
     size_t len;
     cl_status st = ckks_ciphertext_serialize(ct, NULL, 0, &len);
+    const uint64_t number = ++p->cur_refresh;
     net_msg_begin(&p->aux, NET_MSG_REFRESH_REQ, p->cur_seq);
+    net_msg_put_u64(&p->aux, number);
     uint8_t *dst = st == CL_OK ? net_msg_put_blob_space(&p->aux, len) : NULL;
     if (st == CL_OK && !dst)
         st = CL_ERR_NOMEM;
@@ -520,12 +528,23 @@ static cl_status remote_refresh(void *user, ckks_ciphertext *ct)
         }
         net_msg m;
         char why[128];
-        if (net_msg_parse(msg, n, p->cfg.max_msg_bytes, &m, why, sizeof why) == CL_OK && m.type == NET_MSG_REFRESH &&
-            m.seq == p->cur_seq && m.n_items == 1) {
+        uint64_t got = 0;
+        const bool parsed = net_msg_parse(msg, n, p->cfg.max_msg_bytes, &m, why, sizeof why) == CL_OK;
+        if (parsed && m.type == NET_MSG_REFRESH && (m.seq != p->cur_seq || net_msg_u64(&m, 0, &got) != CL_OK ||
+                                                    got != number)) {
+            /* a late answer to a refresh already answered (the owner answered it on a connection it then
+             * gave up, and again on the new one), or to an earlier request: not the one awaited */
+            plog(p, "owner %.8s...: a late answer (request %llu, refresh %llu) dropped", from.client_key,
+                 (unsigned long long)m.seq, (unsigned long long)got);
+            net_msg_free(&m);
+            free(msg);
+            continue;
+        }
+        if (parsed && m.type == NET_MSG_REFRESH && m.n_items == 2) {
             const uint8_t *data;
             size_t dl;
             ckks_ciphertext *fresh = NULL;
-            st = net_msg_blob(&m, 0, &data, &dl);
+            st = net_msg_blob(&m, 1, &data, &dl);
             if (st == CL_OK)
                 st = ckks_ciphertext_deserialize(params, data, dl, &fresh);
             /* a fresh encryption at the top level, at the top level's scale (as a vector must be to load), with
@@ -546,10 +565,21 @@ static cl_status remote_refresh(void *user, ckks_ciphertext *ct)
                      (unsigned long long)p->cur_seq, cl_strerror(st));
             return st;
         }
-        /* the owner sent something else (it gave up and sent its request again):
-         * abandon this request and serve that message next */
-        if (m.type)
+        if (parsed)
             net_msg_free(&m);
+        /* the owner heard nothing for a while and sent this very request again on a new connection:
+         * go on with it, and send the refresh request (and later the reply) there */
+        if (p->cur_raw && n == p->cur_raw_len && memcmp(msg, p->cur_raw, n) == 0) {
+            free(msg);
+            p->cur_peer_buf = from;
+            p->cur_peer = &p->cur_peer_buf;
+            plog(p, "owner %.8s...: request %llu sent again while it runs: going on with it", from.client_key,
+                 (unsigned long long)p->cur_seq);
+            if ((st = send_buf(p, p->cur_peer, &p->aux)) != CL_OK)
+                return st;
+            continue;
+        }
+        /* the owner sent something else: abandon this request and serve that message next */
         enqueue(p, &from, msg, n);
         p->cur_aborted = true;
         return CL_ERR_STATE;
@@ -768,9 +798,11 @@ static void handle_mutation(net_platform *p, const net_peer *from, session *s, c
     p->cur_peer = from;
     p->cur = s;
     p->cur_seq = m->seq;
+    p->cur_refresh = 0;
     p->cur_aborted = false;
     bool touched = false;
     cl_status st = m->type == NET_MSG_INIT ? apply_init(p, s, m, &touched) : apply_step(p, s, m, &touched);
+    from = p->cur_peer; /* the connection the owner sent it on last */
     if (st == CL_OK) {
         s->last_seq = m->seq;
         st = commit_and_reply(p, s, from);
@@ -798,10 +830,12 @@ static void handle_act(net_platform *p, const net_peer *from, session *s, const 
     p->cur_peer = from;
     p->cur = s;
     p->cur_seq = m->seq;
+    p->cur_refresh = 0;
     p->cur_aborted = false;
     cl_status st = load_vec(s, m, 0, s->x);
     if (st == CL_OK)
         st = he_dqn_pf_act(s->pf, s->x, s->q);
+    from = p->cur_peer; /* the connection the owner sent it on last */
     p->cur_peer = NULL;
     p->cur = NULL;
     if (st == CL_OK) {
@@ -849,7 +883,7 @@ static void handle_pull(net_platform *p, const net_peer *from, session *s, const
         reply_error(p, from, m->seq, st, "PULL failed (is the session initialized?)");
 }
 
-static void handle(net_platform *p, const net_peer *from, const uint8_t *buf, size_t len)
+static void handle_msg(net_platform *p, const net_peer *from, const uint8_t *buf, size_t len)
 {
     net_msg m;
     char why[256] = "";
@@ -860,6 +894,14 @@ static void handle(net_platform *p, const net_peer *from, const uint8_t *buf, si
     }
     if (m.type == NET_MSG_HELLO) {
         handle_hello(p, from, &m);
+        net_msg_free(&m);
+        return;
+    }
+    if (m.type == NET_MSG_REFRESH) {
+        /* an answer to a refresh of a request that is over (the owner answered it twice, on a connection it
+         * gave up and on the next): no one waits for it, and an ERROR would reach an owner that is fine */
+        plog(p, "owner %.8s...: a late answer to a refresh of request %llu dropped", from->client_key,
+             (unsigned long long)m.seq);
         net_msg_free(&m);
         return;
     }
@@ -895,6 +937,15 @@ static void handle(net_platform *p, const net_peer *from, const uint8_t *buf, si
     else
         handle_pull(p, from, s, &m);
     net_msg_free(&m);
+}
+
+static void handle(net_platform *p, const net_peer *from, const uint8_t *buf, size_t len)
+{
+    p->cur_raw = buf;
+    p->cur_raw_len = len;
+    handle_msg(p, from, buf, len);
+    p->cur_raw = NULL;
+    p->cur_raw_len = 0;
 }
 
 cl_status net_platform_serve(net_platform *p, volatile sig_atomic_t *stop)

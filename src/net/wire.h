@@ -24,7 +24,7 @@
 
 #include "cipherl/common.h"
 
-#define NET_WIRE_VERSION 1
+#define NET_WIRE_VERSION 2 /* 2: REFRESH_REQ and REFRESH carry the refresh's number */
 #define NET_WIRE_HEADER_BYTES 24 /* magic, version, type, seq, n_items, reserved */
 #define NET_ITEM_HEADER_BYTES 9  /* kind u8 and len u64 */
 #define NET_MAX_ITEMS 65536      /* items in one message, at most */
@@ -47,8 +47,8 @@ typedef enum net_msg_type {
     NET_MSG_Q = 5,           /* "b"        Enc(Q(s, .)) */
     NET_MSG_STEP = 6,        /* "ubbbbbuu" step index, Enc(s), Enc(s'), Enc(a), Enc(r), Enc(not done), grad steps, update target */
     NET_MSG_ACK = 7,         /* "u"        a step index or a count */
-    NET_MSG_REFRESH_REQ = 8, /* "b*"       ciphertexts to re-encrypt */
-    NET_MSG_REFRESH = 9,     /* "b*"       the re-encrypted ciphertexts, same count and order */
+    NET_MSG_REFRESH_REQ = 8, /* "ub*"      the refresh's number within its request, ciphertexts to re-encrypt */
+    NET_MSG_REFRESH = 9,     /* "ub*"      that number, the re-encrypted ciphertexts, same count and order */
     NET_MSG_PULL = 10,       /* ""         ask for the encrypted weights */
     NET_MSG_WEIGHTS = 11,    /* "ssb*"     environment, hyperparameters, the encrypted weights */
     NET_MSG_ERROR = 12,      /* "us"       a cl_status code and a message */
