@@ -440,7 +440,7 @@ static counters read_counters(int64_t tenant)
 static const char *const blob_names[] = {"w", "m", "r", "tw", "rs", "rn", "ra", "rr", "rd", "reply", "params",
                                          "eval_keys"};
 static const char *const int_names[] = {"env_steps", "train_steps", "greedy_actions", "pos", "stored", "rng0", "rng1",
-                                        "rng2", "rng3", "initialized", "last_seq", "sample_seed"};
+                                        "rng2", "rng3", "initialized", "last_seq", "sample_seed", "layout"};
 static const char *const text_names[] = {"env", "hparams"};
 
 /* A digest of everything stored for the tenant (blobs by name and index, up to the first gap after index 64;
@@ -1067,7 +1067,9 @@ static void test_handler_fuzz(void **state)
     uint8_t b_digest[32], d[32];
     size_t b_blobs, nb;
     tenant_digest(tB, b_digest, &b_blobs);
-    assert_true(b_blobs > 300); /* weights, moments, target, replay chunks, reply, params, keys */
+    /* at least: weights (3 layers of 2D + 1), HE-Adam's m and r of the trained ones (3 layers of D + 1 each), the
+     * reply, params and keys (and some of the target's vectors and replay chunks) */
+    assert_true(b_blobs > 3 * (2 * F.D + 1) + 2 * 3 * (F.D + 1) + 3);
     const counters b_counters = read_counters(tB);
 
     /* ---- blobs that are well-formed but wrong here */
@@ -1648,7 +1650,8 @@ static void test_handler_fuzz(void **state)
                 fail_msg("A: PULL: %s: %s", cl_strerror(st), net_owner_last_error(no));
             assert_string_equal(env, ENV);
             assert_string_equal(hpline, F.hpline);
-            const size_t P = 2 * F.D + 1, nw = 3 * P, per = 3 * P; /* HE-Adam: w, then m and r */
+            /* per layer: its P vectors, then HE-Adam's m and r of its T = D + 1 trained ones */
+            const size_t P = 2 * F.D + 1, nw = 3 * P, per = P + 2 * (F.D + 1);
             slots_vec **wv = calloc(nw, sizeof *wv);
             for (size_t i = 0; i < nw; i++)
                 assert_int_equal(slots_vec_create(ow->ctx, &wv[i]), CL_OK);
@@ -1698,6 +1701,29 @@ static void test_handler_fuzz(void **state)
     for (int i = 0; i < N_NOKEYS; i++)
         assert_true(tenant_of(F.nokey[i].public_z85) < 0);
     check_owner_backoff(&F.A);
+
+    /* ---- a session stored with another layout of its vectors (an older cipherl's, which kept HE-Adam's state
+     * for the transposed diagonals too) is refused when a new platform loads it, never read as this one's */
+    net_platform_close(F.p);
+    F.p = NULL;
+    assert_int_equal(net_store_put_int(F.st, tB, "layout", 1), CL_OK);
+    assert_int_equal(net_platform_open(&cfg, &F.p, err, sizeof err), CL_OK);
+    {
+        encrypt_transition(&F.B, b_counters.env_steps + 1);
+        msg bstep = build_step(&F.B, (uint64_t)b_counters.last_seq + 1, (uint64_t)b_counters.env_steps + 1, 0, 0, -1,
+                               NULL);
+        const size_t lines = F.log_lines;
+        handle(F.B.kp.public_z85, &bstep);
+        free(bstep.d);
+        net_session_info none;
+        assert_false(net_platform_session_for_test(F.p, F.B.kp.public_z85, &none));
+        bool refused = false;
+        for (size_t i = lines; i < F.log_lines; i++)
+            refused = refused || strstr(F.last_log[i % 4], "state layout 1");
+        if (!refused)
+            print_last_log();
+        assert_true(refused);
+    }
 
     /* ---- clean up */
     net_store_close(F.st);

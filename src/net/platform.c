@@ -267,6 +267,10 @@ static void reply_error(net_platform *p, const net_peer *to, uint64_t seq, cl_st
 
 /* ------------------------------------------------------------ vectors in the store */
 
+/* What a session's stored vectors mean (the "layout" integer of its tenant): 1 (no integer), HE-Adam's m and r
+ * for every parameter vector; 2, for the trained ones only (the diagonals and biases, he_dqn_pf_set_size). */
+#define SESSION_LAYOUT 2
+
 static const char *const set_names[HE_DQN_SETS] = {"w", "m", "r", "tw", "rs", "rn", "ra", "rr", "rd"};
 
 static cl_status scratch_fit(net_platform *p, size_t n)
@@ -405,6 +409,15 @@ static cl_status session_load(net_platform *p, int64_t tenant, const char *key, 
         st = net_store_get_text(p->store, tenant, "hparams", hpline, sizeof hpline, &found);
     if (st == CL_OK && found)
         st = net_store_get_int(p->store, tenant, "sample_seed", &seed, &found);
+    if (st == CL_OK && found) {
+        int64_t layout = 0;
+        bool has_layout = false;
+        if ((st = net_store_get_int(p->store, tenant, "layout", &layout, &has_layout)) == CL_OK && layout != SESSION_LAYOUT)
+            st = fail(err, errlen, CL_ERR_VERSION,
+                      "the session was stored by another cipherl (state layout %lld, this one reads %d): start a new "
+                      "run with new keys",
+                      (long long)(has_layout ? layout : 1), SESSION_LAYOUT);
+    }
     if (st == CL_OK && found)
         st = net_store_get(p->store, tenant, "params", 0, &params, &plen);
     if (st == CL_OK && found)
@@ -668,6 +681,7 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
                 (st = net_store_put_text(p->store, s->tenant, "env", env)) == CL_OK &&
                 (st = net_store_put_text(p->store, s->tenant, "hparams", hpline)) == CL_OK &&
                 (st = net_store_put_int(p->store, s->tenant, "sample_seed", (int64_t)seed)) == CL_OK &&
+                (st = net_store_put_int(p->store, s->tenant, "layout", SESSION_LAYOUT)) == CL_OK &&
                 (st = net_store_put(p->store, s->tenant, "params", 0, params, plen)) == CL_OK &&
                 (st = net_store_put(p->store, s->tenant, "eval_keys", 0, keys, klen)) == CL_OK)
                 st = net_store_commit(p->store);

@@ -6,12 +6,13 @@
  * at zero), derivative 1/2 + x/b, both through nn_poly_eval_slots.
  *
  * Each layer's parameters are 2D + 1 slot vectors: D diagonals of W, D
- * diagonals of W^T, the bias. HE-Adam keeps m and r for each of them, and the
- * target network keeps copies of the diagonals and the bias only (it never
- * runs backward). Only the diagonals and the bias are differentiated and
- * trained: after each optimizer step the transposed diagonals are rebuilt
+ * diagonals of W^T, the bias. Only the diagonals and the bias (T = D + 1
+ * vectors, "trained": index t < D is diagonal t, t = D the bias) are
+ * differentiated and trained, so gradients and HE-Adam's m and r exist for
+ * those only; after each optimizer step the transposed diagonals are rebuilt
  * from the diagonals (nn_dense_transpose_slots), which is exact in clear and
- * costs a fraction of their own gradients and optimizer. The first layer's
+ * costs a fraction of their own gradients and optimizer. The target network
+ * keeps copies of the diagonals and the bias only (it never runs backward). The first layer's
  * transposed diagonals would only serve a gradient of the input, which
  * nothing needs: they are not rebuilt (they keep the initial weights and are
  * not exposed).
@@ -55,7 +56,7 @@ struct he_dqn_pf {
     he_dqn_hparams hp;
     slots_ctx *ctx;
     nn_dense_layout lay;
-    size_t D, B, S, P; /* P = 2D + 1 parameter vectors per layer */
+    size_t D, B, S, P, T; /* P = 2D + 1 parameter vectors per layer, T = D + 1 of them trained */
     size_t in[NLAYERS], out[NLAYERS];
     int n_act;
 
@@ -361,7 +362,7 @@ static nn_he_adam_config adam_config(const he_dqn_hparams *hp)
 /* ------------------------------------------------------------- shapes shared by both sides */
 
 typedef struct shape {
-    size_t D, S, B, P, cap, chunks;
+    size_t D, S, B, P, T, cap, chunks;
     size_t in[NLAYERS], out[NLAYERS];
     int n_act;
     const rl_env_spec *spec;
@@ -377,6 +378,7 @@ static cl_status shape_of(const char *env_id, const he_dqn_hparams *hp, shape *s
     sh->spec = rl_env_find(env_id);
     sh->B = (size_t)hp->batch_size;
     sh->P = 2 * sh->D + 1;
+    sh->T = sh->D + 1;
     sh->n_act = sh->spec->n_actions;
     sh->in[0] = (size_t)sh->spec->obs_dim;
     sh->out[0] = sh->in[1] = sh->out[1] = sh->in[2] = (size_t)hp->net_arch;
@@ -391,7 +393,7 @@ size_t he_dqn_init_count(const he_dqn_hparams *hp, const char *env_id)
     shape sh;
     if (!hp || !env_id || shape_of(env_id, hp, &sh) != CL_OK)
         return 0;
-    return NLAYERS * sh.P * (rl_he_optimizer_has_state(hp->optimizer) ? 3 : 1);
+    return NLAYERS * (sh.P + (rl_he_optimizer_has_state(hp->optimizer) ? 2 * sh.T : 0));
 }
 
 /* ------------------------------------------------------------- platform: creation */
@@ -423,6 +425,7 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     ag->B = sh.B;
     ag->S = sh.S;
     ag->P = sh.P;
+    ag->T = sh.T;
     ag->n_act = sh.n_act;
     memcpy(ag->in, sh.in, sizeof ag->in);
     memcpy(ag->out, sh.out, sizeof ag->out);
@@ -448,8 +451,8 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
         ag->mask[b * 2 * D] = hp->gamma; /* slot 0 of each block, with gamma folded in */
 
     for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
-        if ((st = rl_he_vecs_create(ctx, &ag->w[l], ag->P)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->m[l], ag->P)) != CL_OK ||
-            (st = rl_he_vecs_create(ctx, &ag->r[l], ag->P)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->g[l], ag->P)) != CL_OK ||
+        if ((st = rl_he_vecs_create(ctx, &ag->w[l], ag->P)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->m[l], ag->T)) != CL_OK ||
+            (st = rl_he_vecs_create(ctx, &ag->r[l], ag->T)) != CL_OK || (st = rl_he_vecs_create(ctx, &ag->g[l], ag->T)) != CL_OK ||
             (st = rl_he_vecs_create(ctx, &ag->rot[l], D)) != CL_OK || (st = slots_vec_create(ctx, &ag->x[l])) != CL_OK)
             break;
         /* target: diagonals and bias only */
@@ -485,9 +488,9 @@ void he_dqn_pf_free(he_dqn_pf *ag)
         return;
     for (int l = 0; l < NLAYERS; l++) {
         rl_he_vecs_free(ag->w[l], ag->P);
-        rl_he_vecs_free(ag->m[l], ag->P);
-        rl_he_vecs_free(ag->r[l], ag->P);
-        rl_he_vecs_free(ag->g[l], ag->P);
+        rl_he_vecs_free(ag->m[l], ag->T);
+        rl_he_vecs_free(ag->r[l], ag->T);
+        rl_he_vecs_free(ag->g[l], ag->T);
         rl_he_vecs_free(ag->tw[l], ag->P);
         rl_he_vecs_free(ag->rot[l], ag->D);
         slots_vec_free(ag->x[l]);
@@ -503,26 +506,27 @@ void he_dqn_pf_free(he_dqn_pf *ag)
 }
 
 /* The initial state in its fixed order: for each layer, its P parameter
- * vectors, then (optimizers with state) m and r of each, interleaved. */
+ * vectors, then (optimizers with state) m and r of each of its T trained
+ * vectors, interleaved. */
 slots_vec *he_dqn_pf_init_vec(he_dqn_pf *ag, size_t i)
 {
     if (!ag)
         return NULL;
-    const size_t per = ag->P * (rl_he_optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
+    const size_t per = ag->P + (rl_he_optimizer_has_state(ag->hp.optimizer) ? 2 * ag->T : 0);
     if (i >= NLAYERS * per)
         return NULL;
     const size_t l = i / per, k = i % per;
     if (k < ag->P)
         return ag->w[l][k];
-    const size_t p = (k - ag->P) / 2;
-    return (k - ag->P) % 2 == 0 ? ag->m[l][p] : ag->r[l][p];
+    const size_t t = (k - ag->P) / 2;
+    return (k - ag->P) % 2 == 0 ? ag->m[l][t] : ag->r[l][t];
 }
 
 cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
-    const size_t n = NLAYERS * ag->P * (rl_he_optimizer_has_state(ag->hp.optimizer) ? 3 : 1);
+    const size_t n = NLAYERS * (ag->P + (rl_he_optimizer_has_state(ag->hp.optimizer) ? 2 * ag->T : 0));
     for (size_t i = 0; i < n; i++)
         if (slots_level(he_dqn_pf_init_vec(ag, i)) < 0)
             return CL_ERR_STATE;
@@ -677,7 +681,7 @@ static cl_status train_step(he_dqn_pf *ag)
         if (st != CL_OK || (st = ensure_level(ag, ag->dq, 1)) != CL_OK)
             return st;
         if ((st = nn_dense_backward_slots(ctx, &ag->lay, &layer, ag->x[l], ag->rot[l], ag->dq, l > 0 ? ag->dh : NULL,
-                                          ag->g[l], NULL, ag->g[l][2 * D])) != CL_OK)
+                                          ag->g[l], NULL, ag->g[l][D])) != CL_OK)
             return st;
         if (l == 0)
             break;
@@ -694,10 +698,9 @@ static cl_status train_step(he_dqn_pf *ag)
     const long t = (long)ag->stats.train_steps + 1;
     ag->adam.alpha = scheduled_lr(ag); /* a public constant per step */
     for (int l = 0; l < NLAYERS; l++)
-        for (size_t p = 0; p < ag->P; p++)
-            if ((p < D || p == 2 * D) &&
-                (st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][p], ag->m[l][p], ag->r[l][p],
-                                           ag->g[l][p], ag->t0, ag->t1)) != CL_OK)
+        for (size_t k = 0; k < ag->T; k++) /* diagonal k, then (k = D) the bias */
+            if ((st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][k < D ? k : 2 * D], ag->m[l][k],
+                                           ag->r[l][k], ag->g[l][k], ag->t0, ag->t1)) != CL_OK)
                 return st;
     for (int l = 1; l < NLAYERS; l++) {
         for (size_t k = 1; k < D && st == CL_OK; k++)
@@ -819,10 +822,11 @@ size_t he_dqn_pf_set_size(const he_dqn_pf *ag, he_dqn_set set)
         return 0;
     switch (set) {
     case HE_DQN_SET_W:
-    case HE_DQN_SET_M:
-    case HE_DQN_SET_R:
     case HE_DQN_SET_TW:
         return NLAYERS * ag->P;
+    case HE_DQN_SET_M:
+    case HE_DQN_SET_R:
+        return rl_he_optimizer_has_state(ag->hp.optimizer) ? NLAYERS * ag->T : 0;
     case HE_DQN_SET_RS:
     case HE_DQN_SET_RN:
     case HE_DQN_SET_RA:
@@ -838,11 +842,11 @@ slots_vec *he_dqn_pf_set_vec(he_dqn_pf *ag, he_dqn_set set, size_t i)
 {
     if (!ag || i >= he_dqn_pf_set_size(ag, set))
         return NULL;
-    const size_t l = i / ag->P, p = i % ag->P;
+    const size_t l = i / ag->P, p = i % ag->P, lt = i / ag->T, t = i % ag->T;
     switch (set) {
     case HE_DQN_SET_W: return ag->w[l][p];
-    case HE_DQN_SET_M: return ag->m[l][p];
-    case HE_DQN_SET_R: return ag->r[l][p];
+    case HE_DQN_SET_M: return ag->m[lt][t];
+    case HE_DQN_SET_R: return ag->r[lt][t];
     case HE_DQN_SET_TW: return ag->tw[l][p]; /* NULL for the transposed diagonals */
     case HE_DQN_SET_RS: return ag->rb.set[RL_HE_REPLAY_S][i];
     case HE_DQN_SET_RN: return ag->rb.set[RL_HE_REPLAY_NEXT][i];
@@ -969,9 +973,9 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n
 {
     if (!o || !vecs || n != he_dqn_init_count(&o->hp, o->spec->id))
         return CL_ERR_INVALID;
-    const size_t D = o->D, S = o->S, P = o->P;
+    const size_t D = o->D, S = o->S, P = o->P, T = D + 1;
     const bool has_state = rl_he_optimizer_has_state(o->hp.optimizer);
-    const size_t per = P * (has_state ? 3 : 1);
+    const size_t per = P + (has_state ? 2 * T : 0);
     const nn_he_adam_config adam = adam_config(&o->hp);
     cl_status st = CL_OK;
     for (size_t l = 0; l < NLAYERS && st == CL_OK; l++) {
@@ -999,8 +1003,8 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n
         if (st == CL_OK)
             st = slots_encrypt(o->owner, o->buf, S, w[2 * D]);
         free(W);
-        for (size_t p = 0; p < P && st == CL_OK && has_state; p++) {
-            slots_vec *m = w[P + 2 * p], *r = w[P + 2 * p + 1];
+        for (size_t t = 0; t < T && st == CL_OK && has_state; t++) {
+            slots_vec *m = w[P + 2 * t], *r = w[P + 2 * t + 1];
             st = rl_he_optimizer_init(o->ctx, o->owner, o->hp.optimizer, &adam, m, r, o->buf, S);
         }
     }
@@ -1183,14 +1187,16 @@ const int *he_dqn_ow_actions(const he_dqn_ow *o)
 
 /* Decrypts a set of layer vectors (the online weights as the platform sent
  * them, in he_dqn_pf_set_vec(HE_DQN_SET_W) order) into W (out x in) and b. */
+/* W from the D diagonals set[0..D-1] (transposed: set[D..2D-1]), b from bias. */
 static cl_status unpack_layer(const nn_dense_layout *lay, slots_owner *owner, double *buf, size_t S, size_t D,
-                              slots_vec *const *set, size_t in, size_t out, bool transposed, double *W, double *b)
+                              slots_vec *const *set, const slots_vec *bias, size_t in, size_t out, bool transposed,
+                              double *W, double *b)
 {
     cl_status st = CL_OK;
     for (size_t k = 0; k < D && st == CL_OK; k++)
         if ((st = slots_decrypt(owner, set[(transposed ? D : 0) + k], buf, S)) == CL_OK)
             nn_unpack_diagonal(lay, buf, out, in, transposed, k, W);
-    if (st == CL_OK && b && (st = slots_decrypt(owner, set[2 * D], buf, S)) == CL_OK)
+    if (st == CL_OK && b && (st = slots_decrypt(owner, bias, buf, S)) == CL_OK)
         memcpy(b, buf, out * sizeof *b);
     return st;
 }
@@ -1221,7 +1227,8 @@ cl_status he_dqn_ow_weights_to_mlp(he_dqn_ow *o, slots_vec *const *w, size_t n, 
     for (int l = 0; l < NLAYERS && st == CL_OK; l++) {
         const size_t in = o->in[l], ou = o->out[l];
         double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
-        st = unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, w + (size_t)l * o->P, in, ou, false, W, bl);
+        st = unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, w + (size_t)l * o->P, w[(size_t)l * o->P + 2 * o->D], in,
+                          ou, false, W, bl);
         /* W: out x in; the MLP keeps in x out, and takes raw observations: the
          * owner's scaling folds into the first layer */
         for (size_t i = 0; i < in && st == CL_OK; i++)
@@ -1380,12 +1387,14 @@ void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out)
         *out = ag->pf->out[layer];
 }
 
-static cl_status unpack_set(he_dqn *ag, slots_vec **set, int layer, bool transposed, double *W, double *b)
+static cl_status unpack_set(he_dqn *ag, slots_vec **set, const slots_vec *bias, int layer, bool transposed, double *W,
+                            double *b)
 {
     if (!ag || layer < 0 || layer >= NLAYERS || !W)
         return CL_ERR_INVALID;
     const he_dqn_ow *o = ag->ow;
-    return unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, set, o->in[layer], o->out[layer], transposed, W, b);
+    return unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, set, bias, o->in[layer], o->out[layer], transposed, W,
+                        b);
 }
 
 cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, double *b)
@@ -1394,7 +1403,7 @@ cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, 
         return CL_ERR_INVALID;
     if (layer == 0 && transposed)
         return CL_ERR_UNSUPPORTED; /* not trained: see the top of this file */
-    return unpack_set(ag, ag->pf->w[layer], layer, transposed, W, b);
+    return unpack_set(ag, ag->pf->w[layer], ag->pf->w[layer][2 * ag->pf->D], layer, transposed, W, b);
 }
 
 cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db)
@@ -1405,7 +1414,7 @@ cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, d
         return CL_ERR_UNSUPPORTED; /* the transposed sets are rebuilt, not differentiated */
     if (ag->pf->stats.train_steps == 0)
         return CL_ERR_STATE;
-    return unpack_set(ag, ag->pf->g[layer], layer, transposed, dW, db);
+    return unpack_set(ag, ag->pf->g[layer], ag->pf->g[layer][ag->pf->D], layer, transposed, dW, db);
 }
 /* ------------------------------------------------------------- census */
 

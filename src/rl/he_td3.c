@@ -52,7 +52,8 @@ struct he_td3 {
     slots_ctx *ctx;
     slots_owner *owner;
     nn_dense_layout lay;
-    size_t D, B, S, P; /* P = 2D + 1 parameter vectors per layer */
+    size_t D, B, S, P, T; /* P = 2D + 1 parameter vectors per layer; T = D + 1 of them trained (the diagonals,
+                           * then the bias): gradients and optimizer state exist for those only */
     int od, ad;
     size_t in[NNET][NL], out[NNET][NL], col0[NNET][NL]; /* packed columns; col0: first real column */
 
@@ -341,9 +342,9 @@ static cl_status init_weights(he_td3 *ag)
             if (st == CL_OK)
                 st = slots_encrypt(ag->owner, ag->buf, S, ag->w[n][l][2 * D]);
             free(W);
-            for (size_t p = 0; p < ag->P && st == CL_OK; p++)
-                st = rl_he_optimizer_init(ag->ctx, ag->owner, ag->hp.optimizer, &ag->adam[n], ag->m[n][l][p],
-                                          ag->r[n][l][p], ag->buf, S);
+            for (size_t t = 0; t < ag->T && st == CL_OK; t++)
+                st = rl_he_optimizer_init(ag->ctx, ag->owner, ag->hp.optimizer, &ag->adam[n], ag->m[n][l][t],
+                                          ag->r[n][l][t], ag->buf, S);
         }
     return st;
 }
@@ -391,6 +392,7 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
     ag->B = (size_t)hp->batch_size;
     ag->S = S;
     ag->P = 2 * D + 1;
+    ag->T = D + 1;
     ag->lay.d = D;
     ag->lay.batch = ag->B;
     ag->phase_open = -1;
@@ -445,9 +447,9 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
     for (int n = 0; n < NNET && st == CL_OK; n++)
         for (int l = 0; l < NL && st == CL_OK; l++) {
             if ((st = rl_he_vecs_create(ctx, &ag->w[n][l], ag->P)) != CL_OK ||
-                (st = rl_he_vecs_create(ctx, &ag->m[n][l], ag->P)) != CL_OK ||
-                (st = rl_he_vecs_create(ctx, &ag->r[n][l], ag->P)) != CL_OK ||
-                (st = rl_he_vecs_create(ctx, &ag->g[n][l], ag->P)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->m[n][l], ag->T)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->r[n][l], ag->T)) != CL_OK ||
+                (st = rl_he_vecs_create(ctx, &ag->g[n][l], ag->T)) != CL_OK ||
                 (st = rl_he_vecs_create(ctx, &ag->crot[n][l], D)) != CL_OK ||
                 (st = slots_vec_create(ctx, &ag->cx[n][l])) != CL_OK)
                 break;
@@ -493,9 +495,9 @@ void he_td3_free(he_td3 *ag)
     for (int n = 0; n < NNET; n++)
         for (int l = 0; l < NL; l++) {
             rl_he_vecs_free(ag->w[n][l], ag->P);
-            rl_he_vecs_free(ag->m[n][l], ag->P);
-            rl_he_vecs_free(ag->r[n][l], ag->P);
-            rl_he_vecs_free(ag->g[n][l], ag->P);
+            rl_he_vecs_free(ag->m[n][l], ag->T);
+            rl_he_vecs_free(ag->r[n][l], ag->T);
+            rl_he_vecs_free(ag->g[n][l], ag->T);
             rl_he_vecs_free(ag->tw[n][l], ag->P);
             rl_he_vecs_free(ag->crot[n][l], ag->D);
             slots_vec_free(ag->cx[n][l]);
@@ -600,7 +602,7 @@ static cl_status backprop(he_td3 *ag, int n)
         /* the transposed sets are rebuilt after the update (adam_net), not
          * differentiated */
         if ((st = nn_dense_backward_slots(ag->ctx, &ag->lay, &layer, ag->cx[n][l], ag->crot[n][l], ag->dq,
-                                          l > 0 ? ag->dh : NULL, ag->g[n][l], NULL, ag->g[n][l][2 * D])) != CL_OK)
+                                          l > 0 ? ag->dh : NULL, ag->g[n][l], NULL, ag->g[n][l][D])) != CL_OK)
             return st;
         if (l == 0)
             break;
@@ -623,10 +625,9 @@ static cl_status adam_net(he_td3 *ag, int n, long t)
 {
     cl_status st = CL_OK;
     for (int l = 0; l < NL && st == CL_OK; l++)
-        for (size_t p = 0; p < ag->P && st == CL_OK; p++)
-            if (p < ag->D || p == 2 * ag->D)
-                st = rl_he_optimizer_step(ag->ctx, ag->hp.optimizer, &ag->adam[n], t, ag->w[n][l][p], ag->m[n][l][p],
-                                      ag->r[n][l][p], ag->g[n][l][p], ag->t0, ag->t1);
+        for (size_t k = 0; k < ag->T && st == CL_OK; k++) /* diagonal k, then (k = D) the bias */
+            st = rl_he_optimizer_step(ag->ctx, ag->hp.optimizer, &ag->adam[n], t, ag->w[n][l][k < ag->D ? k : 2 * ag->D],
+                                      ag->m[n][l][k], ag->r[n][l][k], ag->g[n][l][k], ag->t0, ag->t1);
     for (int l = (n == ACTOR); l < NL && st == CL_OK; l++) {
         for (size_t k = 1; k < ag->D && st == CL_OK; k++)
             st = ensure_level(ag, ag->w[n][l][k], 1);
@@ -1059,7 +1060,9 @@ cl_status he_td3_layer_shape(const he_td3 *ag, int net, int layer, size_t *in, s
 }
 
 /* Decrypt a set of diagonals into W (out x logical in), dropping structural zero columns. */
-static cl_status unpack_set(he_td3 *ag, slots_vec **set, int n, int layer, bool transposed, double *W, double *b)
+/* W from the D diagonals set[0..D-1] (transposed: set[D..2D-1]), b from bias. */
+static cl_status unpack_set(he_td3 *ag, slots_vec **set, const slots_vec *bias, int n, int layer, bool transposed,
+                            double *W, double *b)
 {
     const size_t in = ag->in[n][layer], out = ag->out[n][layer], c0 = ag->col0[n][layer], D = ag->D;
     double *full = calloc(in * out, sizeof *full);
@@ -1073,7 +1076,7 @@ static cl_status unpack_set(he_td3 *ag, slots_vec **set, int n, int layer, bool 
         for (size_t i = 0; i < out; i++)
             memcpy(W + i * (in - c0), full + i * in + c0, (in - c0) * sizeof *W);
     free(full);
-    if (st == CL_OK && b && (st = slots_decrypt(ag->owner, set[2 * D], ag->buf, ag->S)) == CL_OK)
+    if (st == CL_OK && b && (st = slots_decrypt(ag->owner, bias, ag->buf, ag->S)) == CL_OK)
         memcpy(b, ag->buf, out * sizeof *b);
     return st;
 }
@@ -1087,7 +1090,8 @@ cl_status he_td3_get_weights(he_td3 *ag, int net, int layer, bool transposed, do
     if (net == HE_TD3_ACTOR && layer == 0 && transposed)
         return CL_ERR_UNSUPPORTED; /* not trained: see backprop */
     const int n = net % NNET;
-    return unpack_set(ag, net >= NNET ? ag->tw[n][layer] : ag->w[n][layer], n, layer, transposed, W, b);
+    slots_vec **set = net >= NNET ? ag->tw[n][layer] : ag->w[n][layer];
+    return unpack_set(ag, set, set[2 * ag->D], n, layer, transposed, W, b);
 }
 
 cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, double *dW, double *db)
@@ -1098,7 +1102,7 @@ cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, doub
         return CL_ERR_UNSUPPORTED; /* the transposed sets are rebuilt, not differentiated */
     if (!ag->trained[net])
         return CL_ERR_STATE;
-    return unpack_set(ag, ag->g[net][layer], net, layer, transposed, dW, db);
+    return unpack_set(ag, ag->g[net][layer], ag->g[net][layer][ag->D], net, layer, transposed, dW, db);
 }
 
 void he_td3_polys(const he_td3 *ag, nn_poly *sq, nn_poly *act)
