@@ -88,6 +88,21 @@ static int wait_for_text(const char *file, const char *text, int seconds)
     return 0;
 }
 
+/* Processes a test started, ended by its teardown if an assertion left them running. */
+static pid_t leftover[3];
+
+static int kill_leftovers(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        if (leftover[i] > 0 && waitpid(leftover[i], NULL, WNOHANG) == 0) {
+            kill(leftover[i], SIGKILL);
+            waitpid(leftover[i], NULL, 0);
+        }
+    memset(leftover, 0, sizeof leftover);
+    return 0;
+}
+
 static void test_kill9_resume(void **state)
 {
     (void)state;
@@ -116,6 +131,7 @@ static void test_kill9_resume(void **state)
     /* the platform, on a free port */
     pid_t platform;
     run(&platform, sink, plog1, "serve", "--listen", "tcp://127.0.0.1:*", "--state", st, "--insecure", NULL);
+    leftover[2] = platform;
     assert_true(wait_for_text(plog1, "listening on", 30));
     char *ep = slurp(ep_file);
     assert_non_null(ep);
@@ -127,6 +143,7 @@ static void test_kill9_resume(void **state)
     run(&owner, oout, oerr, "train", "--server", ep, "--keys", keys, "--server-key", spub, "--insecure", "--timeout",
         "3", "--env", "CartPole-v1", "--steps", STEPS, "--seed", "7", HP[0], HP[1], HP[2], HP[3], HP[4], HP[5],
         "--trace", trace, "--out", model, "--no-progress", NULL);
+    leftover[0] = owner;
     assert_true(wait_for_text(plog1, "new session", 120));
     sleep(8); /* INIT and some steps (the first training step comes at step 48) */
     kill(platform, SIGKILL);
@@ -134,7 +151,9 @@ static void test_kill9_resume(void **state)
     waitpid(platform, &status, 0);
     assert_true(WIFSIGNALED(status));
     run(&platform, sink, plog2, "serve", "--listen", ep, "--state", st, "--insecure", NULL);
+    leftover[2] = platform;
     waitpid(owner, &status, 0);
+    leftover[0] = 0;
     assert_true(WIFEXITED(status));
     if (WEXITSTATUS(status) != 0) {
         char *e = slurp(oerr);
@@ -144,6 +163,7 @@ static void test_kill9_resume(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     kill(platform, SIGTERM);
     waitpid(platform, &status, 0);
+    leftover[2] = 0;
 
     /* it did resume: a retry after the kill, a session reloaded from the store */
     char *oe = slurp(oerr), *p2 = slurp(plog2);
@@ -217,21 +237,6 @@ static void print_file(const char *what, const char *file)
 }
 
 #define STEPS2 "48"
-
-/* Processes the concurrent test started, ended by its teardown if an assertion left them running. */
-static pid_t leftover[3];
-
-static int kill_leftovers(void **state)
-{
-    (void)state;
-    for (int i = 0; i < 3; i++)
-        if (leftover[i] > 0 && waitpid(leftover[i], NULL, WNOHANG) == 0) {
-            kill(leftover[i], SIGKILL);
-            waitpid(leftover[i], NULL, 0);
-        }
-    memset(leftover, 0, sizeof leftover);
-    return 0;
-}
 
 /* One owner of the concurrent test: its files. */
 typedef struct owner_run {
@@ -434,7 +439,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kill9_resume),
+        cmocka_unit_test_teardown(test_kill9_resume, kill_leftovers),
         cmocka_unit_test_teardown(test_two_owners_concurrently, kill_leftovers),
         cmocka_unit_test(test_platform_refuses_secret_keys),
         cmocka_unit_test(test_timeout_option),
