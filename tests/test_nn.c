@@ -407,6 +407,93 @@ static void test_forward_matches_naive(void **state)
     nn_mlp_free(net);
 }
 
+/* One linear layer y = x W + b exercises each GEMM of the layer directly:
+ * the forward product, dW = X^T dY (accumulated onto what grad holds) and
+ * dX = dY W^T. Shapes cover every tile of both kernels (4-wide, and 8-wide
+ * with AVX-512) and their remainders: rows 1..3 (the few-rows kernel), 4, 7,
+ * 8, 9 and 19; widths from 1 to 70 across multiples of 8 and 16 and the masked
+ * tails. The reference sums each element in the order k = 0, 1, ...; a
+ * compiler that fuses products into FMAs may differ in the last bits, hence
+ * the relative bound. */
+static void check_linear_layer(int B, int n, int m, uint64_t *seed)
+{
+    nn_mlp *net;
+    assert_int_equal(nn_mlp_create(n, NULL, 0, m, NN_ACT_RELU, NN_ACT_IDENTITY, &net), CL_OK);
+    nn_mlp_init_default(net, uniform01, seed);
+    nn_mlp_ws *ws;
+    assert_int_equal(nn_mlp_ws_create(net, B, &ws), CL_OK);
+    const size_t nb = (size_t)B;
+    double *x = malloc(nb * (size_t)n * sizeof(double));
+    double *dy = malloc(nb * (size_t)m * sizeof(double));
+    double *grad = malloc(net->n_params * sizeof(double));
+    double *grad0 = malloc(net->n_params * sizeof(double));
+    double *dx = malloc(nb * (size_t)n * sizeof(double));
+    assert_true(x && dy && grad && grad0 && dx);
+    for (size_t i = 0; i < nb * (size_t)n; i++)
+        x[i] = uniform01(seed) * 2 - 1;
+    for (size_t i = 0; i < nb * (size_t)m; i++)
+        dy[i] = uniform01(seed) * 2 - 1;
+    for (size_t i = 0; i < net->n_params; i++)
+        grad0[i] = grad[i] = uniform01(seed) - 0.5;
+    const double *W = net->params + net->w_off[0], *bias = net->params + net->b_off[0];
+#define NEAR(a, b) assert_true(fabs((a) - (b)) <= 1e-13 * (1.0 + fabs(b)))
+    const double *y = nn_mlp_forward(net, ws, x, B);
+    assert_non_null(y);
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < m; j++) {
+            double s = bias[j];
+            for (int k = 0; k < n; k++)
+                s += x[(size_t)r * n + k] * W[(size_t)k * m + j];
+            NEAR(y[(size_t)r * m + j], s);
+        }
+    assert_int_equal(nn_mlp_backward(net, ws, dy, grad, dx), CL_OK);
+    const double *gW = grad + net->w_off[0], *gb = grad + net->b_off[0];
+    const double *gW0 = grad0 + net->w_off[0], *gb0 = grad0 + net->b_off[0];
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < m; j++) {
+            double s = gW0[(size_t)k * m + j];
+            for (int r = 0; r < B; r++)
+                s += x[(size_t)r * n + k] * dy[(size_t)r * m + j];
+            NEAR(gW[(size_t)k * m + j], s);
+        }
+    for (int j = 0; j < m; j++) {
+        double s = gb0[j];
+        for (int r = 0; r < B; r++)
+            s += dy[(size_t)r * m + j];
+        NEAR(gb[j], s);
+    }
+    for (int r = 0; r < B; r++)
+        for (int k = 0; k < n; k++) {
+            double s = 0.0;
+            for (int j = 0; j < m; j++)
+                s += dy[(size_t)r * m + j] * W[(size_t)k * m + j];
+            NEAR(dx[(size_t)r * n + k], s);
+        }
+#undef NEAR
+    free(x);
+    free(dy);
+    free(grad);
+    free(grad0);
+    free(dx);
+    nn_mlp_ws_free(ws);
+    nn_mlp_free(net);
+}
+
+static void test_gemm_tiles(void **state)
+{
+    (void)state;
+    uint64_t seed = 11;
+    const int rows[] = {1, 2, 3, 4, 7, 8, 9, 19};
+    const int widths[] = {1, 3, 4, 5, 8, 12, 15, 16, 17, 24, 31, 32, 40, 63, 64, 70};
+    const int nr = (int)(sizeof rows / sizeof rows[0]), nw = (int)(sizeof widths / sizeof widths[0]);
+    for (int a = 0; a < nr; a++)
+        for (int b = 0; b < nw; b++)
+            check_linear_layer(rows[a], widths[(a + b) % nw], widths[b], &seed);
+    /* the few-rows path's 64-column blocks */
+    check_linear_layer(1, 9, 130, &seed);
+    check_linear_layer(3, 130, 67, &seed);
+}
+
 static void test_losses(void **state)
 {
     (void)state;
@@ -812,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_poly2_same_arch),
         cmocka_unit_test(test_squash_forward),
         cmocka_unit_test(test_forward_matches_naive),
+        cmocka_unit_test(test_gemm_tiles),
         cmocka_unit_test(test_losses),
         cmocka_unit_test(test_adam_hand_computed),
         cmocka_unit_test(test_sgd_clip_polyak),

@@ -52,16 +52,139 @@ static inline v4d load4(const double *p)
 
 static inline void store4(double *p, v4d v) { memcpy(p, &v, sizeof v); }
 
+#if defined(__AVX512F__)
+/* With AVX-512 the same products in 8-wide registers: tiles of 8 x 16 (16
+ * accumulators of the 32 registers), and 64 columns per row when there are
+ * only a few rows. Each element of C still gets its products added one by
+ * one in the order k = 0, 1, ..., K - 1, each product rounded before it is
+ * added (ISO C mode: GCC contracts nothing into FMAs), so C is bit for bit
+ * the 4-wide kernel's and the scalar loop's, but for the sign of a zero:
+ * the 4-wide kernel splats a[k] as 0.0 + a[k], which turns -0.0 into +0.0,
+ * and a direct broadcast keeps it, so where every term of a sum is zero the
+ * two may give zeros of opposite signs, equal as numbers. Skipping that
+ * addition leaves the adders to the sums. */
+#include <immintrin.h>
+
+typedef double v8d __attribute__((vector_size(64)));
+
+static inline v8d load8(const double *p)
+{
+    v8d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store8(double *p, v8d v) { memcpy(p, &v, sizeof v); }
+
+/* R rows (a compile-time constant once inlined) x V vectors of 8 columns */
+static inline __attribute__((always_inline)) void tile8(int R, int V, int K, int N,
+                                                        const double *restrict a0,
+                                                        const double *restrict b0,
+                                                        double *restrict c0, int accumulate,
+                                                        const double *restrict init)
+{
+    v8d c[8][8];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            c[r][v] = accumulate ? load8(c0 + (size_t)r * N + 8 * v)
+                                 : (init ? load8(init + 8 * v) : (v8d){0});
+    const double *bk = b0;
+    for (int k = 0; k < K; k++, bk += N) {
+        v8d b[8];
+        for (int v = 0; v < V; v++)
+            b[v] = load8(bk + 8 * v);
+        for (int r = 0; r < R; r++) {
+            v8d x = _mm512_set1_pd(a0[(size_t)r * K + k]);
+            for (int v = 0; v < V; v++)
+                c[r][v] += x * b[v];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            store8(c0 + (size_t)r * N + 8 * v, c[r][v]);
+}
+
+/* R rows x the w < 8 columns left, in one masked vector per row (the
+ * intrinsics keep the product and the sum apart, as above) */
+static inline __attribute__((always_inline)) void tile_tail(int R, int w, int K, int N,
+                                                            const double *restrict a0,
+                                                            const double *restrict b0,
+                                                            double *restrict c0, int accumulate,
+                                                            const double *restrict init)
+{
+    const __mmask8 mk = (__mmask8)((1u << w) - 1u);
+    __m512d c[8];
+    for (int r = 0; r < R; r++)
+        c[r] = accumulate ? _mm512_maskz_loadu_pd(mk, c0 + (size_t)r * N)
+                          : (init ? _mm512_maskz_loadu_pd(mk, init) : _mm512_setzero_pd());
+    const double *bk = b0;
+    for (int k = 0; k < K; k++, bk += N) {
+        __m512d b = _mm512_maskz_loadu_pd(mk, bk);
+        for (int r = 0; r < R; r++)
+            c[r] = _mm512_add_pd(c[r], _mm512_mul_pd(_mm512_set1_pd(a0[(size_t)r * K + k]), b));
+    }
+    for (int r = 0; r < R; r++)
+        _mm512_mask_storeu_pd(c0 + (size_t)r * N, mk, c[r]);
+}
+
+/* every column of C; returns N */
+static int gemm_wide(int M, int N, int K, const double *restrict A, const double *restrict B,
+                     double *restrict C, int accumulate, const double *restrict bias)
+{
+    const double *init = accumulate ? NULL : bias;
+    int j0 = 0;
+    if (M < 4)
+        for (; j0 + 64 <= N; j0 += 64)
+            for (int i = 0; i < M; i++)
+                tile8(1, 8, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate,
+                      init ? init + j0 : NULL);
+    for (; j0 + 16 <= N; j0 += 16) {
+        const double *in = init ? init + j0 : NULL;
+        int i = 0;
+        for (; i + 8 <= M; i += 8)
+            tile8(8, 2, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+        for (; i + 4 <= M; i += 4)
+            tile8(4, 2, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+        for (; i < M; i++)
+            tile8(1, 2, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+    }
+    if (j0 + 8 <= N) {
+        const double *in = init ? init + j0 : NULL;
+        int i = 0;
+        for (; i + 8 <= M; i += 8)
+            tile8(8, 1, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+        for (; i < M; i++)
+            tile8(1, 1, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+        j0 += 8;
+    }
+    if (j0 < N) {
+        const int w = N - j0;
+        const double *in = init ? init + j0 : NULL;
+        int i = 0;
+        for (; i + 8 <= M; i += 8)
+            tile_tail(8, w, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+        for (; i < M; i++)
+            tile_tail(1, w, K, N, A + (size_t)i * K, B + j0, C + (size_t)i * N + j0, accumulate, in);
+        j0 = N;
+    }
+    return j0;
+}
+#endif
+
 /* C[M x N] = (accumulate ? C : bias row or 0) + A[M x K] B[K x N], row-major
  * with leading dimensions K, N, N. The main loop keeps a 4 x 8 tile of C in
  * eight 4-wide vector registers (GCC/Clang vector extensions, which fall
- * back to scalar code where there is no SIMD). */
+ * back to scalar code where there is no SIMD); with AVX-512, gemm_wide does
+ * all of it. */
 static void gemm(int M, int N, int K, const double *restrict A, const double *restrict B,
                  double *restrict C, int accumulate, const double *restrict bias)
 {
     enum { TR = 4, TC = 8 };
     const v4d zero = {0, 0, 0, 0};
     int j0 = 0;
+#if defined(__AVX512F__)
+    j0 = gemm_wide(M, N, K, A, B, C, accumulate, bias);
+#endif
     if (M < TR) {
         /* a few rows (acting on one observation): 32 columns at a time so
          * that eight independent accumulators hide the FMA latency */
