@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cipherl/rl.h"
+#include "rl/agent_internal.h"
 
 static void test_hp_defaults(void **state)
 {
@@ -205,6 +206,57 @@ static void test_dqn_bookkeeping(void **state)
     assert_true(episodes >= 1 && len_sum <= 100);
     rl_env_free(env);
     rl_agent_free(ag);
+}
+
+/* learning_rate_decay: parsed within [0, 1], said in the text only when not
+ * 0, and each training phase runs at learning_rate x (1 - d x steps/total),
+ * the three TD3 optimizers alike; d = 0 leaves the rate as it was. */
+static void test_learning_rate_decay(void **state)
+{
+    (void)state;
+    rl_hparams hp;
+    char err[1280], buf[2048];
+    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &hp), CL_OK);
+    assert_true(hp.learning_rate_decay == 0.0);
+    rl_hp_format(&hp, buf, sizeof buf);
+    assert_null(strstr(buf, "learning_rate_decay"));
+    const char *bad[] = {"learning_rate_decay=1.5", "learning_rate_decay=-0.1", "learning_rate_decay=x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(rl_hp_assign(&hp, bad[i], err, sizeof err), CL_ERR_PARSE);
+    assert_int_equal(rl_hp_assign(&hp, "learning_rate_decay=0.5", err, sizeof err), CL_OK);
+    rl_hp_format(&hp, buf, sizeof buf);
+    assert_non_null(strstr(buf, "learning_rate_decay=0.5"));
+
+    for (int algo = 0; algo < 2; algo++) {
+        for (int d = 0; d < 2; d++) {
+            const char *extra[] = {"learning_starts=20", "train_freq=4", "gradient_steps=1",
+                                   d ? "learning_rate_decay=1" : "learning_rate_decay=0",
+                                   "learning_rate=0.01"};
+            rl_agent *ag = algo ? small_agent(RL_ALGO_TD3, "Pendulum-v1", 3, extra, 5)
+                                : small_agent(RL_ALGO_DQN, "CartPole-v1", 3, extra, 5);
+            const char *id = algo ? "Pendulum-v1" : "CartPole-v1";
+            rl_env *env;
+            assert_int_equal(rl_env_create(id, &env), CL_OK);
+            rl_rng er;
+            rl_rng_seed(&er, 4);
+            assert_int_equal(rl_agent_begin(ag, env, &er, 64), CL_OK);
+            rl_step_info info;
+            for (int s = 1; s <= 60; s++) {
+                assert_int_equal(rl_agent_step(ag, env, &er, &info), CL_OK);
+                if (s > 20 && s % 4 == 0) { /* a phase ran at this step */
+                    double want = d ? 0.01 * (1.0 - (double)s / 64.0) : 0.01;
+                    nn_adam *o = algo ? ag->critic_opt[1] : ag->q_opt;
+                    assert_true(fabs(o->lr - want) < 1e-15);
+                    if (algo) {
+                        assert_true(ag->actor_opt->lr == o->lr);
+                        assert_true(ag->critic_opt[0]->lr == o->lr);
+                    }
+                }
+            }
+            rl_env_free(env);
+            rl_agent_free(ag);
+        }
+    }
 }
 
 /* TD3 runs, its gradient steps are counted, its actions stay in bounds */
@@ -811,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_hp_parse),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_dqn_bookkeeping),
+        cmocka_unit_test(test_learning_rate_decay),
         cmocka_unit_test(test_td3_smoke),
         cmocka_unit_test(test_poly_pieces),
         cmocka_unit_test(test_model_round_trip_and_corruption),

@@ -99,6 +99,7 @@ typedef struct rl_hparams {
     rl_algo algo;
     int64_t n_timesteps;            /* training steps when --steps is not given */
     double learning_rate;
+    double learning_rate_decay;     /* learning_rate x (1 - decay x progress); 0: constant */
     int64_t buffer_size;
     int64_t learning_starts;
     int batch_size;

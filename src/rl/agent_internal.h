@@ -55,6 +55,16 @@ struct rl_agent {
 
 double rl_uniform_cb(void *rng);
 
+/* The learning rate of a training phase, as SB3's schedules see it: with
+ * learning_rate_decay d, learning_rate x (1 - d x progress), progress being
+ * the steps taken over the steps of the run (d = 1 is the RL Zoo's lin_). */
+static inline double rl_scheduled_lr(const rl_agent *ag)
+{
+    double progress = (double)ag->num_timesteps / (double)ag->total_steps;
+    progress = progress < 0.0 ? 0.0 : progress > 1.0 ? 1.0 : progress;
+    return ag->hp.learning_rate * (1.0 - ag->hp.learning_rate_decay * progress);
+}
+
 cl_status rl_dqn_init(rl_agent *ag);
 void rl_dqn_free(rl_agent *ag);
 void rl_dqn_act(rl_agent *ag, double *env_action, double *buf_action);

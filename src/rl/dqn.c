@@ -98,6 +98,7 @@ void rl_dqn_train(rl_agent *ag, int64_t gradient_steps)
     const int B = hp->batch_size, nA = ag->spec->n_actions;
     double *target = ag->scratch, *current = target + B, *dcur = current + B,
            *dout = dcur + B;
+    ag->q_opt->lr = rl_scheduled_lr(ag);
     for (int64_t g = 0; g < gradient_steps; g++) {
         rl_replay_sample(ag->rb, &ag->rng, B, ag->b_obs, ag->b_act, ag->b_rew, ag->b_next,
                          ag->b_done);

@@ -181,6 +181,8 @@ typedef struct field {
 static const field fields[] = {
     {"n_timesteps", K_INT, W_BOTH, OFF(n_timesteps), 1, 1e12, 0, "training steps"},
     {"learning_rate", K_REAL, W_BOTH, OFF(learning_rate), 0, 10, 1, "Adam step size"},
+    {"learning_rate_decay", K_REAL, W_BOTH, OFF(learning_rate_decay), 0, 1, 0,
+     "linear decay of learning_rate over training (1: the RL Zoo's lin_ schedule)"},
     {"buffer_size", K_INT, W_BOTH, OFF(buffer_size), 1, 1e8, 0, "replay capacity"},
     {"learning_starts", K_INT, W_BOTH, OFF(learning_starts), 0, 1e12, 0, "random steps before learning"},
     {"batch_size", K_INT, W_BOTH, OFF(batch_size), 1, 65536, 0, "mini-batch size"},
@@ -451,6 +453,10 @@ size_t rl_hp_format(const rl_hparams *hp, char *buf, size_t len)
         if (!applies(f, hp->algo))
             continue;
         const char *base = (const char *)hp + f->off;
+        /* a constant learning rate (the RL Zoo's sets) is left unsaid, so
+         * the text of every earlier model and checkpoint stays as it was */
+        if (!strcmp(f->name, "learning_rate_decay") && hp->learning_rate_decay == 0.0)
+            continue;
         switch (f->kind) {
         case K_INT: {
             long long v = !strcmp(f->name, "batch_size")     ? hp->batch_size

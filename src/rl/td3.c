@@ -145,6 +145,8 @@ void rl_td3_train(rl_agent *ag, int64_t gradient_steps)
     const int B = hp->batch_size, od = ag->obs_dim, ad = ag->act_dim, w = od + ad;
     double *cin = ag->scratch, *dcin = cin + (size_t)B * w, *target = dcin + (size_t)B * w;
     double *dq = target + B, *dmean = dq + B, *da = dmean + B, *next_a = da;
+    const double lr = rl_scheduled_lr(ag);
+    ag->actor_opt->lr = ag->critic_opt[0]->lr = ag->critic_opt[1]->lr = lr;
     for (int64_t g = 0; g < gradient_steps; g++) {
         ag->n_updates++;
         rl_replay_sample(ag->rb, &ag->rng, B, ag->b_obs, ag->b_act, ag->b_rew, ag->b_next,
