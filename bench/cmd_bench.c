@@ -39,6 +39,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cipherl bench ckks [--preset NAME] [--threads T] [--reps R] [--json]\n"
                "       cipherl bench train --env ENV [--algo dqn] [--preset P] [--steps K] [--json]  (see --help)\n"
+               "       cipherl bench plain --env ENV [--algo dqn|td3] [--steps K] [--reps R] [--json]  (see --help)\n"
                "  Median milliseconds per CKKS operation on full-slot vectors at the top level.\n"
                "  --preset NAME  parameter preset (default n14; see 'cipherl params')\n"
                "  --threads T    OpenMP threads (default 1)\n"
@@ -209,8 +210,10 @@ int cli_cmd_bench(int argc, char **argv)
     }
     if (!strcmp(argv[1], "train"))
         return cli_bench_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "plain"))
+        return cli_bench_plain(argc - 1, argv + 1);
     if (strcmp(argv[1], "ckks") != 0) {
-        cli_error("bench: unknown benchmark '%s' (available: ckks, train)", argv[1]);
+        cli_error("bench: unknown benchmark '%s' (available: ckks, train, plain)", argv[1]);
         return 2;
     }
     const char *preset = "n14";

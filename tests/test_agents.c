@@ -850,6 +850,33 @@ static void test_cli_train_eval(void **state)
     assert_int_equal(run_cli("train --env CartPole-v1 --steps 0", out), 2);
     assert_int_equal(run_cli("eval --env CartPole-v1", out), 2);
 
+    /* bench plain: the timed steps hold exactly SB3's gradient steps (here
+     * 4 every 16 steps once past learning_starts: 1/4 per step) */
+    assert_int_equal(run_cli("bench plain --env CartPole-v1 --steps 64 --reps 2 --json --hp net_arch=[16] "
+                             "--hp learning_starts=64 --hp train_freq=16 --hp gradient_steps=4",
+                             out),
+                     0);
+    js = slurp(out);
+    const char *keys[] = {"\"env\": \"CartPole-v1\"", "\"algo\": \"dqn\"", "\"threads\": 1",
+                          "\"steps\": 64", "\"reps\": 2", "\"env_steps_per_s\": ",
+                          "\"env_steps_per_s_min\": ", "\"env_steps_per_s_max\": ",
+                          "\"gradient_steps_per_env_step\": 0.2500", "\"ms_per_gradient_step\": "};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        assert_non_null(strstr(js, keys[k]));
+    double rate = atof(strstr(js, "\"env_steps_per_s\": ") + 19);
+    assert_true(rate > 0 && isfinite(rate));
+    assert_int_equal(run_cli("bench plain --env Pendulum-v1 --steps 4 --reps 1 --hp learning_starts=8 "
+                             "--hp net_arch=[8]",
+                             out),
+                     0);
+    assert_non_null(strstr(slurp(out), "td3 Pendulum-v1, 1 thread:"));
+    assert_int_equal(run_cli("bench plain --env Nope-v0", out), 2);
+    assert_int_equal(run_cli("bench plain", out), 2);
+    assert_int_equal(run_cli("bench plain --env CartPole-v1 --algo td3", out), 2);
+    assert_int_equal(run_cli("bench plain --env CartPole-v1 --steps 0", out), 2);
+    assert_int_equal(run_cli("bench plain --env CartPole-v1 --reps", out), 2);
+    assert_int_equal(run_cli("bench plain --env CartPole-v1 --hp gamma=2", out), 2);
+
     remove(out);
     remove(model);
     remove(log);

@@ -11,6 +11,7 @@
 int cli_cmd_params(int argc, char **argv);   /* cmd_params.c */
 int cli_cmd_bench(int argc, char **argv);    /* cmd_bench.c  */
 int cli_bench_train(int argc, char **argv);  /* bench_train.c: argv[0] = "train" */
+int cli_bench_plain(int argc, char **argv);  /* bench_plain.c: argv[0] = "plain" */
 int cli_cmd_demo(int argc, char **argv);     /* cmd_demo.c   */
 int cli_cmd_env(int argc, char **argv);      /* cmd_env.c    */
 int cli_cmd_train(int argc, char **argv);    /* cmd_train.c  */
