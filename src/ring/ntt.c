@@ -71,6 +71,69 @@ static void inv_butterflies_avx2(uint64_t *restrict x, uint64_t *restrict y, siz
 }
 #endif
 
+/* With AVX-512 (F and DQ), eight lanes: a native 64-bit low product, the
+ * high product from four 32 x 32 -> 64 products, and x - m if x >= m as an
+ * unsigned minimum (x - m wraps above x when x < m). gcc only, as above. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(__clang__)
+#define RING_NTT_AVX512 1
+#include <immintrin.h>
+
+static inline __m512i mulhi8(__m512i a, __m512i b, __m512i b_hi)
+{
+    const __m512i mask = _mm512_set1_epi64(0xffffffff);
+    __m512i a_hi = _mm512_srli_epi64(a, 32);
+    __m512i lo = _mm512_mul_epu32(a, b);
+    __m512i m1 = _mm512_mul_epu32(a_hi, b);
+    __m512i m2 = _mm512_mul_epu32(a, b_hi);
+    __m512i hi = _mm512_mul_epu32(a_hi, b_hi);
+    __m512i mid = _mm512_add_epi64(_mm512_srli_epi64(lo, 32),
+                                   _mm512_add_epi64(_mm512_and_si512(m1, mask), _mm512_and_si512(m2, mask)));
+    return _mm512_add_epi64(_mm512_add_epi64(hi, _mm512_srli_epi64(mid, 32)),
+                            _mm512_add_epi64(_mm512_srli_epi64(m1, 32), _mm512_srli_epi64(m2, 32)));
+}
+
+/* a*w mod q in [0, 2q) (Shoup), eight lanes */
+static inline __m512i shoup_lazy8(__m512i a, __m512i w, __m512i ws, __m512i ws_hi, __m512i q)
+{
+    return _mm512_sub_epi64(_mm512_mullo_epi64(a, w), _mm512_mullo_epi64(mulhi8(a, ws, ws_hi), q));
+}
+
+static inline __m512i sub_if_ge8(__m512i x, __m512i m)
+{
+    return _mm512_min_epu64(x, _mm512_sub_epi64(x, m));
+}
+
+/* Cooley–Tukey butterflies of one group (gap a multiple of 8) */
+static void fwd_butterflies_avx512(uint64_t *restrict x, uint64_t *restrict y, size_t gap, uint64_t w, uint64_t ws,
+                                   uint64_t q)
+{
+    const __m512i vw = _mm512_set1_epi64((long long)w), vws = _mm512_set1_epi64((long long)ws);
+    const __m512i vws_hi = _mm512_srli_epi64(vws, 32), vq = _mm512_set1_epi64((long long)q);
+    const __m512i v2q = _mm512_set1_epi64((long long)(2 * q));
+    for (size_t j = 0; j < gap; j += 8) {
+        __m512i u = sub_if_ge8(_mm512_loadu_si512(x + j), v2q);
+        __m512i v = shoup_lazy8(_mm512_loadu_si512(y + j), vw, vws, vws_hi, vq);
+        _mm512_storeu_si512(x + j, _mm512_add_epi64(u, v));
+        _mm512_storeu_si512(y + j, _mm512_add_epi64(_mm512_sub_epi64(u, v), v2q));
+    }
+}
+
+/* Gentleman–Sande butterflies of one group (gap a multiple of 8) */
+static void inv_butterflies_avx512(uint64_t *restrict x, uint64_t *restrict y, size_t gap, uint64_t w, uint64_t ws,
+                                   uint64_t q)
+{
+    const __m512i vw = _mm512_set1_epi64((long long)w), vws = _mm512_set1_epi64((long long)ws);
+    const __m512i vws_hi = _mm512_srli_epi64(vws, 32), vq = _mm512_set1_epi64((long long)q);
+    const __m512i v2q = _mm512_set1_epi64((long long)(2 * q));
+    for (size_t j = 0; j < gap; j += 8) {
+        __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
+        _mm512_storeu_si512(x + j, sub_if_ge8(_mm512_add_epi64(u, v), v2q));
+        __m512i d = _mm512_add_epi64(_mm512_sub_epi64(u, v), v2q);
+        _mm512_storeu_si512(y + j, shoup_lazy8(d, vw, vws, vws_hi, vq));
+    }
+}
+#endif
+
 static size_t bitrev(size_t x, int bits)
 {
     size_t r = 0;
@@ -163,6 +226,12 @@ void ring_ntt_forward(const ring_ntt *t, uint64_t *restrict a)
                 const uint64_t w = t->fwd[m + i], ws = t->fwd_shoup[m + i];
                 uint64_t *restrict x = a + 2 * i * gap;
                 uint64_t *restrict y = x + gap;
+#ifdef RING_NTT_AVX512
+                if (gap >= 8) {
+                    fwd_butterflies_avx512(x, y, gap, w, ws, q);
+                    continue;
+                }
+#endif
 #ifdef RING_NTT_AVX2
                 const __m256i vw = _mm256_set1_epi64x((long long)w), vws = _mm256_set1_epi64x((long long)ws);
                 const __m256i vw_hi = _mm256_srli_epi64(vw, 32), vws_hi = _mm256_srli_epi64(vws, 32);
@@ -219,6 +288,12 @@ void ring_ntt_inverse(const ring_ntt *t, uint64_t *restrict a)
             const uint64_t w = t->inv[m + i], ws = t->inv_shoup[m + i];
             uint64_t *restrict x = a + 2 * i * gap;
             uint64_t *restrict y = x + gap;
+#ifdef RING_NTT_AVX512
+            if (gap >= 8) {
+                inv_butterflies_avx512(x, y, gap, w, ws, q);
+                continue;
+            }
+#endif
 #ifdef RING_NTT_AVX2
             if (gap >= 4) {
                 inv_butterflies_avx2(x, y, gap, w, ws, q);
