@@ -77,6 +77,162 @@ done:
     return st;
 }
 
+/* Wide vectors (k = 4): four narrow vectors packed into one by block masks,
+ * squared there once, refreshed as one, and unpacked by hoisted rotations by
+ * multiples of S and masks: out[i*S..] = x_i^2. */
+#define K 4
+static void block_mask(double *m, int b)
+{
+    for (int i = 0; i < K * S; i++)
+        m[i] = (i / S == b) ? 1.0 : 0.0;
+}
+
+static cl_status wide_program(slots_ctx *ctx, slots_owner *owner, double *out)
+{
+    slots_ctx *wide = NULL;
+    slots_vec *x[K] = {0}, *wx = NULL, *g = NULL, *t = NULL, *u = NULL, *r[K] = {0}, *nv = NULL;
+    double vals[S], mask[K * S];
+    cl_status st = slots_wide_create(ctx, K, &wide);
+    for (int b = 0; b < K && st == CL_OK; b++)
+        if ((st = slots_vec_create(ctx, &x[b])) == CL_OK)
+            st = slots_vec_create(wide, &r[b]);
+    if (st == CL_OK && !((st = slots_vec_create(wide, &wx)) || (st = slots_vec_create(wide, &g)) ||
+                         (st = slots_vec_create(wide, &t)) || (st = slots_vec_create(wide, &u)) ||
+                         (st = slots_vec_create(ctx, &nv)))) {
+        for (int b = 0; b < K && st == CL_OK; b++) {
+            for (int i = 0; i < S; i++)
+                vals[i] = 0.3 * sin(0.2 * i + b) + 0.05 * b;
+            block_mask(mask, b);
+            if ((st = slots_encrypt(owner, vals, S, x[b])) || (st = slots_widen(wide, x[b], wx)))
+                break;
+            st = slots_mul_plain(wide, wx, mask, b ? t : g);
+            if (st == CL_OK && b)
+                st = slots_add(wide, g, t, g);
+        }
+        /* drain g's levels, refresh it as one wide vector, square it */
+        while (st == CL_OK && slots_level(g) > 1)
+            st = slots_mul_const(wide, g, 1.0, g);
+        if (st == CL_OK && !(st = slots_refresh(wide, g)) && slots_level(g) != slots_top_level(ctx))
+            st = CL_ERR_STATE;
+        if (st == CL_OK)
+            st = slots_mul(wide, g, g, g);
+        /* r[d] = g rotated left by d S: block b of r[d] is block b + d of g */
+        const int steps[K - 1] = {S, 2 * S, 3 * S};
+        if (st == CL_OK && (st = slots_copy(wide, g, r[0])) == CL_OK)
+            st = slots_rotate_many(wide, g, steps, K - 1, r + 1);
+        for (int i = 0; i < K && st == CL_OK; i++) {
+            /* every block j of vector i's copy is block i of g: r[(i - j) mod K] there */
+            for (int j = 0; j < K && st == CL_OK; j++) {
+                block_mask(mask, j);
+                st = slots_mul_plain(wide, r[(i - j + K) % K], mask, j ? t : u);
+                if (st == CL_OK && j)
+                    st = slots_add(wide, u, t, u);
+            }
+            if (st == CL_OK && (st = slots_narrow(ctx, u, nv)) == CL_OK)
+                st = slots_decrypt(owner, nv, out + i * S, S);
+        }
+    }
+    for (int b = 0; b < K; b++) {
+        slots_vec_free(x[b]);
+        slots_vec_free(r[b]);
+    }
+    slots_vec_free(wx);
+    slots_vec_free(g);
+    slots_vec_free(t);
+    slots_vec_free(u);
+    slots_vec_free(nv);
+    slots_ctx_free(wide);
+    return st;
+}
+
+static void test_wide_vectors(void **state)
+{
+    (void)state;
+    ckks_params *params;
+    assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
+    const int levels = ckks_params_max_level(params);
+    slots_ctx *cctx;
+    slots_owner *cown;
+    slots_clear_config cfg = {.slots = S, .levels = levels};
+    assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
+    double want[K * S];
+    assert_int_equal(wide_program(cctx, cown, want), CL_OK);
+    for (int b = 0; b < K; b++)
+        for (int i = 0; i < S; i++) {
+            const double v = 0.3 * sin(0.2 * i + b) + 0.05 * b;
+            assert_true(want[b * S + i] == v * v); /* masks, zeros and rotations are exact in doubles */
+        }
+    /* the wide steps S, 2S, 3S join the narrow context's census */
+    int steps[16];
+    size_t nsteps = slots_rotation_steps(cctx, steps, 16);
+    assert_int_equal(nsteps, 3);
+    assert_int_equal(steps[0], S);
+    assert_int_equal(steps[1], 2 * S);
+    assert_int_equal(steps[2], 3 * S);
+    const slots_counters *cc = slots_get_counters(cctx);
+    assert_int_equal(cc->mul_plain, K + K * K); /* pack, then unpack */
+    assert_int_equal(cc->rotate, K - 1);
+    assert_int_equal(cc->refresh, 1);
+
+    ckks_secret_key *sk;
+    ckks_eval_keys *keys;
+    assert_int_equal(ckks_secret_key_create(params, &sk), CL_OK);
+    assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, nsteps, &keys), CL_OK);
+    slots_ctx *kctx;
+    slots_owner *kown;
+    assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
+    slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
+    double got[K * S];
+    assert_int_equal(wide_program(kctx, kown, got), CL_OK);
+    double err = 0;
+    for (int i = 0; i < K * S; i++)
+        err = fmax(err, fabs(got[i] - want[i]));
+    if (err >= 1e-5)
+        fail_msg("wide program: error %.3e", err);
+    const slots_counters *kc = slots_get_counters(kctx);
+    assert_int_equal(kc->mul_plain, cc->mul_plain);
+    assert_int_equal(kc->mul, cc->mul);
+    assert_int_equal(kc->rotate, cc->rotate);
+    assert_int_equal(kc->refresh, cc->refresh);
+    assert_int_equal(kc->min_level, cc->min_level);
+
+    /* refusals */
+    slots_ctx *w = NULL, *ww = NULL;
+    assert_int_equal(slots_wide_create(cctx, 3, &w), CL_ERR_INVALID);
+    assert_int_equal(slots_wide_create(cctx, 1, &w), CL_ERR_INVALID);
+    assert_int_equal(slots_wide_create(kctx, 4096, &w), CL_ERR_INVALID); /* more than N/2 slots */
+    assert_int_equal(slots_wide_create(cctx, 2, &w), CL_OK);
+    assert_int_equal(slots_wide_create(w, 2, &ww), CL_ERR_INVALID);
+    slots_vec *a, *wa, *kv;
+    assert_int_equal(slots_vec_create(cctx, &a), CL_OK);
+    assert_int_equal(slots_vec_create(w, &wa), CL_OK);
+    assert_int_equal(slots_vec_create(kctx, &kv), CL_OK);
+    assert_int_equal(slots_widen(w, a, wa), CL_ERR_STATE); /* empty */
+    assert_int_equal(slots_encrypt(cown, want, S, a), CL_OK);
+    assert_int_equal(slots_widen(w, wa, wa), CL_ERR_PARAMS);  /* not of the narrow context */
+    assert_int_equal(slots_narrow(cctx, a, a), CL_ERR_PARAMS); /* not of a wide one */
+    assert_int_equal(slots_widen(w, a, wa), CL_OK);
+    assert_int_equal(slots_narrow(kctx, wa, kv), CL_ERR_PARAMS); /* another narrow context */
+    double m2[2 * S];
+    for (int i = 0; i < 2 * S; i++)
+        m2[i] = i < S;
+    assert_int_equal(slots_mul_plain(w, wa, m2, wa), CL_OK); /* block 1 zeroed: no longer of period S */
+    assert_int_equal(slots_narrow(cctx, wa, a), CL_ERR_INVALID);
+    slots_vec_free(a);
+    slots_vec_free(wa);
+    slots_vec_free(kv);
+    slots_ctx_free(w);
+
+    slots_owner_free(kown);
+    slots_ctx_free(kctx);
+    slots_owner_free(cown);
+    slots_ctx_free(cctx);
+    ckks_eval_keys_free(keys);
+    ckks_secret_key_free(sk);
+    ckks_params_free(params);
+}
+
 static void test_ckks_follows_clear(void **state)
 {
     (void)state;
@@ -242,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_ckks_follows_clear),
         cmocka_unit_test(test_level_drop_keeps_value),
         cmocka_unit_test(test_refresh_needs_owner),
+        cmocka_unit_test(test_wide_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,11 @@ bool ckks_ciphertext_is_seeded(const ckks_ciphertext *ct); /* fresh secret-key e
 /* Override the tracked scale (for callers that know better, e.g. after an
  * exact division); the ciphertext itself is unchanged. */
 cl_status ckks_ciphertext_set_scale(ckks_ciphertext *ct, double scale);
+/* Read the ciphertext with another slot count (a power of two <= N/2). A
+ * plaintext of S slots read with kS slots is its S values repeated k times;
+ * one of kS slots that repeats with period S reads as those S values (what
+ * the other coefficients hold is then noise). The ciphertext is unchanged. */
+cl_status ckks_ciphertext_set_slots(ckks_ciphertext *ct, size_t slots);
 
 /* ------------------------------------------------------------------ encoder */
 

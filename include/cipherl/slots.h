@@ -164,6 +164,25 @@ cl_status slots_vec_serialize(const slots_vec *v, uint8_t *buf, size_t cap, size
  * its level, are CL_ERR_FORMAT. */
 cl_status slots_vec_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, slots_vec *out);
 
+/* Wide vectors: k S slots, where a vector of S slots reads as itself
+ * repeated k times, so that k narrow vectors can share one ciphertext's
+ * operations (HE-Adam on k parameter vectors at once: see rl/he_common.c).
+ * slots_wide_create makes a context of k S slots (k >= 2 a power of two; on
+ * ckks k S <= N/2) on narrow's backend, parameters, keys, level budget, noise
+ * and refresher; it counts into narrow's counters, and its rotation steps
+ * join narrow's census (slots_rotation_steps of narrow lists them, those of
+ * S and above included: a step's Galois key does not depend on the slot
+ * count). narrow must outlive it; a wide context of a wide one is refused. */
+cl_status slots_wide_create(slots_ctx *narrow, size_t k, slots_ctx **out);
+/* out (of wide) = a (of wide's narrow context) read with k S slots: its S
+ * values repeated k times, at a's level. Exact and free (nothing counted). */
+cl_status slots_widen(slots_ctx *wide, const slots_vec *a, slots_vec *out);
+/* out (of narrow) = the first S slots of a (of a wide context of narrow), at
+ * a's level, free. a must repeat with period S: the clear backend without
+ * noise refuses one that does not (CL_ERR_INVALID); on ckks the other
+ * blocks are not looked at, so a non-periodic a gives block 0 plus noise. */
+cl_status slots_narrow(slots_ctx *narrow, const slots_vec *a, slots_vec *out);
+
 /* Clear backend only, for ablations no ciphertext could run (exact Adam's
  * 1/sqrt): out[i] = fn(a[i], user), at a's level, uncounted.
  * CL_ERR_UNSUPPORTED on any other backend. */

@@ -125,3 +125,11 @@ cl_status ckks_ciphertext_set_scale(ckks_ciphertext *ct, double scale)
     ct->scale = scale;
     return CL_OK;
 }
+
+cl_status ckks_ciphertext_set_slots(ckks_ciphertext *ct, size_t slots)
+{
+    if (!ct || slots == 0 || (slots & (slots - 1)) || slots > ct->params->n / 2)
+        return CL_ERR_INVALID;
+    ct->slots = slots;
+    return CL_OK;
+}

@@ -257,7 +257,7 @@ static cl_status k_refresh(slots_ctx *ctx, slots_vec *v)
 static void k_ctx_release(slots_ctx *ctx)
 {
     ckks_state *s = ctx->impl;
-    if (!s)
+    if (!s || ctx->parent) /* a wide context shares its narrow one's state */
         return;
     ckks_evaluator_free(s->ev);
     ckks_encoder_free(s->enc);
@@ -321,7 +321,26 @@ static cl_status k_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, s
     return CL_OK;
 }
 
+/* A wide context shares the narrow one's state: evaluator, keys, encoder,
+ * scales and refresher; only the slot count it encodes with differs. */
+static cl_status k_wide_init(slots_ctx *narrow, slots_ctx *wide)
+{
+    const ckks_state *s = narrow->impl;
+    if (wide->slots > ckks_params_max_slots(s->params))
+        return CL_ERR_INVALID;
+    wide->impl = narrow->impl;
+    return CL_OK;
+}
+
+static cl_status k_relabel(const slots_vec *a, slots_vec *out)
+{
+    cl_status st = ckks_ciphertext_copy(ct_of(out), ct_of(a));
+    return st != CL_OK ? st : ckks_ciphertext_set_slots(ct_of(out), out->ctx->slots);
+}
+
 static const slots_backend ckks_backend = {
+    .wide_init = k_wide_init,
+    .relabel = k_relabel,
     .serialize = k_serialize,
     .deserialize = k_deserialize,
     .wire_bytes = k_wire_bytes,
@@ -424,7 +443,7 @@ cl_status slots_ckks_owner_create(slots_ctx *ctx, const ckks_secret_key *sk, slo
     o->impl = os;
     os->sk = sk;
     cl_status st;
-    os->buf = malloc(ctx->slots * sizeof *os->buf);
+    os->buf = malloc(ckks_params_max_slots(s->params) * sizeof *os->buf); /* wide vectors' refreshes too */
     if (!os->buf)
         st = CL_ERR_NOMEM;
     else if ((st = ckks_encoder_create(s->params, &os->enc)) == CL_OK)
@@ -445,7 +464,8 @@ cl_status slots_ckks_owner_refresh(void *owner, ckks_ciphertext *ct)
     ckks_owner_state *os = o->impl;
     ckks_state *s = o->ctx->impl;
     const int top = o->ctx->top_level;
-    const size_t n = o->ctx->slots;
+    /* the ciphertext's own slot count: a wide context's vectors come here too */
+    const size_t n = ckks_ciphertext_slots(ct);
     cl_status st;
     /* decrypt, then a fresh encryption at the top level; nothing decrypted leaves */
     if ((st = ckks_decrypt(os->sk, ct, os->pt)) != CL_OK || (st = ckks_decode(os->enc, os->pt, os->buf, NULL, n)) != CL_OK ||

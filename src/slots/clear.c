@@ -277,6 +277,41 @@ static cl_status c_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, s
     return CL_OK;
 }
 
+/* A wide context: its own scratch and noise stream, the narrow one's noise level. */
+static cl_status c_wide_init(slots_ctx *narrow, slots_ctx *wide)
+{
+    const clear_state *ns = narrow->impl;
+    clear_state *s = calloc(1, sizeof *s);
+    if (!s || !(s->tmp = malloc(wide->slots * sizeof(double)))) {
+        free(s);
+        return CL_ERR_NOMEM;
+    }
+    s->noise = ns->noise;
+    s->rng = ns->rng ^ 0x6a09e667f3bcc909ULL;
+    wide->impl = s;
+    return CL_OK;
+}
+
+static cl_status c_relabel(const slots_vec *a, slots_vec *out)
+{
+    const size_t na = a->ctx->slots, no = out->ctx->slots;
+    const double *x = data(a);
+    double *y = data(out);
+    if (no >= na) { /* widen: repeat */
+        for (size_t b = 0; b < no; b += na)
+            memmove(y + b, x, na * sizeof *y);
+        return CL_OK;
+    }
+    /* narrow: block 0, which every block must equal when nothing is noisy */
+    const clear_state *s = a->ctx->impl;
+    if (s->noise <= 0)
+        for (size_t i = no; i < na; i++)
+            if (x[i] != x[i % no] && !(isnan(x[i]) && isnan(x[i % no])))
+                return CL_ERR_INVALID;
+    memmove(y, x, no * sizeof *y);
+    return CL_OK;
+}
+
 static void c_ctx_release(slots_ctx *ctx)
 {
     clear_state *s = ctx->impl;
@@ -306,6 +341,8 @@ static const slots_backend clear_backend = {
     .owner_release = NULL,
     .serialize = c_serialize,
     .deserialize = c_deserialize,
+    .wide_init = c_wide_init,
+    .relabel = c_relabel,
 };
 
 cl_status slots_clear_create(const slots_clear_config *cfg, slots_ctx **ctx_out, slots_owner **owner_out)

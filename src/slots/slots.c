@@ -1,5 +1,6 @@
 /* The generic half of the slot machine: argument checks, level rules,
  * counters and the census of rotation steps. Backends compute. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,15 +8,16 @@
 
 size_t slots_count(const slots_ctx *ctx) { return ctx ? ctx->slots : 0; }
 int slots_top_level(const slots_ctx *ctx) { return ctx ? ctx->top_level : -1; }
-const slots_counters *slots_get_counters(const slots_ctx *ctx) { return ctx ? &ctx->counters : NULL; }
+const slots_counters *slots_get_counters(const slots_ctx *ctx) { return ctx ? &slots_root(ctx)->counters : NULL; }
 int slots_level(const slots_vec *v) { return v ? v->level : -1; }
 
 void slots_reset_counters(slots_ctx *ctx)
 {
     if (!ctx)
         return;
-    memset(&ctx->counters, 0, sizeof ctx->counters);
-    ctx->counters.min_level = ctx->top_level;
+    ctx = slots_root(ctx);
+    memset(&slots_root(ctx)->counters, 0, sizeof slots_root(ctx)->counters);
+    slots_root(ctx)->counters.min_level = ctx->top_level;
 }
 
 void slots_ctx_free(slots_ctx *ctx)
@@ -65,8 +67,8 @@ void slots_vec_free(slots_vec *v)
 
 static void note_level(slots_ctx *ctx, int level)
 {
-    if (level < ctx->counters.min_level)
-        ctx->counters.min_level = level;
+    if (level < slots_root(ctx)->counters.min_level)
+        slots_root(ctx)->counters.min_level = level;
 }
 
 /* After a backend call: on success, the result's level and the count. */
@@ -76,8 +78,8 @@ static cl_status finish(slots_ctx *ctx, cl_status st, slots_vec *out, int level,
         return st;
     out->level = level;
     (*counter)++;
-    if (level < ctx->counters.min_level)
-        ctx->counters.min_level = level;
+    if (level < slots_root(ctx)->counters.min_level)
+        slots_root(ctx)->counters.min_level = level;
     return CL_OK;
 }
 
@@ -115,9 +117,9 @@ cl_status slots_encrypt(slots_owner *o, const double *values, size_t n, slots_ve
     cl_status st = o->be->encrypt(o, values, n, out);
     if (st == CL_OK) {
         out->level = o->ctx->top_level;
-        o->ctx->counters.encrypt++;
+        slots_root(o->ctx)->counters.encrypt++;
         if (o->be->wire_bytes)
-            o->ctx->counters.bytes_to_platform += o->be->wire_bytes(out);
+            slots_root(o->ctx)->counters.bytes_to_platform += o->be->wire_bytes(out);
     }
     return st;
 }
@@ -130,9 +132,9 @@ cl_status slots_decrypt(slots_owner *o, const slots_vec *v, double *values, size
         return CL_ERR_PARAMS;
     if (v->level < 0)
         return CL_ERR_STATE;
-    o->ctx->counters.decrypt++;
+    slots_root(o->ctx)->counters.decrypt++;
     if (o->be->wire_bytes)
-        o->ctx->counters.bytes_to_owner += o->be->wire_bytes(v);
+        slots_root(o->ctx)->counters.bytes_to_owner += o->be->wire_bytes(v);
     return o->be->decrypt(o, v, values, n);
 }
 
@@ -152,7 +154,7 @@ static cl_status add_sub(slots_ctx *ctx, const slots_vec *a, const slots_vec *b,
     if (st != CL_OK)
         return st;
     int level = a->level < b->level ? a->level : b->level;
-    return finish(ctx, ctx->be->add(ctx, a, b, sign, level, out), out, level, &ctx->counters.add);
+    return finish(ctx, ctx->be->add(ctx, a, b, sign, level, out), out, level, &slots_root(ctx)->counters.add);
 }
 
 cl_status slots_add(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
@@ -170,7 +172,7 @@ cl_status slots_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
     cl_status st = check1(ctx, a, out);
     if (st != CL_OK)
         return st;
-    return finish(ctx, ctx->be->neg(ctx, a, out), out, a->level, &ctx->counters.add);
+    return finish(ctx, ctx->be->neg(ctx, a, out), out, a->level, &slots_root(ctx)->counters.add);
 }
 
 cl_status slots_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
@@ -180,7 +182,7 @@ cl_status slots_add_plain(slots_ctx *ctx, const slots_vec *a, const double *valu
         return st;
     if (!values)
         return CL_ERR_INVALID;
-    return finish(ctx, ctx->be->add_plain(ctx, a, values, out), out, a->level, &ctx->counters.add);
+    return finish(ctx, ctx->be->add_plain(ctx, a, values, out), out, a->level, &slots_root(ctx)->counters.add);
 }
 
 cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
@@ -188,7 +190,7 @@ cl_status slots_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_ve
     cl_status st = check1(ctx, a, out);
     if (st != CL_OK)
         return st;
-    return finish(ctx, ctx->be->add_const(ctx, a, c, out), out, a->level, &ctx->counters.add);
+    return finish(ctx, ctx->be->add_const(ctx, a, c, out), out, a->level, &slots_root(ctx)->counters.add);
 }
 
 cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slots_vec *out)
@@ -199,7 +201,7 @@ cl_status slots_mul(slots_ctx *ctx, const slots_vec *a, const slots_vec *b, slot
     int level = a->level < b->level ? a->level : b->level;
     if (level < 1)
         return CL_ERR_LEVEL;
-    return finish(ctx, ctx->be->mul(ctx, a, b, level, out), out, level - 1, &ctx->counters.mul);
+    return finish(ctx, ctx->be->mul(ctx, a, b, level, out), out, level - 1, &slots_root(ctx)->counters.mul);
 }
 
 cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
@@ -212,7 +214,7 @@ cl_status slots_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *valu
     int level = a->level;
     if (level < 1)
         return CL_ERR_LEVEL;
-    return finish(ctx, ctx->be->mul_plain(ctx, a, values, out), out, level - 1, &ctx->counters.mul_plain);
+    return finish(ctx, ctx->be->mul_plain(ctx, a, values, out), out, level - 1, &slots_root(ctx)->counters.mul_plain);
 }
 
 cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
@@ -223,7 +225,7 @@ cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_ve
     int level = a->level;
     if (level < 1)
         return CL_ERR_LEVEL;
-    return finish(ctx, ctx->be->mul_const(ctx, a, c, out), out, level - 1, &ctx->counters.mul_const);
+    return finish(ctx, ctx->be->mul_const(ctx, a, c, out), out, level - 1, &slots_root(ctx)->counters.mul_const);
 }
 
 static int cmp_int(const void *x, const void *y)
@@ -232,9 +234,12 @@ static int cmp_int(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-static cl_status record_step(slots_ctx *ctx, int k)
+/* Steps below the root's S (and SLOTS_MAX_STEPS) in its table, the rest (a
+ * large S, or a wide context's steps of S and above) in its sorted list. */
+static cl_status record_step(slots_ctx *c, int k)
 {
-    if (ctx->slots <= SLOTS_MAX_STEPS) {
+    slots_ctx *ctx = slots_root(c);
+    if (ctx->slots <= SLOTS_MAX_STEPS && (size_t)k < ctx->slots) {
         ctx->step_used[k] = true;
         return CL_OK;
     }
@@ -261,7 +266,7 @@ cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out
         return slots_copy(ctx, a, out);
     if ((st = record_step(ctx, (int)s)) != CL_OK)
         return st;
-    return finish(ctx, ctx->be->rotate(ctx, a, (int)s, out), out, a->level, &ctx->counters.rotate);
+    return finish(ctx, ctx->be->rotate(ctx, a, (int)s, out), out, a->level, &slots_root(ctx)->counters.rotate);
 }
 
 cl_status slots_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, slots_vec *out)
@@ -297,8 +302,8 @@ cl_status slots_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *
         return st;
     out->level = level - 1;
     note_level(ctx, level - 1);
-    ctx->counters.mul += n;
-    ctx->counters.add += n - 1;
+    slots_root(ctx)->counters.mul += n;
+    slots_root(ctx)->counters.add += n - 1;
     return CL_OK;
 }
 
@@ -333,7 +338,7 @@ cl_status slots_rotate_many(slots_ctx *ctx, const slots_vec *a, const int *steps
                     return st;
                 for (size_t j = 0; j < m; j++)
                     st_outs[j]->level = a->level;
-                ctx->counters.rotate += m;
+                slots_root(ctx)->counters.rotate += m;
                 m = 0;
             }
             if (i == n)
@@ -360,20 +365,20 @@ size_t slots_rotation_steps(const slots_ctx *ctx, int *steps, size_t cap)
 {
     if (!ctx)
         return 0;
+    ctx = slots_root(ctx);
     size_t count = 0;
-    if (ctx->slots <= SLOTS_MAX_STEPS) {
+    if (ctx->slots <= SLOTS_MAX_STEPS)
         for (size_t k = 1; k < ctx->slots; k++)
             if (ctx->step_used[k]) {
                 if (steps && count < cap)
                     steps[count] = (int)k;
                 count++;
             }
-    } else {
-        for (size_t i = 0; i < ctx->n_extra_steps; i++) {
-            if (steps && count < cap)
-                steps[count] = ctx->extra_steps[i];
-            count++;
-        }
+    /* the list holds only steps above the table's (ascending either way) */
+    for (size_t i = 0; i < ctx->n_extra_steps; i++) {
+        if (steps && count < cap)
+            steps[count] = ctx->extra_steps[i];
+        count++;
     }
     return count;
 }
@@ -426,10 +431,10 @@ cl_status slots_refresh(slots_ctx *ctx, slots_vec *v)
     cl_status st = ctx->be->refresh(ctx, v);
     if (st == CL_OK) {
         v->level = ctx->top_level;
-        ctx->counters.refresh++;
-        ctx->counters.bytes_to_owner += sent;
+        slots_root(ctx)->counters.refresh++;
+        slots_root(ctx)->counters.bytes_to_owner += sent;
         if (ctx->be->wire_bytes)
-            ctx->counters.bytes_to_platform += ctx->be->wire_bytes(v);
+            slots_root(ctx)->counters.bytes_to_platform += ctx->be->wire_bytes(v);
     }
     return st;
 }
@@ -455,4 +460,58 @@ cl_status slots_vec_deserialize(slots_ctx *ctx, const uint8_t *buf, size_t len, 
         return st;
     out->level = level;
     return CL_OK;
+}
+
+/* ------------------------------------------------------------ wide vectors */
+
+cl_status slots_wide_create(slots_ctx *narrow, size_t k, slots_ctx **out)
+{
+    if (!narrow || !out || k < 2 || (k & (k - 1)) || narrow->parent)
+        return CL_ERR_INVALID;
+    if (!narrow->be->wide_init || !narrow->be->relabel)
+        return CL_ERR_UNSUPPORTED;
+    if (narrow->slots > SIZE_MAX / k || narrow->slots * k > ((size_t)1 << 24))
+        return CL_ERR_INVALID;
+    slots_ctx *w = calloc(1, sizeof *w);
+    if (!w)
+        return CL_ERR_NOMEM;
+    w->be = narrow->be;
+    w->slots = narrow->slots * k;
+    w->top_level = narrow->top_level;
+    w->parent = narrow;
+    cl_status st = narrow->be->wide_init(narrow, w);
+    if (st != CL_OK) {
+        free(w);
+        return st;
+    }
+    *out = w;
+    return CL_OK;
+}
+
+cl_status slots_widen(slots_ctx *wide, const slots_vec *a, slots_vec *out)
+{
+    if (!wide || !a || !out)
+        return CL_ERR_INVALID;
+    if (!wide->parent || a->ctx != wide->parent || out->ctx != wide)
+        return CL_ERR_PARAMS;
+    if (a->level < 0)
+        return CL_ERR_STATE;
+    cl_status st = wide->be->relabel(a, out);
+    if (st == CL_OK)
+        out->level = a->level;
+    return st;
+}
+
+cl_status slots_narrow(slots_ctx *narrow, const slots_vec *a, slots_vec *out)
+{
+    if (!narrow || !a || !out)
+        return CL_ERR_INVALID;
+    if (a->ctx->parent != narrow || out->ctx != narrow)
+        return CL_ERR_PARAMS;
+    if (a->level < 0)
+        return CL_ERR_STATE;
+    cl_status st = narrow->be->relabel(a, out);
+    if (st == CL_OK)
+        out->level = a->level;
+    return st;
 }

@@ -39,6 +39,13 @@ typedef struct slots_backend {
     uint64_t (*wire_bytes)(const slots_vec *v);
     /* v's wire form (slots_vec_serialize; v is not empty) */
     cl_status (*serialize)(const slots_vec *v, uint8_t *buf, size_t cap, size_t *len);
+    /* Wide contexts (slots_wide_create): set up wide->impl for narrow's
+     * backend state (wide->slots, top_level and parent already set); free
+     * with ctx_release as any context. relabel writes a's values into out
+     * read at out's context width (widen: repeat; narrow: block 0, checked
+     * as the backend can). */
+    cl_status (*wide_init)(slots_ctx *narrow, slots_ctx *wide);
+    cl_status (*relabel)(const slots_vec *a, slots_vec *out);
     /* Checks the whole wire form (level within [0, top] included) before
      * touching out; on success writes out's contents and its level to *level
      * (the generic layer sets out->level). */
@@ -56,7 +63,14 @@ struct slots_ctx {
     int *extra_steps;                /* otherwise: a sorted list */
     size_t n_extra_steps;
     void *impl;                      /* backend state */
+    slots_ctx *parent;               /* a wide context's narrow one (NULL: none) */
 };
+
+/* The context whose counters and census a context shares: its narrow one. */
+static inline slots_ctx *slots_root(const slots_ctx *ctx)
+{
+    return ctx->parent ? ctx->parent : (slots_ctx *)ctx;
+}
 
 struct slots_vec {
     slots_ctx *ctx;
