@@ -247,10 +247,12 @@ static he_dqn_hparams fidelity_hparams(void)
     return hp;
 }
 
-static void test_ckks_follows_clear(void **state)
+/* pack > 1: HE-Adam packed (adam_pack), which the clear backend runs bit for
+ * bit as the unpacked optimizer, at other refresh points */
+static void ckks_follows_clear(int pack)
 {
-    (void)state;
     he_dqn_hparams hp = fidelity_hparams();
+    hp.adam_pack = pack;
     size_t S;
     assert_int_equal(he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
     ckks_params *params;
@@ -319,6 +321,33 @@ static void test_ckks_follows_clear(void **state)
      * the backends like the level-drop scale error, which made it 3.6e-6. */
     assert_true(err < 1e-6);
 
+    if (pack > 1) {
+        /* the unpacked optimizer in clear: the same weights, more products */
+        he_dqn_hparams hp1 = hp;
+        hp1.adam_pack = 1;
+        slots_ctx *c1;
+        slots_owner *o1;
+        assert_int_equal(slots_clear_create(&cfg, &c1, &o1), CL_OK);
+        he_dqn *ag1;
+        assert_int_equal(he_dqn_create("CartPole-v1", &hp1, c1, o1, 11, &ag1), CL_OK);
+        assert_int_equal(he_dqn_learn(ag1, FID_STEPS, NULL, NULL), CL_OK);
+        assert_memory_equal(he_dqn_actions(ag1), he_dqn_actions(cag), FID_STEPS * sizeof(int));
+        for (int t = 0; t < 2; t++) {
+            plain_net a, b;
+            read_net(cag, &a, false, t);
+            read_net(ag1, &b, false, t);
+            assert_true(net_diff(&a, &b) == 0.0);
+        }
+        print_message("# packed by %d: %llu products and %llu refreshes per run, unpacked %llu and %llu\n", pack,
+                      (unsigned long long)cs->train.mul, (unsigned long long)cs->train.refresh,
+                      (unsigned long long)he_dqn_get_stats(ag1)->train.mul,
+                      (unsigned long long)he_dqn_get_stats(ag1)->train.refresh);
+        assert_true(he_dqn_get_stats(ag1)->train.mul > cs->train.mul);
+        he_dqn_free(ag1);
+        slots_owner_free(o1);
+        slots_ctx_free(c1);
+    }
+
     he_dqn_free(kag);
     slots_owner_free(kown);
     slots_ctx_free(kctx);
@@ -329,6 +358,19 @@ static void test_ckks_follows_clear(void **state)
     slots_owner_free(cown);
     slots_ctx_free(cctx);
     ckks_params_free(params);
+}
+
+static void test_ckks_follows_clear(void **state)
+{
+    (void)state;
+    ckks_follows_clear(1);
+}
+
+/* at test-n12 two S-slot vectors fill the N/2 slots */
+static void test_ckks_follows_clear_packed(void **state)
+{
+    (void)state;
+    ckks_follows_clear(2);
 }
 
 /* ------------------------------------------------ 3. learning in clear */
@@ -551,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_normalize_obs_export),
         cmocka_unit_test(test_gradients_match_plain),
         cmocka_unit_test(test_ckks_follows_clear),
+        cmocka_unit_test(test_ckks_follows_clear_packed),
         cmocka_unit_test(test_learns_cartpole_clear),
     };
     const char *filter = getenv("HE_DQN_TEST");

@@ -99,6 +99,8 @@ size_t slots_rotation_steps(const slots_ctx *ctx, int *steps, size_t cap);
 cl_status slots_vec_create(slots_ctx *ctx, slots_vec **out);
 void slots_vec_free(slots_vec *v);
 int slots_level(const slots_vec *v);
+/* The context v belongs to (a wide one for a wide vector). */
+slots_ctx *slots_vec_context(const slots_vec *v);
 
 /* ---- owner side ---- */
 /* Encrypt n <= S values (the rest zero) at the top level. */
@@ -125,6 +127,13 @@ cl_status slots_mul_const(slots_ctx *ctx, const slots_vec *a, double c, slots_ve
  * product of a packed dense layer costs about one product. out may alias
  * neither a[i] nor b[i] when n > 1. */
 cl_status slots_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, slots_vec *out);
+/* out = a[0] (.) values[0] + ... + a[n-1] (.) values[n-1] (n >= 1, each
+ * values[i] S public plaintext values): the value, level and counts of n
+ * slots_mul_plain and n - 1 slots_add in that order (one level, from the
+ * lowest operand's). On the ckks backend the products are summed before one
+ * rescale. out may alias no a[i] when n > 1. */
+cl_status slots_dot_plain(slots_ctx *ctx, const slots_vec *const *a, const double *const *values, size_t n,
+                          slots_vec *out);
 /* Left rotation by k (negative: right): out[i] = a[(i + k) mod S]. */
 cl_status slots_rotate(slots_ctx *ctx, const slots_vec *a, int k, slots_vec *out);
 /* outs[i] = slots_rotate(a, steps[i]) for i < n, counted as those; on the

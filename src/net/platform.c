@@ -438,7 +438,7 @@ static cl_status session_load(net_platform *p, int64_t tenant, const char *key, 
             if (!v)
                 continue;
             if ((st = net_store_get(p->store, tenant, set_names[set], (int64_t)i, &blob, &len)) == CL_OK && blob)
-                st = slots_vec_deserialize(s->ctx, blob, len, v);
+                st = slots_vec_deserialize(slots_vec_context(v), blob, len, v); /* wide: HE-Adam packed */
             free(blob);
             if (st != CL_OK)
                 fail(err, errlen, st, "stored vector %s[%zu] does not load", set_names[set], i);

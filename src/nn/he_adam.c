@@ -104,17 +104,19 @@ cl_status nn_he_adam_init_slots(const nn_he_adam_config *cfg, slots_ctx *ctx, sl
     return st;
 }
 
-cl_status nn_he_adam_step_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *theta,
-                                slots_vec *m, slots_vec *r, const slots_vec *g)
+cl_status nn_he_adam_delta_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *m, slots_vec *r,
+                                 const slots_vec *g, slots_vec *delta)
 {
     cl_status st = nn_he_adam_check(cfg);
     if (st != CL_OK)
         return st;
-    if (!ctx || !theta || !m || !r || !g || t < 1)
+    if (!ctx || !m || !r || !g || !delta || t < 1)
+        return CL_ERR_INVALID;
+    if (delta == m || delta == r || delta == g)
         return CL_ERR_INVALID;
     const coeffs k = coeffs_of(cfg);
     const double alpha_t = cfg->alpha / (1.0 - pow(cfg->beta1, (double)t));
-    enum { S_, Z, DR, P, T1, NTMP };
+    enum { S_, Z, DR, P, NTMP };
     slots_vec *v[NTMP] = {0};
     for (int i = 0; i < NTMP && st == CL_OK; i++)
         st = slots_vec_create(ctx, &v[i]);
@@ -138,18 +140,31 @@ cl_status nn_he_adam_step_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, lo
     if (st == CL_OK)
         st = slots_mul(ctx, r, v[P], r);                  /* r <- r p           L-5 */
     if (st == CL_OK)
-        st = slots_mul_const(ctx, m, cfg->beta1, v[T1]);  /* beta1 m            L-1 */
+        st = slots_mul_const(ctx, m, cfg->beta1, delta);  /* beta1 m            L-1 */
     if (st == CL_OK)
         st = slots_mul_const(ctx, g, 1.0 - cfg->beta1, v[S_]); /* (1-beta1) g   L-1 */
     if (st == CL_OK)
-        st = slots_add(ctx, v[T1], v[S_], m);             /* m                  L-1 */
+        st = slots_add(ctx, delta, v[S_], m);             /* m                  L-1 */
     if (st == CL_OK)
-        st = slots_mul_const(ctx, m, alpha_t, v[T1]);     /* alpha_t m          L-2 */
+        st = slots_mul_const(ctx, m, alpha_t, delta);     /* alpha_t m          L-2 */
     if (st == CL_OK)
-        st = slots_mul(ctx, v[T1], r, v[T1]);             /* alpha_t m r        L-6 */
-    if (st == CL_OK)
-        st = slots_sub(ctx, theta, v[T1], theta);         /* theta              L-6 */
+        st = slots_mul(ctx, delta, r, delta);             /* alpha_t m r        L-6 */
     for (int i = 0; i < NTMP; i++)
         slots_vec_free(v[i]);
+    return st;
+}
+
+cl_status nn_he_adam_step_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *theta,
+                                slots_vec *m, slots_vec *r, const slots_vec *g)
+{
+    if (!ctx || !theta)
+        return CL_ERR_INVALID;
+    slots_vec *delta;
+    cl_status st = slots_vec_create(ctx, &delta);
+    if (st != CL_OK)
+        return st;
+    if ((st = nn_he_adam_delta_slots(ctx, cfg, t, m, r, g, delta)) == CL_OK)
+        st = slots_sub(ctx, theta, delta, theta);         /* theta              L-6 */
+    slots_vec_free(delta);
     return st;
 }

@@ -158,6 +158,12 @@ cl_status nn_he_adam_init_slots(const nn_he_adam_config *cfg, slots_ctx *ctx, sl
                                 slots_vec *r);
 cl_status nn_he_adam_step_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *theta,
                                 slots_vec *m, slots_vec *r, const slots_vec *g);
+/* The same step without its last subtraction: m and r updated, and delta =
+ * alpha_t m r, the amount step_slots takes off theta (same levels; delta may
+ * alias none of m, r, g). For callers that pack several parameter vectors
+ * into one (rl_he_pack) and unpack the step. */
+cl_status nn_he_adam_delta_slots(slots_ctx *ctx, const nn_he_adam_config *cfg, long t, slots_vec *m, slots_vec *r,
+                                 const slots_vec *g, slots_vec *delta);
 int nn_he_adam_depth(void);
 
 #endif

@@ -300,6 +300,130 @@ cl_status rl_he_optimizer_step(slots_ctx *ctx, rl_he_optimizer opt, const nn_he_
     return CL_ERR_INVALID;
 }
 
+/* ------------------------------------------------------------ packed HE-Adam */
+
+void rl_he_pack_free(rl_he_pack *p)
+{
+    if (!p)
+        return;
+    rl_he_vecs_free(p->m, p->groups);
+    rl_he_vecs_free(p->r, p->groups);
+    rl_he_vecs_free(p->rot, p->k ? p->k - 1 : 0);
+    rl_he_vecs_free(p->wv, p->k);
+    slots_vec_free(p->acc);
+    slots_vec_free(p->delta);
+    slots_vec_free(p->one);
+    free(p->masks);
+    slots_ctx_free(p->wide);
+    free(p);
+}
+
+cl_status rl_he_pack_create(slots_ctx *narrow, size_t k, size_t n, rl_he_pack **out)
+{
+    if (!narrow || !out || n == 0 || k < 2 || !rl_he_pow2(k) || k > 64)
+        return CL_ERR_INVALID;
+    *out = NULL;
+    rl_he_pack *p = calloc(1, sizeof *p);
+    if (!p)
+        return CL_ERR_NOMEM;
+    p->narrow = narrow;
+    p->k = k;
+    p->S = slots_count(narrow);
+    p->n = n;
+    p->groups = (n + k - 1) / k;
+    cl_status st = slots_wide_create(narrow, k, &p->wide);
+    if (st == CL_OK && !(p->masks = malloc(k * k * p->S * sizeof *p->masks)))
+        st = CL_ERR_NOMEM;
+    if (st == CL_OK) {
+        for (size_t b = 0; b < k; b++)
+            for (size_t i = 0; i < k * p->S; i++)
+                p->masks[b * k * p->S + i] = i / p->S == b ? 1.0 : 0.0;
+        if ((st = rl_he_vecs_create(p->wide, &p->m, p->groups)) == CL_OK &&
+            (st = rl_he_vecs_create(p->wide, &p->r, p->groups)) == CL_OK)
+            st = rl_he_vecs_create(p->wide, &p->rot, k - 1);
+        if (st == CL_OK)
+            st = rl_he_vecs_create(p->wide, &p->wv, k);
+    }
+    slots_vec **one[] = {&p->acc, &p->delta};
+    for (size_t i = 0; i < sizeof one / sizeof one[0] && st == CL_OK; i++)
+        st = slots_vec_create(p->wide, one[i]);
+    if (st == CL_OK)
+        st = slots_vec_create(narrow, &p->one);
+    if (st != CL_OK) {
+        rl_he_pack_free(p);
+        return st;
+    }
+    *out = p;
+    return CL_OK;
+}
+
+/* out = sum_b mask_b (.) widen(v[w k + b]) over the group's vectors (one
+ * plaintext inner product: one rescale on ckks) */
+static cl_status pack_group(rl_he_pack *p, slots_vec *const *v, size_t w, slots_vec *out)
+{
+    const slots_vec *in[64];
+    const double *mk[64];
+    size_t nb = 0;
+    cl_status st = CL_OK;
+    for (size_t b = 0; b < p->k && w * p->k + b < p->n && st == CL_OK; b++, nb++) {
+        slots_vec *x = v[w * p->k + b];
+        if ((st = rl_he_ensure_level(p->narrow, x, 1)) == CL_OK)
+            st = slots_widen(p->wide, x, p->wv[b]);
+        in[b] = p->wv[b];
+        mk[b] = p->masks + b * p->k * p->S;
+    }
+    return st != CL_OK ? st : slots_dot_plain(p->wide, in, mk, nb, out);
+}
+
+cl_status rl_he_pack_state(rl_he_pack *p, slots_vec *const *m, slots_vec *const *r)
+{
+    if (!p || !m || !r)
+        return CL_ERR_INVALID;
+    cl_status st = CL_OK;
+    for (size_t w = 0; w < p->groups && st == CL_OK; w++)
+        if ((st = pack_group(p, m, w, p->m[w])) == CL_OK)
+            st = pack_group(p, r, w, p->r[w]);
+    return st;
+}
+
+cl_status rl_he_pack_step(rl_he_pack *p, const nn_he_adam_config *cfg, long t, slots_vec *const *theta,
+                          slots_vec *const *g)
+{
+    if (!p || !cfg || !theta || !g)
+        return CL_ERR_INVALID;
+    const int ad = nn_he_adam_depth();
+    const size_t k = p->k, S = p->S, kS = k * p->S;
+    int steps[64];
+    for (size_t d = 1; d < k; d++)
+        steps[d - 1] = (int)(d * S);
+    cl_status st = CL_OK;
+    for (size_t w = 0; w < p->groups && st == CL_OK; w++) {
+        /* the group's gradients in one vector, HE-Adam's step on it */
+        if ((st = pack_group(p, g, w, p->acc)) != CL_OK || (st = rl_he_ensure_level(p->wide, p->acc, ad)) != CL_OK ||
+            (st = rl_he_ensure_level(p->wide, p->r[w], ad)) != CL_OK ||
+            (st = rl_he_ensure_level(p->wide, p->m[w], 3)) != CL_OK ||
+            (st = nn_he_adam_delta_slots(p->wide, cfg, t, p->m[w], p->r[w], p->acc, p->delta)) != CL_OK ||
+            (st = rl_he_ensure_level(p->wide, p->delta, 1)) != CL_OK ||
+            (st = slots_rotate_many(p->wide, p->delta, steps, k - 1, p->rot)) != CL_OK)
+            break;
+        /* vector b of the group: block b of delta in every block (block j
+         * of delta rotated by ((b - j) mod k) S is block b) */
+        for (size_t b = 0; b < k && w * k + b < p->n && st == CL_OK; b++) {
+            const slots_vec *src[64];
+            const double *mk[64];
+            for (size_t j = 0; j < k; j++) {
+                const size_t d = (b + k - j) % k;
+                src[j] = d ? p->rot[d - 1] : p->delta;
+                mk[j] = p->masks + j * kS;
+            }
+            if ((st = slots_dot_plain(p->wide, src, mk, k, p->acc)) == CL_OK &&
+                (st = slots_narrow(p->narrow, p->acc, p->one)) == CL_OK)
+                st = slots_sub(p->narrow, theta[w * k + b], p->one, theta[w * k + b]);
+        }
+    }
+    return st;
+}
+
 cl_status rl_he_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {

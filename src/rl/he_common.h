@@ -59,6 +59,37 @@ cl_status rl_he_optimizer_step(slots_ctx *ctx, rl_he_optimizer opt, const nn_he_
                                slots_vec *theta, slots_vec *m, slots_vec *r, slots_vec *g, slots_vec *t0,
                                slots_vec *t1);
 
+/* HE-Adam on n narrow parameter vectors packed k to a wide vector
+ * (hyperparameter adam_pack; docs/he-adam.md, "Packing"). Group w holds
+ * vectors w k + b in block b (b < k) of k S slots: G = sum_b mask_b (.)
+ * widen(g_{wk+b}) (one plaintext product: one level), HE-Adam's m and r are
+ * kept packed, its step delta = alpha_t m r is computed once per group, and
+ * each vector's share comes back S-periodic by the k - 1 rotations of delta by
+ * multiples of S (hoisted) and k block masks: delta_i = narrow(sum_j mask_j (.)
+ * rot(delta, ((b - j) mod k) S)) (one level). Masks by 0 and 1, additions of
+ * zeros and rotations are exact in doubles, so on the clear backend without
+ * noise theta, m and r follow the unpacked optimizer bit for bit; only the
+ * levels, and so the refreshes, differ. */
+typedef struct rl_he_pack {
+    slots_ctx *narrow, *wide;
+    size_t k, S, n, groups;
+    double *masks;        /* k block masks of k S slots */
+    slots_vec **m, **r;   /* the packed state: groups wide vectors each */
+    slots_vec *acc, *delta, *one;
+    slots_vec **rot;      /* k - 1: delta rotated by S, 2S, ... */
+    slots_vec **wv;       /* k: a group's inputs, widened */
+} rl_he_pack;
+/* A packing of n vectors of narrow, k >= 2 a power of two; CL_ERR_INVALID
+ * when k S exceeds what narrow's backend holds (on ckks N/2). */
+cl_status rl_he_pack_create(slots_ctx *narrow, size_t k, size_t n, rl_he_pack **out);
+void rl_he_pack_free(rl_he_pack *p);
+/* The packed state from n narrow m and r (the owner's initial state). */
+cl_status rl_he_pack_state(rl_he_pack *p, slots_vec *const *m, slots_vec *const *r);
+/* One HE-Adam step on theta[0..n) with gradients g[0..n), refreshing what has
+ * too few levels. */
+cl_status rl_he_pack_step(rl_he_pack *p, const nn_he_adam_config *cfg, long t, slots_vec *const *theta,
+                          slots_vec *const *g);
+
 /* The platform's replay of encrypted transitions, chunked (docs/he-dqn.md,
  * "Replay"). With batch B and blocks of blk slots, transition i (ring
  * position) lives in block i mod B of chunk i / B: one slot vector per kind

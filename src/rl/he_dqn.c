@@ -78,6 +78,8 @@ struct he_dqn_pf {
     slots_counters phase_start;
     double phase_t0;
     double *mask;
+    rl_he_pack *pack;          /* adam_pack > 1: HE-Adam packed; then m and r serve only the owner's initial state */
+    slots_vec **pth, **pg;     /* the trained vectors and their gradients, layer by layer (NLAYERS T) */
 };
 
 /* The owner: environment, exploration, encryption and decryption. It reaches
@@ -141,6 +143,7 @@ void he_dqn_hparams_default(he_dqn_hparams *hp)
     hp->adam_delta = 0.1;
     hp->adam_prior = 0.1;
     hp->optimizer = RL_HE_OPT_HE_ADAM;
+    hp->adam_pack = 1;
     hp->reward_scale = 1.0;
     hp->normalize_obs = 0;
 }
@@ -230,6 +233,7 @@ static const rl_he_field hfields[] = {
     {"adam_delta", RL_HE_REAL, HOFF(adam_delta), 0, 1e6, 0, NULL, 0},
     {"adam_prior", RL_HE_REAL, HOFF(adam_prior), 0, 1e6, 1, NULL, 0},
     {"optimizer", RL_HE_ENUM, HOFF(optimizer), 0, 0, 0, rl_he_optimizer_names, 3},
+    {"adam_pack", RL_HE_INT32, HOFF(adam_pack), 1, 64, 0, NULL, 0},
     {"reward_scale", RL_HE_REAL, HOFF(reward_scale), 0, 1e6, 1, NULL, 0},
     {"normalize_obs", RL_HE_INT32, HOFF(normalize_obs), 0, 1, 0, NULL, 0},
 };
@@ -267,6 +271,10 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
         return rl_he_fail(err, errlen, "learning_rate_decay must be in [0, 1)");
     if ((unsigned)hp->optimizer > RL_HE_OPT_ADAM)
         return rl_he_fail(err, errlen, "unknown optimizer");
+    if (hp->adam_pack < 1 || !rl_he_pow2((size_t)hp->adam_pack))
+        return rl_he_fail(err, errlen, "adam_pack %d is not a power of two", hp->adam_pack);
+    if (hp->adam_pack > 1 && hp->optimizer != RL_HE_OPT_HE_ADAM)
+        return rl_he_fail(err, errlen, "adam_pack packs HE-Adam (optimizer=he_adam) only");
     nn_he_adam_config c = {.alpha = hp->learning_rate, .beta1 = hp->adam_beta1, .beta2 = hp->adam_beta2,
                            .delta = hp->adam_delta, .prior = hp->adam_prior};
     if (nn_he_adam_check(&c) != CL_OK)
@@ -475,6 +483,18 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
 
     if ((st = rl_he_replay_init(&ag->rb, ctx, ag->B, 2 * D, hp->buffer_size, REPLAY_LEVEL)) != CL_OK)
         goto fail;
+    if (!(ag->pth = calloc(NLAYERS * ag->T, sizeof *ag->pth)) || !(ag->pg = calloc(NLAYERS * ag->T, sizeof *ag->pg))) {
+        st = CL_ERR_NOMEM;
+        goto fail;
+    }
+    for (int l = 0; l < NLAYERS; l++)
+        for (size_t k = 0; k < ag->T; k++) { /* diagonal k, then (k = D) the bias */
+            ag->pth[l * ag->T + k] = ag->w[l][k < D ? k : 2 * D];
+            ag->pg[l * ag->T + k] = ag->g[l][k];
+        }
+    if (hp->adam_pack > 1 &&
+        (st = rl_he_pack_create(ctx, (size_t)hp->adam_pack, NLAYERS * ag->T, &ag->pack)) != CL_OK)
+        goto fail;
     *out = ag;
     return CL_OK;
 fail:
@@ -501,6 +521,9 @@ void he_dqn_pf_free(he_dqn_pf *ag)
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         slots_vec_free(one[i]);
     rl_he_replay_free(&ag->rb);
+    rl_he_pack_free(ag->pack);
+    free(ag->pth);
+    free(ag->pg);
     free(ag->mask);
     free(ag);
 }
@@ -530,7 +553,22 @@ cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
     for (size_t i = 0; i < n; i++)
         if (slots_level(he_dqn_pf_init_vec(ag, i)) < 0)
             return CL_ERR_STATE;
-    cl_status st = he_dqn_pf_update_target(ag);
+    cl_status st = CL_OK;
+    if (ag->pack) { /* the owner's initial m and r, packed */
+        slots_vec **m = malloc(2 * NLAYERS * ag->T * sizeof *m), **r = m ? m + NLAYERS * ag->T : NULL;
+        if (!m)
+            return CL_ERR_NOMEM;
+        for (int l = 0; l < NLAYERS; l++)
+            for (size_t k = 0; k < ag->T; k++) {
+                m[l * ag->T + k] = ag->m[l][k];
+                r[l * ag->T + k] = ag->r[l][k];
+            }
+        st = rl_he_pack_state(ag->pack, m, r);
+        free(m);
+        if (st != CL_OK)
+            return st;
+    }
+    st = he_dqn_pf_update_target(ag);
     memset(&ag->stats.target, 0, sizeof ag->stats.target);
     if (st == CL_OK)
         ag->initialized = true;
@@ -697,11 +735,16 @@ static cl_status train_step(he_dqn_pf *ag)
     phase_mark(ag, HE_DQN_PHASE_OPTIMIZER);
     const long t = (long)ag->stats.train_steps + 1;
     ag->adam.alpha = scheduled_lr(ag); /* a public constant per step */
-    for (int l = 0; l < NLAYERS; l++)
-        for (size_t k = 0; k < ag->T; k++) /* diagonal k, then (k = D) the bias */
-            if ((st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][k < D ? k : 2 * D], ag->m[l][k],
-                                           ag->r[l][k], ag->g[l][k], ag->t0, ag->t1)) != CL_OK)
-                return st;
+    if (ag->pack) {
+        if ((st = rl_he_pack_step(ag->pack, &ag->adam, t, ag->pth, ag->pg)) != CL_OK)
+            return st;
+    } else {
+        for (int l = 0; l < NLAYERS; l++)
+            for (size_t k = 0; k < ag->T; k++) /* diagonal k, then (k = D) the bias */
+                if ((st = rl_he_optimizer_step(ctx, ag->hp.optimizer, &ag->adam, t, ag->w[l][k < D ? k : 2 * D],
+                                               ag->m[l][k], ag->r[l][k], ag->g[l][k], ag->t0, ag->t1)) != CL_OK)
+                    return st;
+    }
     for (int l = 1; l < NLAYERS; l++) {
         for (size_t k = 1; k < D && st == CL_OK; k++)
             st = ensure_level(ag, ag->w[l][k], 1);
@@ -826,6 +869,8 @@ size_t he_dqn_pf_set_size(const he_dqn_pf *ag, he_dqn_set set)
         return NLAYERS * ag->P;
     case HE_DQN_SET_M:
     case HE_DQN_SET_R:
+        if (ag->pack)
+            return ag->pack->groups; /* wide vectors */
         return rl_he_optimizer_has_state(ag->hp.optimizer) ? NLAYERS * ag->T : 0;
     case HE_DQN_SET_RS:
     case HE_DQN_SET_RN:
@@ -845,8 +890,8 @@ slots_vec *he_dqn_pf_set_vec(he_dqn_pf *ag, he_dqn_set set, size_t i)
     const size_t l = i / ag->P, p = i % ag->P, lt = i / ag->T, t = i % ag->T;
     switch (set) {
     case HE_DQN_SET_W: return ag->w[l][p];
-    case HE_DQN_SET_M: return ag->m[lt][t];
-    case HE_DQN_SET_R: return ag->r[lt][t];
+    case HE_DQN_SET_M: return ag->pack ? ag->pack->m[i] : ag->m[lt][t];
+    case HE_DQN_SET_R: return ag->pack ? ag->pack->r[i] : ag->r[lt][t];
     case HE_DQN_SET_TW: return ag->tw[l][p]; /* NULL for the transposed diagonals */
     case HE_DQN_SET_RS: return ag->rb.set[RL_HE_REPLAY_S][i];
     case HE_DQN_SET_RN: return ag->rb.set[RL_HE_REPLAY_NEXT][i];

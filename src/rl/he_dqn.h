@@ -46,6 +46,8 @@ typedef struct he_dqn_hparams {
     double adam_delta;              /* HE-Adam's variance floor */
     double adam_prior;              /* HE-Adam's prior second moment */
     rl_he_optimizer optimizer;     /* he_adam (default), sgd, or adam (exact; clear only) */
+    int adam_pack;                  /* HE-Adam on this many parameter vectors per ciphertext (1: one each;
+                                       a power of two, adam_pack x S <= N/2 on ckks; rl_he_pack) */
     double reward_scale;            /* the owner multiplies rewards by this before encrypting them: keeps
                                        Q-values inside the polynomials' intervals (returns are reported unscaled) */
     int normalize_obs;              /* 1: the owner divides each observation by its bound max(|low|, |high|)

@@ -40,6 +40,17 @@ typedef struct ckks_state {
     double scale[64];               /* s_l */
     slots_refresh_fn refresh;
     void *refresh_user;
+    /* Encoded plaintext values, reused while the same values come back at the
+     * same level and slot count (masks: the replay's, HE-Adam's packing);
+     * looked up by content, so a caller may change its buffer freely. */
+    struct pt_entry {
+        ckks_plaintext *pt;
+        double *values;
+        size_t slots;
+        int level;
+        uint64_t used;
+    } cache[16];
+    uint64_t clock;
 } ckks_state;
 
 typedef struct ckks_owner_state {
@@ -69,11 +80,47 @@ static void k_vec_release(slots_vec *v)
     ckks_ciphertext_free(ct_of(v));
 }
 
-/* Encode S values at level l and scale s_l. */
-static cl_status encode_at(slots_ctx *ctx, const double *values, size_t n, int level)
+enum { PT_CACHE = sizeof(((ckks_state *)0)->cache) / sizeof(((ckks_state *)0)->cache[0]) };
+
+/* The context's S values encoded at `level` (scale s_level), from the cache
+ * when they were encoded there before; else encoded into the least recently
+ * used entry. */
+static cl_status encode_cached(slots_ctx *ctx, const double *values, int level, const ckks_plaintext **out)
 {
     ckks_state *s = ctx->impl;
-    return ckks_encode(s->enc, values, n, ctx->slots, level, s->scale[level], s->pt);
+    const size_t n = ctx->slots;
+    size_t victim = 0;
+    for (size_t i = 0; i < PT_CACHE; i++) {
+        struct pt_entry *e = &s->cache[i];
+        if (e->pt && e->slots == n && e->level == level && !memcmp(e->values, values, n * sizeof *values)) {
+            e->used = ++s->clock;
+            *out = e->pt;
+            return CL_OK;
+        }
+        if (!s->cache[i].pt || s->cache[i].used < s->cache[victim].used)
+            victim = i;
+        if (!s->cache[victim].pt)
+            break;
+    }
+    struct pt_entry *e = &s->cache[victim];
+    cl_status st;
+    if (!e->pt && (st = ckks_plaintext_create(s->params, &e->pt)) != CL_OK)
+        return st;
+    if (e->slots != n || !e->values) {
+        double *v = realloc(e->values, n * sizeof *v);
+        if (!v)
+            return CL_ERR_NOMEM;
+        e->values = v;
+        e->slots = n;
+    }
+    e->level = -1; /* not valid until encoded */
+    if ((st = ckks_encode(s->enc, values, n, n, level, s->scale[level], e->pt)) != CL_OK)
+        return st;
+    memcpy(e->values, values, n * sizeof *values);
+    e->level = level;
+    e->used = ++s->clock;
+    *out = e->pt;
+    return CL_OK;
 }
 
 /* a (at a level >= level) as a ciphertext at `level` with scale s_level: a itself
@@ -150,8 +197,9 @@ static cl_status k_neg(slots_ctx *ctx, const slots_vec *a, slots_vec *out)
 static cl_status k_add_plain(slots_ctx *ctx, const slots_vec *a, const double *values, slots_vec *out)
 {
     ckks_state *s = ctx->impl;
-    cl_status st = encode_at(ctx, values, ctx->slots, a->level);
-    return st != CL_OK ? st : ckks_add_plain(s->ev, ct_of(a), s->pt, ct_of(out));
+    const ckks_plaintext *pt;
+    cl_status st = encode_cached(ctx, values, a->level, &pt);
+    return st != CL_OK ? st : ckks_add_plain(s->ev, ct_of(a), pt, ct_of(out));
 }
 
 static cl_status k_add_const(slots_ctx *ctx, const slots_vec *a, double c, slots_vec *out)
@@ -200,10 +248,33 @@ static cl_status k_mul_plain(slots_ctx *ctx, const slots_vec *a, const double *v
 {
     ckks_state *s = ctx->impl;
     const int level = a->level;
+    const ckks_plaintext *pt;
     cl_status st;
-    if ((st = encode_at(ctx, values, ctx->slots, level)) != CL_OK ||
-        (st = ckks_mul_plain(s->ev, ct_of(a), s->pt, ct_of(out))) != CL_OK ||
+    if ((st = encode_cached(ctx, values, level, &pt)) != CL_OK ||
+        (st = ckks_mul_plain(s->ev, ct_of(a), pt, ct_of(out))) != CL_OK ||
         (st = ckks_rescale(s->ev, ct_of(out), ct_of(out))) != CL_OK)
+        return st;
+    return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
+}
+
+/* sum_i a[i] (.) values[i]: the products summed at scale s_l^2, one rescale */
+static cl_status k_dot_plain(slots_ctx *ctx, const slots_vec *const *a, const double *const *values, size_t n,
+                             int level, slots_vec *out)
+{
+    ckks_state *s = ctx->impl;
+    cl_status st = CL_OK;
+    for (size_t i = 0; i < n && st == CL_OK; i++) {
+        const ckks_ciphertext *x;
+        const ckks_plaintext *pt;
+        if ((st = at_level(ctx, ct_of(a[i]), level, s->tmp_a, &x)) != CL_OK ||
+            (st = encode_cached(ctx, values[i], level, &pt)) != CL_OK)
+            break;
+        if (i == 0)
+            st = ckks_mul_plain(s->ev, x, pt, ct_of(out));
+        else if ((st = ckks_mul_plain(s->ev, x, pt, s->prod)) == CL_OK)
+            st = ckks_add(s->ev, ct_of(out), s->prod, ct_of(out));
+    }
+    if (st != CL_OK || (st = ckks_rescale(s->ev, ct_of(out), ct_of(out))) != CL_OK)
         return st;
     return ckks_ciphertext_set_scale(ct_of(out), s->scale[level - 1]);
 }
@@ -266,6 +337,10 @@ static void k_ctx_release(slots_ctx *ctx)
     ckks_ciphertext_free(s->tmp_b);
     ckks_ciphertext_free(s->acc);
     ckks_ciphertext_free(s->prod);
+    for (size_t i = 0; i < PT_CACHE; i++) {
+        ckks_plaintext_free(s->cache[i].pt);
+        free(s->cache[i].values);
+    }
     free(s);
 }
 
@@ -359,6 +434,7 @@ static const slots_backend ckks_backend = {
     .mul_const = k_mul_const,
     .rotate = k_rotate,
     .dot = k_dot,
+    .dot_plain = k_dot_plain,
     .rotate_many = k_rotate_many,
     .drop_level = k_drop_level,
     .refresh = k_refresh,

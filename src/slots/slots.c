@@ -10,6 +10,7 @@ size_t slots_count(const slots_ctx *ctx) { return ctx ? ctx->slots : 0; }
 int slots_top_level(const slots_ctx *ctx) { return ctx ? ctx->top_level : -1; }
 const slots_counters *slots_get_counters(const slots_ctx *ctx) { return ctx ? &slots_root(ctx)->counters : NULL; }
 int slots_level(const slots_vec *v) { return v ? v->level : -1; }
+slots_ctx *slots_vec_context(const slots_vec *v) { return v ? v->ctx : NULL; }
 
 void slots_reset_counters(slots_ctx *ctx)
 {
@@ -303,6 +304,43 @@ cl_status slots_dot(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *
     out->level = level - 1;
     note_level(ctx, level - 1);
     slots_root(ctx)->counters.mul += n;
+    slots_root(ctx)->counters.add += n - 1;
+    return CL_OK;
+}
+
+cl_status slots_dot_plain(slots_ctx *ctx, const slots_vec *const *a, const double *const *values, size_t n,
+                          slots_vec *out)
+{
+    if (!ctx || !a || !values || !out || n < 1)
+        return CL_ERR_INVALID;
+    int level = ctx->top_level;
+    for (size_t i = 0; i < n; i++) {
+        cl_status st = check1(ctx, a[i], out);
+        if (st != CL_OK)
+            return st;
+        if (!values[i] || (n > 1 && a[i] == out))
+            return CL_ERR_INVALID;
+        level = a[i]->level < level ? a[i]->level : level;
+    }
+    if (level < 1)
+        return CL_ERR_LEVEL;
+    if (n == 1 || !ctx->be->dot_plain) {
+        cl_status st = slots_mul_plain(ctx, a[0], values[0], out);
+        slots_vec *t = NULL;
+        if (st == CL_OK && n > 1)
+            st = slots_vec_create(ctx, &t);
+        for (size_t i = 1; i < n && st == CL_OK; i++)
+            if ((st = slots_mul_plain(ctx, a[i], values[i], t)) == CL_OK)
+                st = slots_add(ctx, out, t, out);
+        slots_vec_free(t);
+        return st;
+    }
+    cl_status st = ctx->be->dot_plain(ctx, a, values, n, level, out);
+    if (st != CL_OK)
+        return st;
+    out->level = level - 1;
+    note_level(ctx, level - 1);
+    slots_root(ctx)->counters.mul_plain += n;
     slots_root(ctx)->counters.add += n - 1;
     return CL_OK;
 }

@@ -31,6 +31,9 @@ typedef struct slots_backend {
     cl_status (*dot)(slots_ctx *ctx, const slots_vec *const *a, const slots_vec *const *b, size_t n, int level,
                      slots_vec *out);
     cl_status (*rotate_many)(slots_ctx *ctx, const slots_vec *a, const int *steps, size_t n, slots_vec *const *outs);
+    /* Optional: the sum of n >= 2 plaintext products, inputs brought to `level`, result at level - 1 */
+    cl_status (*dot_plain)(slots_ctx *ctx, const slots_vec *const *a, const double *const *values, size_t n,
+                           int level, slots_vec *out);
     cl_status (*drop_level)(slots_ctx *ctx, const slots_vec *a, int level, slots_vec *out);
     cl_status (*refresh)(slots_ctx *ctx, slots_vec *v);
     void (*ctx_release)(slots_ctx *ctx);
