@@ -77,7 +77,8 @@ done:
     return st;
 }
 
-/* Wide vectors (k = 4): four narrow vectors packed into one by block masks,
+/* Wide vectors (k = 4): four narrow vectors packed into one by block masks
+ * (slots_dot_plain),
  * squared there once, refreshed as one, and unpacked by hoisted rotations by
  * multiples of S and masks: out[i*S..] = x_i^2. */
 #define K 4
@@ -90,25 +91,32 @@ static void block_mask(double *m, int b)
 static cl_status wide_program(slots_ctx *ctx, slots_owner *owner, double *out)
 {
     slots_ctx *wide = NULL;
-    slots_vec *x[K] = {0}, *wx = NULL, *g = NULL, *t = NULL, *u = NULL, *r[K] = {0}, *nv = NULL;
+    slots_vec *x[K] = {0}, *g = NULL, *t = NULL, *u = NULL, *r[K] = {0}, *nv = NULL;
     double vals[S], mask[K * S];
     cl_status st = slots_wide_create(ctx, K, &wide);
     for (int b = 0; b < K && st == CL_OK; b++)
         if ((st = slots_vec_create(ctx, &x[b])) == CL_OK)
             st = slots_vec_create(wide, &r[b]);
-    if (st == CL_OK && !((st = slots_vec_create(wide, &wx)) || (st = slots_vec_create(wide, &g)) ||
+    if (st == CL_OK && !((st = slots_vec_create(wide, &g)) ||
                          (st = slots_vec_create(wide, &t)) || (st = slots_vec_create(wide, &u)) ||
                          (st = slots_vec_create(ctx, &nv)))) {
+        /* g = sum_b mask_b (.) widen(x_b): one plaintext inner product (r[] hold the widened x_b) */
+        static double masks[K][K * S];
+        const slots_vec *in[K];
+        const double *mk[K];
         for (int b = 0; b < K && st == CL_OK; b++) {
             for (int i = 0; i < S; i++)
                 vals[i] = 0.3 * sin(0.2 * i + b) + 0.05 * b;
-            block_mask(mask, b);
-            if ((st = slots_encrypt(owner, vals, S, x[b])) || (st = slots_widen(wide, x[b], wx)))
-                break;
-            st = slots_mul_plain(wide, wx, mask, b ? t : g);
-            if (st == CL_OK && b)
-                st = slots_add(wide, g, t, g);
+            block_mask(masks[b], b);
+            in[b] = r[b];
+            mk[b] = masks[b];
+            if ((st = slots_encrypt(owner, vals, S, x[b])) == CL_OK)
+                st = slots_widen(wide, x[b], r[b]);
         }
+        if (st == CL_OK)
+            st = slots_dot_plain(wide, in, mk, K, g);
+        if (st == CL_OK && slots_level(g) != slots_top_level(ctx) - 1)
+            st = CL_ERR_STATE;
         /* drain g's levels, refresh it as one wide vector, square it */
         while (st == CL_OK && slots_level(g) > 1)
             st = slots_mul_const(wide, g, 1.0, g);
@@ -136,7 +144,6 @@ static cl_status wide_program(slots_ctx *ctx, slots_owner *owner, double *out)
         slots_vec_free(x[b]);
         slots_vec_free(r[b]);
     }
-    slots_vec_free(wx);
     slots_vec_free(g);
     slots_vec_free(t);
     slots_vec_free(u);
