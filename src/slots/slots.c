@@ -244,7 +244,7 @@ static cl_status record_step(slots_ctx *c, int k)
         ctx->step_used[k] = true;
         return CL_OK;
     }
-    if (bsearch(&k, ctx->extra_steps, ctx->n_extra_steps, sizeof k, cmp_int))
+    if (ctx->n_extra_steps > 0 && bsearch(&k, ctx->extra_steps, ctx->n_extra_steps, sizeof k, cmp_int))
         return CL_OK;
     int *np = realloc(ctx->extra_steps, (ctx->n_extra_steps + 1) * sizeof *np);
     if (!np)
