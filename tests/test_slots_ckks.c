@@ -152,16 +152,64 @@ static cl_status wide_program(slots_ctx *ctx, slots_owner *owner, double *out)
     return st;
 }
 
+/* The two backends of one test: the clear twin at test-n12's levels, then
+ * the CKKS backend with the rotation keys the twin's census asked for. */
+typedef struct twins {
+    ckks_params *params;
+    slots_ctx *cctx, *kctx;
+    slots_owner *cown, *kown;
+    ckks_secret_key *sk;
+    ckks_eval_keys *keys;
+} twins;
+
+static void twins_open_clear(twins *t)
+{
+    *t = (twins){0};
+    assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &t->params), CL_OK);
+    slots_clear_config cfg = {.slots = S, .levels = ckks_params_max_level(t->params)};
+    assert_int_equal(slots_clear_create(&cfg, &t->cctx, &t->cown), CL_OK);
+}
+
+/* Keys for S-slot rotations: a rotation by k of S slots is a Galois step of k. */
+static void twins_open_ckks(twins *t, const int *steps, size_t nsteps)
+{
+    assert_int_equal(ckks_secret_key_create(t->params, &t->sk), CL_OK);
+    assert_int_equal(ckks_eval_keys_create(t->sk, CKKS_KEYS_RELIN, steps, nsteps, &t->keys), CL_OK);
+    assert_int_equal(slots_ckks_create(t->params, t->keys, S, &t->kctx), CL_OK);
+    assert_int_equal(slots_ckks_owner_create(t->kctx, t->sk, &t->kown), CL_OK);
+    slots_ckks_set_refresher(t->kctx, slots_ckks_owner_refresh, t->kown);
+}
+
+/* Both backends counted the same operations. */
+static void twins_same_counts(const twins *t)
+{
+    const slots_counters *a = slots_get_counters(t->cctx), *b = slots_get_counters(t->kctx);
+    assert_int_equal(a->mul, b->mul);
+    assert_int_equal(a->mul_plain, b->mul_plain);
+    assert_int_equal(a->rotate, b->rotate);
+    assert_int_equal(a->add, b->add);
+    assert_int_equal(a->refresh, b->refresh);
+    assert_int_equal(a->min_level, b->min_level);
+}
+
+static void twins_close(twins *t)
+{
+    slots_owner_free(t->kown);
+    slots_ctx_free(t->kctx);
+    slots_owner_free(t->cown);
+    slots_ctx_free(t->cctx);
+    ckks_eval_keys_free(t->keys);
+    ckks_secret_key_free(t->sk);
+    ckks_params_free(t->params);
+}
+
 static void test_wide_vectors(void **state)
 {
     (void)state;
-    ckks_params *params;
-    assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
-    const int levels = ckks_params_max_level(params);
-    slots_ctx *cctx;
-    slots_owner *cown;
-    slots_clear_config cfg = {.slots = S, .levels = levels};
-    assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
+    twins t;
+    twins_open_clear(&t);
+    slots_ctx *cctx = t.cctx;
+    slots_owner *cown = t.cown;
     double want[K * S];
     assert_int_equal(wide_program(cctx, cown, want), CL_OK);
     for (int b = 0; b < K; b++)
@@ -181,28 +229,16 @@ static void test_wide_vectors(void **state)
     assert_int_equal(cc->rotate, K - 1);
     assert_int_equal(cc->refresh, 1);
 
-    ckks_secret_key *sk;
-    ckks_eval_keys *keys;
-    assert_int_equal(ckks_secret_key_create(params, &sk), CL_OK);
-    assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, nsteps, &keys), CL_OK);
-    slots_ctx *kctx;
-    slots_owner *kown;
-    assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
-    slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
+    twins_open_ckks(&t, steps, nsteps);
+    slots_ctx *kctx = t.kctx;
     double got[K * S];
-    assert_int_equal(wide_program(kctx, kown, got), CL_OK);
+    assert_int_equal(wide_program(kctx, t.kown, got), CL_OK);
     double err = 0;
     for (int i = 0; i < K * S; i++)
         err = fmax(err, fabs(got[i] - want[i]));
     if (err >= 1e-5)
         fail_msg("wide program: error %.3e", err);
-    const slots_counters *kc = slots_get_counters(kctx);
-    assert_int_equal(kc->mul_plain, cc->mul_plain);
-    assert_int_equal(kc->mul, cc->mul);
-    assert_int_equal(kc->rotate, cc->rotate);
-    assert_int_equal(kc->refresh, cc->refresh);
-    assert_int_equal(kc->min_level, cc->min_level);
+    twins_same_counts(&t);
 
     /* refusals */
     slots_ctx *w = NULL, *ww = NULL;
@@ -230,48 +266,24 @@ static void test_wide_vectors(void **state)
     slots_vec_free(wa);
     slots_vec_free(kv);
     slots_ctx_free(w);
-
-    slots_owner_free(kown);
-    slots_ctx_free(kctx);
-    slots_owner_free(cown);
-    slots_ctx_free(cctx);
-    ckks_eval_keys_free(keys);
-    ckks_secret_key_free(sk);
-    ckks_params_free(params);
+    twins_close(&t);
 }
 
 static void test_ckks_follows_clear(void **state)
 {
     (void)state;
-    ckks_params *params;
-    assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
-    const int levels = ckks_params_max_level(params);
-
     /* the clear twin first: it also tells which rotation keys are needed */
-    slots_ctx *cctx;
-    slots_owner *cown;
-    slots_clear_config cfg = {.slots = S, .levels = levels};
-    assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
+    twins t;
+    twins_open_clear(&t);
     double want[6 * S];
-    assert_int_equal(program(cctx, cown, want), CL_OK);
+    assert_int_equal(program(t.cctx, t.cown, want), CL_OK);
     int steps[16];
-    size_t nsteps = slots_rotation_steps(cctx, steps, 16);
+    size_t nsteps = slots_rotation_steps(t.cctx, steps, 16);
     assert_true(nsteps >= 3 && nsteps <= 16);
 
-    ckks_secret_key *sk;
-    ckks_public_key *pk;
-    ckks_eval_keys *keys;
-    assert_int_equal(ckks_secret_key_create(params, &sk), CL_OK);
-    assert_int_equal(ckks_public_key_create(sk, &pk), CL_OK);
-    /* keys for S-slot rotations: a rotation by k of S slots is a Galois step of k */
-    assert_int_equal(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, nsteps, &keys), CL_OK);
-    slots_ctx *kctx;
-    slots_owner *kown;
-    assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
-    assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
-    slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
+    twins_open_ckks(&t, steps, nsteps);
     double got[6 * S];
-    assert_int_equal(program(kctx, kown, got), CL_OK);
+    assert_int_equal(program(t.kctx, t.kown, got), CL_OK);
     /* the rotations and the inner product against their definitions */
     for (int i = 0; i < S; i++)
         assert_true(fabs(want[4 * S + i] - 0.5 * sin(0.3 * ((i + S - 1) % S))) < 1e-12);
@@ -281,30 +293,15 @@ static void test_ckks_follows_clear(void **state)
         err = fmax(err, fabs(got[i] - want[i]));
     assert_true(err < 1e-5);
 
-    /* both backends counted the same operations */
-    const slots_counters *a = slots_get_counters(cctx), *b = slots_get_counters(kctx);
-    assert_int_equal(a->mul, b->mul);
-    assert_int_equal(a->mul_plain, b->mul_plain);
-    assert_int_equal(a->rotate, b->rotate);
-    assert_int_equal(a->add, b->add);
-    assert_int_equal(a->refresh, b->refresh);
-    assert_int_equal(a->min_level, b->min_level);
+    twins_same_counts(&t);
 
     /* a rotation without its key is refused */
     slots_vec *v;
-    assert_int_equal(slots_vec_create(kctx, &v), CL_OK);
-    assert_int_equal(slots_encrypt(kown, want, S, v), CL_OK);
-    assert_int_equal(slots_rotate(kctx, v, 5, v), CL_ERR_NOKEY);
+    assert_int_equal(slots_vec_create(t.kctx, &v), CL_OK);
+    assert_int_equal(slots_encrypt(t.kown, want, S, v), CL_OK);
+    assert_int_equal(slots_rotate(t.kctx, v, 5, v), CL_ERR_NOKEY);
     slots_vec_free(v);
-
-    slots_owner_free(kown);
-    slots_ctx_free(kctx);
-    slots_owner_free(cown);
-    slots_ctx_free(cctx);
-    ckks_eval_keys_free(keys);
-    ckks_public_key_free(pk);
-    ckks_secret_key_free(sk);
-    ckks_params_free(params);
+    twins_close(&t);
 }
 
 /* Adding a vector from the top level to one several levels down brings the
