@@ -31,8 +31,8 @@ fi
 out=$1
 shift
 case $out in
-*.png) term="pngcairo size 800,500 font 'sans,10'" ;;
-*.svg) term="svg size 800,500 font 'sans,10'" ;;
+*.png) term="pngcairo noenhanced size 800,500 font 'sans,10'" ;;
+*.svg) term="svg noenhanced size 800,500 font 'sans,10'" ;;
 *) echo "plot_curves.sh: OUT must end in .png or .svg" >&2; exit 2 ;;
 esac
 command -v gnuplot >/dev/null || { echo "plot_curves.sh: gnuplot is not installed" >&2; exit 1; }
