@@ -24,13 +24,13 @@ typedef struct command {
 static const command commands[] = {
     {"demo",   cli_cmd_demo,   "run the main demonstration on embedded defaults"},
     {"params", cli_cmd_params, "list the CKKS parameter presets"},
-    {"bench",  cli_cmd_bench,  "measure speed: bench ckks [--preset P] [--threads T] [--reps R] [--json]"},
+    {"bench",  cli_cmd_bench,  "measure speed: bench ckks | bench plain --env ENV | bench train --env ENV"},
     {"env",    cli_cmd_env,    "classic-control environments: env list | env rollout ENV ..."},
-    {"train",  cli_cmd_train,  "train an agent: train --mode plain --env ENV [options]"},
+    {"train",  cli_cmd_train,  "train an agent: train --mode plain|clear|interactive --env ENV [options]"},
     {"eval",   cli_cmd_eval,   "evaluate a trained model: eval --model FILE --env ENV"},
     {"model",  cli_cmd_model,  "model files: model diff A B | model pull --server ADDR --keys DIR --out MODEL"},
     {"census", cli_cmd_census, "what one HE training step costs: census --env ENV --algo ALGO --preset P"},
-    {"experiment", cli_cmd_experiment, "experiment gap --env ENV [--seeds K]: plain vs clear"},
+    {"experiment", cli_cmd_experiment, "plain vs clear: experiment gap --env ENV [--seeds K] | experiment score ..."},
     {"keygen", cli_cmd_keygen, "owner keys: keygen --preset P --out DIR"},
     {"serve",  cli_cmd_serve,  "run a platform: serve --listen ADDR --state DIR"},
 };
