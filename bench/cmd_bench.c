@@ -38,9 +38,11 @@ static stat3 summarize(double *v, int reps)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cipherl bench ckks [--preset NAME] [--threads T] [--reps R] [--json]\n"
-               "       cipherl bench train --env ENV [--algo dqn] [--preset P] [--steps K] [--json]  (see --help)\n"
-               "       cipherl bench plain --env ENV [--algo dqn|td3] [--steps K] [--reps R] [--json]  (see --help)\n"
-               "  Median milliseconds per CKKS operation on full-slot vectors at the top level.\n"
+               "       cipherl bench train --env ENV [--algo dqn|td3] [--preset P] [--steps K] [--json]\n"
+               "       cipherl bench plain --env ENV [--algo dqn|td3] [--steps K] [--reps R] [--json]\n"
+               "  ('cipherl bench train --help' and 'cipherl bench plain --help' describe those two.)\n\n"
+               "  bench ckks: median milliseconds per CKKS operation on full-slot vectors at the\n"
+               "  top level.\n"
                "  --preset NAME  parameter preset (default n14; see 'cipherl params')\n"
                "  --threads T    OpenMP threads (default 1)\n"
                "  --reps R       repetitions per operation after one warm-up (default 20)\n"
