@@ -1,7 +1,7 @@
 /* Out-of-memory paths, tested rather than hoped for: each operation below
  * (CKKS keys and arithmetic, the clear slot machine, networks and Adam, DQN
  * and TD3 agents with their checkpoints, HE-DQN and HE-TD3 on the clear
- * backend) is run once per allocation it makes, with exactly that one
+ * backend, the platform's wire messages) is run once per allocation it makes, with exactly that one
  * allocation failing. Every run must fail cleanly: no crash, the status
  * CL_ERR_NOMEM (not success, not another error), and nothing leaked (the
  * sanitizer build's LeakSanitizer checks that at exit). A run in which no
@@ -31,6 +31,7 @@
 #include "cipherl/nn.h"
 #include "cipherl/rl.h"
 #include "cipherl/slots.h"
+#include "net/wire.h"
 #include "rl/he_dqn.h"
 #include "rl/he_td3.h"
 
@@ -431,6 +432,33 @@ done:
     return st;
 }
 
+/* The platform's wire format: a STEP message built (the buffer grows as
+ * items are put) and parsed back. */
+static cl_status op_wire(void)
+{
+    net_buf b = {0};
+    net_msg m = {0};
+    static uint8_t blob[3000];
+    net_msg_begin(&b, NET_MSG_STEP, 41);
+    net_msg_put_u64(&b, 7);
+    for (int i = 0; i < 5; i++)
+        net_msg_put_blob(&b, blob, sizeof blob);
+    net_msg_put_u64(&b, 1);
+    net_msg_put_u64(&b, 0);
+    cl_status st = net_msg_finish(&b);
+    if (st == CL_OK)
+        st = net_msg_parse(b.data, b.len, SIZE_MAX, &m, NULL, 0);
+    net_msg_free(&m);
+    net_buf_free(&b);
+    return st;
+}
+
+static void test_wire(void **state)
+{
+    (void)state;
+    sweep("net wire build and parse", op_wire);
+}
+
 static void test_ckks(void **state)
 {
     (void)state;
@@ -512,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_injection), cmocka_unit_test(test_ckks),   cmocka_unit_test(test_slots_clear),
         cmocka_unit_test(test_nn),        cmocka_unit_test(test_dqn),    cmocka_unit_test(test_td3),
         cmocka_unit_test(test_policy),    cmocka_unit_test(test_he_dqn), cmocka_unit_test(test_he_td3),
+        cmocka_unit_test(test_wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
