@@ -1,7 +1,8 @@
 /* Out-of-memory paths, tested rather than hoped for: each operation below
  * (CKKS keys and arithmetic, the clear slot machine, networks and Adam, DQN
- * and TD3 agents with their checkpoints, HE-DQN and HE-TD3 on the clear
- * backend, the platform's wire messages) is run once per allocation it makes, with exactly that one
+ * and TD3 agents with their checkpoints, the CKKS slot machine with its
+ * owner's refresh, HE-DQN and HE-TD3 on the clear backend, the platform's
+ * wire messages) is run once per allocation it makes, with exactly that one
  * allocation failing. Every run must fail cleanly: no crash, the status
  * CL_ERR_NOMEM (not success, not another error), and nothing leaked (the
  * sanitizer build's LeakSanitizer checks that at exit). A run in which no
@@ -10,12 +11,12 @@
  *
  * The failures are injected by the linker: this test is linked with
  * --wrap=malloc (and calloc, realloc, strdup, strndup), which sends every
- * call from the library's objects to the __wrap_ functions below. That
- * needs the static library (CMakeLists.txt leaves the test out of shared
- * builds). Allocations inside other libraries (libc's stdio, OpenMP) are
- * not seen. An operation with more than OOM_MAX_RUNS allocations gets that
- * many runs, at allocation indices spread evenly over its whole length,
- * the first ones always included. */
+ * call from the library's objects to the __wrap_ functions below. That needs
+ * the static library (CMakeLists.txt leaves the test out of shared builds).
+ * Allocations inside other libraries (libc's stdio, OpenMP) are not seen. An
+ * operation with more than OOM_MAX_RUNS allocations gets that many runs, at
+ * allocation indices spread evenly over its whole length, the first ones
+ * always included. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,6 +254,55 @@ done:
     return st;
 }
 
+/* The CKKS backend of the slot machine, both sides: the platform multiplies,
+ * rotates (single and many from one input), sums by rotations and has the
+ * owner refresh; the owner encrypts and decrypts. */
+static cl_status op_slots_ckks(void)
+{
+    cl_status st;
+    ckks_params *p = NULL;
+    ckks_secret_key *sk = NULL;
+    ckks_eval_keys *keys = NULL;
+    slots_ctx *ctx = NULL;
+    slots_owner *own = NULL;
+    slots_vec *a = NULL, *b = NULL, *r[2] = {NULL, NULL};
+    const int steps[5] = {1, 2, 3, 4, 8};
+    const int many[2] = {1, 3};
+    double v[16], out[16];
+    for (int i = 0; i < 16; i++)
+        v[i] = 0.05 * i - 0.4;
+
+    TRY(ckks_params_from_preset("test-n10", CKKS_ALLOW_INSECURE, &p));
+    TRY(ckks_secret_key_create(p, &sk));
+    TRY(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, 5, &keys));
+    TRY(slots_ckks_create(p, keys, 16, &ctx));
+    TRY(slots_ckks_owner_create(ctx, sk, &own));
+    slots_ckks_set_refresher(ctx, slots_ckks_owner_refresh, own);
+    TRY(slots_vec_create(ctx, &a));
+    TRY(slots_vec_create(ctx, &b));
+    TRY(slots_vec_create(ctx, &r[0]));
+    TRY(slots_vec_create(ctx, &r[1]));
+    TRY(slots_encrypt(own, v, 16, a));
+    TRY(slots_mul(ctx, a, a, b));
+    TRY(slots_rotate(ctx, b, 1, b));
+    TRY(slots_rotate_many(ctx, a, many, 2, r));
+    TRY(slots_sum(ctx, b, 1, 16, b));
+    TRY(slots_refresh(ctx, b));
+    TRY(slots_mul(ctx, b, r[0], b));
+    TRY(slots_decrypt(own, b, out, 16));
+done:
+    slots_vec_free(r[1]);
+    slots_vec_free(r[0]);
+    slots_vec_free(b);
+    slots_vec_free(a);
+    slots_owner_free(own);
+    slots_ctx_free(ctx);
+    ckks_eval_keys_free(keys);
+    ckks_secret_key_free(sk);
+    ckks_params_free(p);
+    return st;
+}
+
 static double lcg_uniform(void *ctx)
 {
     uint64_t *s = ctx;
@@ -471,6 +521,12 @@ static void test_slots_clear(void **state)
     sweep("slots, clear backend", op_slots_clear);
 }
 
+static void test_slots_ckks(void **state)
+{
+    (void)state;
+    sweep("slots, CKKS backend", op_slots_ckks);
+}
+
 static void test_nn(void **state)
 {
     (void)state;
@@ -537,7 +593,7 @@ static void test_injection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_injection), cmocka_unit_test(test_ckks),   cmocka_unit_test(test_slots_clear),
+        cmocka_unit_test(test_injection), cmocka_unit_test(test_ckks),   cmocka_unit_test(test_slots_clear), cmocka_unit_test(test_slots_ckks),
         cmocka_unit_test(test_nn),        cmocka_unit_test(test_dqn),    cmocka_unit_test(test_td3),
         cmocka_unit_test(test_policy),    cmocka_unit_test(test_he_dqn), cmocka_unit_test(test_he_td3),
         cmocka_unit_test(test_wire),
