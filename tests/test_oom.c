@@ -38,9 +38,12 @@
 
 /* ------------------------------------------------------------ injection */
 
-static long oom_target = -1; /* the allocation (0-based, counted while armed) that fails; -1: none */
-static long oom_count;       /* allocations seen while armed */
-static int oom_hit;          /* the chosen allocation was made, and failed */
+/* volatile: the test's own calls name malloc, which the compiler takes for a
+ * function that cannot see these statics, so it would drop or move stores
+ * to them around the calls; the linker sends those calls here. */
+static volatile long oom_target = -1; /* the allocation (0-based, counted while armed) that fails; -1: none */
+static volatile long oom_count;       /* allocations seen while armed */
+static volatile int oom_hit;          /* the chosen allocation was made, and failed */
 
 static int oom_fail_now(void)
 {
