@@ -53,7 +53,12 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "building the consumer with '${flags}' failed (${rc}):\n${out}${err}")
 endif()
 
-execute_process(COMMAND "${exe}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+# a shared libcipherl is found through its libdir
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${pc_dir}"
+                        pkg-config --variable=libdir cipherl
+                OUTPUT_VARIABLE libdir OUTPUT_STRIP_TRAILING_WHITESPACE)
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}" "${exe}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0 OR NOT out MATCHES "consumer ok")
   message(FATAL_ERROR "the consumer failed (${rc}):\n${out}${err}")
 endif()
