@@ -39,6 +39,10 @@ typedef enum cl_status {
 /* A static, human-readable description of a status code (never NULL). */
 const char *cl_strerror(cl_status status);
 
+/* The library's version, "MAJOR.MINOR.PATCH": the Version of cipherl.pc and
+ * what `cipherl --version` prints. */
+const char *cl_version_string(void);
+
 #ifdef __cplusplus
 }
 #endif

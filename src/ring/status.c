@@ -1,5 +1,14 @@
 #include "cipherl/common.h"
 
+#ifndef CIPHERL_LIB_VERSION
+#error "CIPHERL_LIB_VERSION is set by CMakeLists.txt"
+#endif
+
+const char *cl_version_string(void)
+{
+    return CIPHERL_LIB_VERSION;
+}
+
 const char *cl_strerror(cl_status status)
 {
     switch (status) {

@@ -62,4 +62,12 @@ execute_process(COMMAND "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}" "$
 if(NOT rc EQUAL 0 OR NOT out MATCHES "consumer ok")
   message(FATAL_ERROR "the consumer failed (${rc}):\n${out}${err}")
 endif()
+# the library's cl_version_string() is the .pc file's Version
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${pc_dir}"
+                        pkg-config --modversion cipherl
+                OUTPUT_VARIABLE modversion OUTPUT_STRIP_TRAILING_WHITESPACE)
+string(STRIP "${out}" line)
+if(NOT line STREQUAL "consumer ok ${modversion}")
+  message(FATAL_ERROR "the consumer printed '${line}', expected 'consumer ok ${modversion}'")
+endif()
 message(STATUS "installed to ${prefix}; consumer built with: ${flags}; it printed: ${out}")

@@ -1,9 +1,11 @@
 /* A program outside the project, built against an installed cipherl with
  * nothing but `pkg-config --cflags --libs cipherl` (tests/install/check.cmake):
- * every public header compiles on its own, and the library links and works.
+ * all seven public headers compile in a program of its own, and the library
+ * links and works.
  * It encrypts, multiplies and decrypts at the insecure test preset, checks
  * that the same preset is refused without the insecure flag, and pushes
- * CartPole-v1's cart right until the pole falls. Exit status 0 and the line "consumer ok" when all holds. */
+ * CartPole-v1's cart right until the pole falls. Exit status 0 and the line
+ * "consumer ok VERSION" (cl_version_string()) when all holds. */
 #include <cipherl/ckks.h>
 #include <cipherl/common.h>
 #include <cipherl/net.h>
@@ -83,7 +85,7 @@ int main(void)
         fprintf(stderr, "consumer: pushing right, CartPole-v1 ended after %d steps (terminated %d)\n", steps, term);
         goto done;
     }
-    printf("consumer ok\n");
+    printf("consumer ok %s\n", cl_version_string());
     rc = 0;
 done:
     rl_env_free(env);
