@@ -4,9 +4,9 @@
  * clear.
  *
  * Knobs for experiments (the defaults are what the test asserts):
- * HE_DQN_TEST=<test name> runs one test; HE_DQN_CLEAR_ONLY=1 stops the
- * fidelity test after its clear run; HE_DQN_STEPS, HE_DQN_H, HE_DQN_B,
- * HE_DQN_LS, HE_DQN_LEVELS override the learning test's steps, width, batch,
+ * RL_HE_DQN_TEST=<test name> runs one test; RL_HE_DQN_CLEAR_ONLY=1 stops the
+ * fidelity test after its clear run; RL_HE_DQN_STEPS, RL_HE_DQN_H, RL_HE_DQN_B,
+ * RL_HE_DQN_LS, RL_HE_DQN_LEVELS override the learning test's steps, width, batch,
  * learning_starts and level budget. Run CKKS tests with OMP_NUM_THREADS=1 on a shared 2-core
  * machine: spinning OpenMP threads slow them tenfold. */
 #include <setjmp.h>
@@ -28,10 +28,10 @@
 
 enum { H = 8, NB = 4, OBS = 4, NA = 2 };
 
-static he_dqn_hparams small_hparams(void)
+static rl_he_dqn_hparams small_hparams(void)
 {
-    he_dqn_hparams hp;
-    he_dqn_hparams_default(&hp);
+    rl_he_dqn_hparams hp;
+    rl_he_dqn_hparams_default(&hp);
     hp.net_arch = H;
     hp.batch_size = NB;
     return hp;
@@ -107,25 +107,25 @@ static double plain_loss_grad(const plain_net *n, const plain_net *tgt, const nn
     return loss;
 }
 
-static void read_net(he_dqn *ag, plain_net *n, bool grads, bool transposed)
+static void read_net(rl_he_dqn *ag, plain_net *n, bool grads, bool transposed)
 {
     memset(n, 0, sizeof *n);
     for (int l = 0; l < 3; l++) {
-        he_dqn_layer_shape(ag, l, &n->in[l], &n->out[l]);
+        rl_he_dqn_layer_shape(ag, l, &n->in[l], &n->out[l]);
         /* transposed sets have no gradients of their own (they are rebuilt
          * from the diagonals), and the first layer's is not kept (no gradient
          * of the input needs it): refused, and read from the diagonal set */
         bool t = transposed;
         if (transposed && (grads || l == 0)) {
-            assert_int_equal(grads ? he_dqn_get_grads(ag, l, true, n->W[l], n->b[l])
-                                   : he_dqn_get_weights(ag, l, true, n->W[l], n->b[l]),
+            assert_int_equal(grads ? rl_he_dqn_get_grads(ag, l, true, n->W[l], n->b[l])
+                                   : rl_he_dqn_get_weights(ag, l, true, n->W[l], n->b[l]),
                              CL_ERR_UNSUPPORTED);
             t = false;
         }
         if (grads)
-            assert_int_equal(he_dqn_get_grads(ag, l, t, n->W[l], n->b[l]), CL_OK);
+            assert_int_equal(rl_he_dqn_get_grads(ag, l, t, n->W[l], n->b[l]), CL_OK);
         else
-            assert_int_equal(he_dqn_get_weights(ag, l, t, n->W[l], n->b[l]), CL_OK);
+            assert_int_equal(rl_he_dqn_get_weights(ag, l, t, n->W[l], n->b[l]), CL_OK);
     }
 }
 
@@ -155,18 +155,18 @@ static double net_max(const plain_net *a)
 static void test_gradients_match_plain(void **state)
 {
     (void)state;
-    he_dqn_hparams hp = small_hparams();
+    rl_he_dqn_hparams hp = small_hparams();
     hp.learning_starts = NB;
     size_t d, S;
-    assert_int_equal(he_dqn_layout("CartPole-v1", &hp, &d, &S), CL_OK);
+    assert_int_equal(rl_he_dqn_layout("CartPole-v1", &hp, &d, &S), CL_OK);
     assert_int_equal(d, 8);
     assert_int_equal(S, 64);
     slots_ctx *ctx;
     slots_owner *own;
     slots_clear_config cfg = {.slots = S, .levels = 6};
     assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
-    he_dqn *ag;
-    assert_int_equal(he_dqn_create("CartPole-v1", &hp, ctx, own, 7, &ag), CL_OK);
+    rl_he_dqn *ag;
+    assert_int_equal(rl_he_dqn_create("CartPole-v1", &hp, ctx, own, 7, &ag), CL_OK);
 
     rl_rng rng;
     rl_rng_seed(&rng, 3);
@@ -179,7 +179,7 @@ static void test_gradients_match_plain(void **state)
         bt.a[b] = (int)rl_rng_below(&rng, NA);
         bt.r[b] = rl_rng_range(&rng, 0, 2);
         bt.term[b] = b == 2;
-        assert_int_equal(he_dqn_store(ag, bt.s[b], bt.a[b], bt.r[b], bt.s2[b], bt.term[b]), CL_OK);
+        assert_int_equal(rl_he_dqn_store(ag, bt.s[b], bt.a[b], bt.r[b], bt.s2[b], bt.term[b]), CL_OK);
     }
     plain_net w0, wt;
     read_net(ag, &w0, false, false);
@@ -187,7 +187,7 @@ static void test_gradients_match_plain(void **state)
     assert_true(net_diff(&w0, &wt) == 0); /* both packings of one matrix */
 
     const size_t idx[NB] = {0, 1, 2, 3};
-    assert_int_equal(he_dqn_train_on(ag, idx), CL_OK);
+    assert_int_equal(rl_he_dqn_train_on(ag, idx), CL_OK);
 
     nn_poly act = nn_relu_quadratic(hp.activation_bound);
     act.c[0] = 0;
@@ -223,7 +223,7 @@ static void test_gradients_match_plain(void **state)
     assert_true(net_diff(&w1, &w0) > 0);
     assert_true(net_diff(&w1, &w1t) < 1e-12);
 
-    he_dqn_free(ag);
+    rl_he_dqn_free(ag);
     slots_owner_free(own);
     slots_ctx_free(ctx);
 }
@@ -232,9 +232,9 @@ static void test_gradients_match_plain(void **state)
 
 enum { FID_STEPS = 10 };
 
-static he_dqn_hparams fidelity_hparams(void)
+static rl_he_dqn_hparams fidelity_hparams(void)
 {
-    he_dqn_hparams hp = small_hparams();
+    rl_he_dqn_hparams hp = small_hparams();
     hp.n_timesteps = FID_STEPS;
     hp.learning_starts = 4;
     hp.buffer_size = 12;
@@ -251,10 +251,10 @@ static he_dqn_hparams fidelity_hparams(void)
  * bit as the unpacked optimizer, at other refresh points */
 static void ckks_follows_clear(int pack)
 {
-    he_dqn_hparams hp = fidelity_hparams();
+    rl_he_dqn_hparams hp = fidelity_hparams();
     hp.adam_pack = pack;
     size_t S;
-    assert_int_equal(he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
+    assert_int_equal(rl_he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
     ckks_params *params;
     assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
     const int levels = ckks_params_max_level(params);
@@ -264,10 +264,10 @@ static void ckks_follows_clear(int pack)
     slots_owner *cown;
     slots_clear_config cfg = {.slots = S, .levels = levels};
     assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
-    he_dqn *cag;
-    assert_int_equal(he_dqn_create("CartPole-v1", &hp, cctx, cown, 11, &cag), CL_OK);
-    assert_int_equal(he_dqn_learn(cag, FID_STEPS, NULL, NULL), CL_OK);
-    const he_dqn_stats *cs = he_dqn_get_stats(cag);
+    rl_he_dqn *cag;
+    assert_int_equal(rl_he_dqn_create("CartPole-v1", &hp, cctx, cown, 11, &cag), CL_OK);
+    assert_int_equal(rl_he_dqn_learn(cag, FID_STEPS, NULL, NULL), CL_OK);
+    const rl_he_dqn_stats *cs = rl_he_dqn_get_stats(cag);
     assert_true(cs->train_steps >= 2);
     assert_true(cs->greedy_actions >= 2);
     int steps[64];
@@ -292,17 +292,17 @@ static void ckks_follows_clear(int pack)
     assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
     assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
     slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
-    if (getenv("HE_DQN_CLEAR_ONLY"))
+    if (getenv("RL_HE_DQN_CLEAR_ONLY"))
         return;
-    he_dqn *kag;
-    assert_int_equal(he_dqn_create("CartPole-v1", &hp, kctx, kown, 11, &kag), CL_OK);
-    assert_int_equal(he_dqn_learn(kag, FID_STEPS, NULL, NULL), CL_OK);
-    const he_dqn_stats *ks = he_dqn_get_stats(kag);
+    rl_he_dqn *kag;
+    assert_int_equal(rl_he_dqn_create("CartPole-v1", &hp, kctx, kown, 11, &kag), CL_OK);
+    assert_int_equal(rl_he_dqn_learn(kag, FID_STEPS, NULL, NULL), CL_OK);
+    const rl_he_dqn_stats *ks = rl_he_dqn_get_stats(kag);
 
     /* same actions, same operations, weights within the bound */
     assert_int_equal(ks->env_steps, cs->env_steps);
     assert_int_equal(ks->train_steps, cs->train_steps);
-    assert_memory_equal(he_dqn_actions(kag), he_dqn_actions(cag), FID_STEPS * sizeof(int));
+    assert_memory_equal(rl_he_dqn_actions(kag), rl_he_dqn_actions(cag), FID_STEPS * sizeof(int));
     assert_int_equal(ks->train.rotate, cs->train.rotate);
     assert_int_equal(ks->train.refresh, cs->train.refresh);
     assert_int_equal(ks->act.refresh, cs->act.refresh);
@@ -323,15 +323,15 @@ static void ckks_follows_clear(int pack)
 
     if (pack > 1) {
         /* the unpacked optimizer in clear: the same weights, more products */
-        he_dqn_hparams hp1 = hp;
+        rl_he_dqn_hparams hp1 = hp;
         hp1.adam_pack = 1;
         slots_ctx *c1;
         slots_owner *o1;
         assert_int_equal(slots_clear_create(&cfg, &c1, &o1), CL_OK);
-        he_dqn *ag1;
-        assert_int_equal(he_dqn_create("CartPole-v1", &hp1, c1, o1, 11, &ag1), CL_OK);
-        assert_int_equal(he_dqn_learn(ag1, FID_STEPS, NULL, NULL), CL_OK);
-        assert_memory_equal(he_dqn_actions(ag1), he_dqn_actions(cag), FID_STEPS * sizeof(int));
+        rl_he_dqn *ag1;
+        assert_int_equal(rl_he_dqn_create("CartPole-v1", &hp1, c1, o1, 11, &ag1), CL_OK);
+        assert_int_equal(rl_he_dqn_learn(ag1, FID_STEPS, NULL, NULL), CL_OK);
+        assert_memory_equal(rl_he_dqn_actions(ag1), rl_he_dqn_actions(cag), FID_STEPS * sizeof(int));
         for (int t = 0; t < 2; t++) {
             plain_net a, b;
             read_net(cag, &a, false, t);
@@ -340,21 +340,21 @@ static void ckks_follows_clear(int pack)
         }
         print_message("# packed by %d: %llu products and %llu refreshes per run, unpacked %llu and %llu\n", pack,
                       (unsigned long long)cs->train.mul, (unsigned long long)cs->train.refresh,
-                      (unsigned long long)he_dqn_get_stats(ag1)->train.mul,
-                      (unsigned long long)he_dqn_get_stats(ag1)->train.refresh);
-        assert_true(he_dqn_get_stats(ag1)->train.mul > cs->train.mul);
-        he_dqn_free(ag1);
+                      (unsigned long long)rl_he_dqn_get_stats(ag1)->train.mul,
+                      (unsigned long long)rl_he_dqn_get_stats(ag1)->train.refresh);
+        assert_true(rl_he_dqn_get_stats(ag1)->train.mul > cs->train.mul);
+        rl_he_dqn_free(ag1);
         slots_owner_free(o1);
         slots_ctx_free(c1);
     }
 
-    he_dqn_free(kag);
+    rl_he_dqn_free(kag);
     slots_owner_free(kown);
     slots_ctx_free(kctx);
     ckks_eval_keys_free(keys);
     ckks_public_key_free(pk);
     ckks_secret_key_free(sk);
-    he_dqn_free(cag);
+    rl_he_dqn_free(cag);
     slots_owner_free(cown);
     slots_ctx_free(cctx);
     ckks_params_free(params);
@@ -392,34 +392,34 @@ static void on_episode(void *user, int64_t step, double ret, int len)
 static void test_learns_cartpole_clear(void **state)
 {
     (void)state;
-    he_dqn_hparams hp;
-    he_dqn_hparams_default(&hp);
-    if (getenv("HE_DQN_H"))
-        hp.net_arch = atoi(getenv("HE_DQN_H"));
-    if (getenv("HE_DQN_LS"))
-        hp.learning_starts = atoi(getenv("HE_DQN_LS"));
-    if (getenv("HE_DQN_B"))
-        hp.batch_size = atoi(getenv("HE_DQN_B"));
-    const int64_t steps = hp.n_timesteps = getenv("HE_DQN_STEPS") ? atoll(getenv("HE_DQN_STEPS")) : 8000;
+    rl_he_dqn_hparams hp;
+    rl_he_dqn_hparams_default(&hp);
+    if (getenv("RL_HE_DQN_H"))
+        hp.net_arch = atoi(getenv("RL_HE_DQN_H"));
+    if (getenv("RL_HE_DQN_LS"))
+        hp.learning_starts = atoi(getenv("RL_HE_DQN_LS"));
+    if (getenv("RL_HE_DQN_B"))
+        hp.batch_size = atoi(getenv("RL_HE_DQN_B"));
+    const int64_t steps = hp.n_timesteps = getenv("RL_HE_DQN_STEPS") ? atoll(getenv("RL_HE_DQN_STEPS")) : 8000;
     size_t S;
-    assert_int_equal(he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
+    assert_int_equal(rl_he_dqn_layout("CartPole-v1", &hp, NULL, &S), CL_OK);
     slots_ctx *ctx;
     slots_owner *own;
-    slots_clear_config cfg = {.slots = S, .levels = getenv("HE_DQN_LEVELS") ? atoi(getenv("HE_DQN_LEVELS")) : 6};
+    slots_clear_config cfg = {.slots = S, .levels = getenv("RL_HE_DQN_LEVELS") ? atoi(getenv("RL_HE_DQN_LEVELS")) : 6};
     assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
-    he_dqn *ag;
-    assert_int_equal(he_dqn_create("CartPole-v1", &hp, ctx, own, 1, &ag), CL_OK);
+    rl_he_dqn *ag;
+    assert_int_equal(rl_he_dqn_create("CartPole-v1", &hp, ctx, own, 1, &ag), CL_OK);
     curve *c = calloc(1, sizeof *c);
     assert_non_null(c);
-    assert_int_equal(he_dqn_learn(ag, steps, on_episode, c), CL_OK);
+    assert_int_equal(rl_he_dqn_learn(ag, steps, on_episode, c), CL_OK);
     double last = 0;
     const int k = c->n < 10 ? c->n : 10;
     for (int i = c->n - k; i < c->n; i++)
         last += c->ret[i] / k;
     double ev[5];
-    assert_int_equal(he_dqn_evaluate(ag, 5, 99, ev), CL_OK);
+    assert_int_equal(rl_he_dqn_evaluate(ag, 5, 99, ev), CL_OK);
     double evm = (ev[0] + ev[1] + ev[2] + ev[3] + ev[4]) / 5;
-    const he_dqn_stats *s = he_dqn_get_stats(ag);
+    const rl_he_dqn_stats *s = rl_he_dqn_get_stats(ag);
     print_message("# HE-DQN CartPole clear: %d episodes, last-10 mean %.1f, greedy eval %.1f; per train step: "
                   "%.1f rotations, %.1f refreshes, %.1f mul, %.1f mul_const; per greedy action: %.1f rotations, "
                   "%.1f refreshes\n",
@@ -429,7 +429,7 @@ static void test_learns_cartpole_clear(void **state)
                   (double)s->act.refresh / s->greedy_actions);
     assert_true(last > 44.0);
     free(c);
-    he_dqn_free(ag);
+    rl_he_dqn_free(ag);
     slots_owner_free(own);
     slots_ctx_free(ctx);
 }
@@ -547,21 +547,21 @@ static void test_normalize_obs_export(void **state)
     assert_true(scale[0] == 1.0 && scale[1] == 1.0);
 
     for (int norm = 0; norm <= 1; norm++) {
-        he_dqn_hparams hp;
-        assert_int_equal(he_dqn_hparams_for_env("MountainCar-v0", &hp), CL_OK);
+        rl_he_dqn_hparams hp;
+        assert_int_equal(rl_he_dqn_hparams_for_env("MountainCar-v0", &hp), CL_OK);
         hp.normalize_obs = norm;
         hp.learning_starts = 64;
         size_t S;
-        assert_int_equal(he_dqn_layout("MountainCar-v0", &hp, NULL, &S), CL_OK);
+        assert_int_equal(rl_he_dqn_layout("MountainCar-v0", &hp, NULL, &S), CL_OK);
         slots_ctx *ctx;
         slots_owner *own;
         slots_clear_config cfg = {.slots = S, .levels = 6};
         assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
-        he_dqn *ag;
-        assert_int_equal(he_dqn_create("MountainCar-v0", &hp, ctx, own, 4, &ag), CL_OK);
-        assert_int_equal(he_dqn_learn(ag, 400, NULL, NULL), CL_OK);
+        rl_he_dqn *ag;
+        assert_int_equal(rl_he_dqn_create("MountainCar-v0", &hp, ctx, own, 4, &ag), CL_OK);
+        assert_int_equal(rl_he_dqn_learn(ag, 400, NULL, NULL), CL_OK);
         nn_mlp *net;
-        assert_int_equal(he_dqn_export_mlp(ag, &net), CL_OK);
+        assert_int_equal(rl_he_dqn_export_mlp(ag, &net), CL_OK);
         nn_mlp_ws *ws;
         assert_int_equal(nn_mlp_ws_create(net, 1, &ws), CL_OK);
         rl_rng rng;
@@ -571,7 +571,7 @@ static void test_normalize_obs_export(void **state)
             const double obs[2] = {rl_rng_range(&rng, -1.2, 0.6), rl_rng_range(&rng, -0.07, 0.07)};
             double q[3];
             int a;
-            assert_int_equal(he_dqn_act(ag, obs, &a, q), CL_OK);
+            assert_int_equal(rl_he_dqn_act(ag, obs, &a, q), CL_OK);
             const double *y = nn_mlp_forward(net, ws, obs, 1);
             for (int k = 0; k < 3; k++)
                 worst = fmax(worst, fabs(y[k] - q[k]));
@@ -580,7 +580,7 @@ static void test_normalize_obs_export(void **state)
         assert_true(worst < 1e-9);
         nn_mlp_ws_free(ws);
         nn_mlp_free(net);
-        he_dqn_free(ag);
+        rl_he_dqn_free(ag);
         slots_owner_free(own);
         slots_ctx_free(ctx);
     }
@@ -596,7 +596,7 @@ int main(void)
         cmocka_unit_test(test_ckks_follows_clear_packed),
         cmocka_unit_test(test_learns_cartpole_clear),
     };
-    const char *filter = getenv("HE_DQN_TEST");
+    const char *filter = getenv("RL_HE_DQN_TEST");
     if (filter)
         cmocka_set_test_filter(filter);
     return cmocka_run_group_tests(tests, NULL, NULL);

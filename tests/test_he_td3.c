@@ -6,9 +6,9 @@
  * acting as the agent does.
  *
  * Knobs for experiments (the defaults are what the test asserts):
- * HE_TD3_TEST=<test name> runs one test; HE_TD3_CLEAR_ONLY=1 stops the
- * fidelity test after its clear run; HE_TD3_STEPS, HE_TD3_SEED and
- * HE_TD3_HP="name=value,name=value" override the learning test's steps, seed
+ * RL_HE_TD3_TEST=<test name> runs one test; RL_HE_TD3_CLEAR_ONLY=1 stops the
+ * fidelity test after its clear run; RL_HE_TD3_STEPS, RL_HE_TD3_SEED and
+ * RL_HE_TD3_HP="name=value,name=value" override the learning test's steps, seed
  * and hyperparameters. Run CKKS tests with OMP_NUM_THREADS=1 on a shared
  * 2-core machine. */
 #include <setjmp.h>
@@ -168,27 +168,27 @@ static double actor_loss(const pnet *actor, const pnet *c1, const polys *P, cons
     return loss;
 }
 
-static void read_net(he_td3 *ag, int net, pnet *n, bool grads, bool transposed)
+static void read_net(rl_he_td3 *ag, int net, pnet *n, bool grads, bool transposed)
 {
     memset(n, 0, sizeof *n);
     for (int l = 0; l < 3; l++) {
-        assert_int_equal(he_td3_layer_shape(ag, net, l, &n->in[l], &n->out[l]), CL_OK);
+        assert_int_equal(rl_he_td3_layer_shape(ag, net, l, &n->in[l], &n->out[l]), CL_OK);
         assert_true(n->in[l] <= H && n->out[l] <= H);
         /* transposed sets have no gradients of their own (they are rebuilt
          * from the diagonals), and the actor's first one is not kept (no
          * gradient of the state needs it): refused, and read from the
          * diagonal set */
         bool t = transposed;
-        if (transposed && (grads || (net == HE_TD3_ACTOR && l == 0))) {
-            assert_int_equal(grads ? he_td3_get_grads(ag, net, l, true, n->W[l], n->b[l])
-                                   : he_td3_get_weights(ag, net, l, true, n->W[l], n->b[l]),
+        if (transposed && (grads || (net == RL_HE_TD3_ACTOR && l == 0))) {
+            assert_int_equal(grads ? rl_he_td3_get_grads(ag, net, l, true, n->W[l], n->b[l])
+                                   : rl_he_td3_get_weights(ag, net, l, true, n->W[l], n->b[l]),
                              CL_ERR_UNSUPPORTED);
             t = false;
         }
         if (grads)
-            assert_int_equal(he_td3_get_grads(ag, net, l, t, n->W[l], n->b[l]), CL_OK);
+            assert_int_equal(rl_he_td3_get_grads(ag, net, l, t, n->W[l], n->b[l]), CL_OK);
         else
-            assert_int_equal(he_td3_get_weights(ag, net, l, t, n->W[l], n->b[l]), CL_OK);
+            assert_int_equal(rl_he_td3_get_weights(ag, net, l, t, n->W[l], n->b[l]), CL_OK);
     }
 }
 
@@ -211,10 +211,10 @@ static double net_max(const pnet *a)
     return net_diff(a, &z);
 }
 
-static he_td3_hparams small_hparams(void)
+static rl_he_td3_hparams small_hparams(void)
 {
-    he_td3_hparams hp;
-    assert_int_equal(he_td3_hparams_for_env(ENV, &hp), CL_OK);
+    rl_he_td3_hparams hp;
+    assert_int_equal(rl_he_td3_hparams_for_env(ENV, &hp), CL_OK);
     hp.net_arch = H;
     hp.batch_size = NB;
     hp.learning_starts = NB;
@@ -226,19 +226,19 @@ static he_td3_hparams small_hparams(void)
 static void test_gradients_match_plain(void **state)
 {
     (void)state;
-    he_td3_hparams hp = small_hparams();
+    rl_he_td3_hparams hp = small_hparams();
     hp.squash_penalty = 0.5; /* large enough to move the actor's gradient visibly */
     size_t d, S;
-    assert_int_equal(he_td3_layout(ENV, &hp, &d, &S), CL_OK);
+    assert_int_equal(rl_he_td3_layout(ENV, &hp, &d, &S), CL_OK);
     assert_int_equal(d, 8);
     assert_int_equal(S, 64);
     slots_ctx *ctx;
     slots_owner *own;
     slots_clear_config cfg = {.slots = S, .levels = 6};
     assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
-    he_td3 *ag;
-    assert_int_equal(he_td3_create(ENV, &hp, ctx, own, 7, &ag), CL_OK);
-    assert_int_equal(he_td3_get_grads(ag, HE_TD3_ACTOR, 0, false, (double[H * H]){0}, NULL), CL_ERR_STATE);
+    rl_he_td3 *ag;
+    assert_int_equal(rl_he_td3_create(ENV, &hp, ctx, own, 7, &ag), CL_OK);
+    assert_int_equal(rl_he_td3_get_grads(ag, RL_HE_TD3_ACTOR, 0, false, (double[H * H]){0}, NULL), CL_ERR_STATE);
 
     rl_rng rng;
     rl_rng_seed(&rng, 3);
@@ -254,25 +254,25 @@ static void test_gradients_match_plain(void **state)
         }
         bt.r[b] = rl_rng_range(&rng, -8, 0);
         bt.term[b] = b == 2;
-        assert_int_equal(he_td3_store(ag, bt.s[b], bt.a[b], bt.r[b], bt.s2[b], bt.term[b]), CL_OK);
+        assert_int_equal(rl_he_td3_store(ag, bt.s[b], bt.a[b], bt.r[b], bt.s2[b], bt.term[b]), CL_OK);
     }
-    pnet w0[HE_TD3_NETS], wt;
-    for (int n = 0; n < HE_TD3_NETS; n++)
+    pnet w0[RL_HE_TD3_NETS], wt;
+    for (int n = 0; n < RL_HE_TD3_NETS; n++)
         read_net(ag, n, &w0[n], false, false);
     for (int n = 0; n < 3; n++) {
         read_net(ag, n, &wt, false, true);
         assert_true(net_diff(&w0[n], &wt) == 0); /* both packings of one matrix */
         assert_true(net_diff(&w0[n], &w0[n + 3]) == 0); /* targets start as copies */
     }
-    assert_int_equal(w0[HE_TD3_ACTOR].in[0], OBS);
-    assert_int_equal(w0[HE_TD3_CRITIC1].in[0], CIN);
+    assert_int_equal(w0[RL_HE_TD3_ACTOR].in[0], OBS);
+    assert_int_equal(w0[RL_HE_TD3_CRITIC1].in[0], CIN);
 
     polys P;
-    he_td3_polys(ag, &P.sq, &P.act);
+    rl_he_td3_polys(ag, &P.sq, &P.act);
     assert_int_equal(nn_abs_approx_make(hp.max_degree, hp.max_bound, &P.mx), CL_OK);
     P.gamma = hp.gamma;
     P.rscale = hp.reward_scale;
-    P.nscale = he_td3_noise_scale(ag);
+    P.nscale = rl_he_td3_noise_scale(ag);
     P.penalty = hp.squash_penalty;
     P.A = hp.squash_bound;
     assert_true(fabs(nn_poly_eval(&P.sq, hp.squash_bound) - 1.0) < 1e-12);
@@ -288,16 +288,16 @@ static void test_gradients_match_plain(void **state)
             bt.s2[b][j] /= bound;
         }
     const size_t idx[NB] = {0, 1, 2, 3};
-    assert_int_equal(he_td3_train_on(ag, idx, &bt.noise[0][0], true), CL_OK);
-    const he_td3_stats *st = he_td3_get_stats(ag);
+    assert_int_equal(rl_he_td3_train_on(ag, idx, &bt.noise[0][0], true), CL_OK);
+    const rl_he_td3_stats *st = rl_he_td3_get_stats(ag);
     assert_int_equal(st->train_steps, 1);
     assert_int_equal(st->actor_updates, 1);
 
     /* critics: gradients of the MSE to the smoothed twin-min targets */
     double y[NB];
-    targets(&w0[HE_TD3_ACTOR_TARGET], &w0[HE_TD3_CRITIC1_TARGET], &w0[HE_TD3_CRITIC2_TARGET], &P, &bt, y);
+    targets(&w0[RL_HE_TD3_ACTOR_TARGET], &w0[RL_HE_TD3_CRITIC1_TARGET], &w0[RL_HE_TD3_CRITIC2_TARGET], &P, &bt, y);
     double worst = 0;
-    for (int c = HE_TD3_CRITIC1; c <= HE_TD3_CRITIC2; c++) {
+    for (int c = RL_HE_TD3_CRITIC1; c <= RL_HE_TD3_CRITIC2; c++) {
         pnet want, got, got_t;
         assert_true(critic_loss(&w0[c], &P, &bt, y, &want) > 0);
         read_net(ag, c, &got, true, false);
@@ -319,11 +319,11 @@ static void test_gradients_match_plain(void **state)
 
     /* actor: through the critic 1 just updated (SB3's order) */
     pnet c1, want, got, got_t;
-    read_net(ag, HE_TD3_CRITIC1, &c1, false, false);
-    assert_true(net_diff(&c1, &w0[HE_TD3_CRITIC1]) > 0);
-    actor_loss(&w0[HE_TD3_ACTOR], &c1, &P, &bt, &want);
-    read_net(ag, HE_TD3_ACTOR, &got, true, false);
-    read_net(ag, HE_TD3_ACTOR, &got_t, true, true);
+    read_net(ag, RL_HE_TD3_CRITIC1, &c1, false, false);
+    assert_true(net_diff(&c1, &w0[RL_HE_TD3_CRITIC1]) > 0);
+    actor_loss(&w0[RL_HE_TD3_ACTOR], &c1, &P, &bt, &want);
+    read_net(ag, RL_HE_TD3_ACTOR, &got, true, false);
+    read_net(ag, RL_HE_TD3_ACTOR, &got_t, true, true);
     const double ascale = net_max(&want);
     assert_true(ascale > 1e-4);
     worst = fmax(worst, fmax(net_diff(&got, &want), net_diff(&got_t, &want)) / (1 + ascale));
@@ -363,17 +363,17 @@ static void test_gradients_match_plain(void **state)
 
     /* a critic-only step leaves the actor and the targets alone */
     pnet a1, t1;
-    read_net(ag, HE_TD3_ACTOR, &a1, false, false);
-    read_net(ag, HE_TD3_CRITIC1_TARGET, &t1, false, false);
-    assert_int_equal(he_td3_train_on(ag, idx, NULL, false), CL_OK);
+    read_net(ag, RL_HE_TD3_ACTOR, &a1, false, false);
+    read_net(ag, RL_HE_TD3_CRITIC1_TARGET, &t1, false, false);
+    assert_int_equal(rl_he_td3_train_on(ag, idx, NULL, false), CL_OK);
     pnet a2, t2;
-    read_net(ag, HE_TD3_ACTOR, &a2, false, false);
-    read_net(ag, HE_TD3_CRITIC1_TARGET, &t2, false, false);
+    read_net(ag, RL_HE_TD3_ACTOR, &a2, false, false);
+    read_net(ag, RL_HE_TD3_CRITIC1_TARGET, &t2, false, false);
     assert_true(net_diff(&a1, &a2) == 0 && net_diff(&t1, &t2) == 0);
     assert_int_equal(st->train_steps, 2);
     assert_int_equal(st->actor_updates, 1);
 
-    he_td3_free(ag);
+    rl_he_td3_free(ag);
     slots_owner_free(own);
     slots_ctx_free(ctx);
 }
@@ -382,10 +382,10 @@ static void test_gradients_match_plain(void **state)
 
 enum { FID_STEPS = 12, FH = 4 };
 
-static he_td3_hparams fidelity_hparams(void)
+static rl_he_td3_hparams fidelity_hparams(void)
 {
-    he_td3_hparams hp;
-    assert_int_equal(he_td3_hparams_for_env(ENV, &hp), CL_OK);
+    rl_he_td3_hparams hp;
+    assert_int_equal(rl_he_td3_hparams_for_env(ENV, &hp), CL_OK);
     hp.net_arch = FH;
     hp.batch_size = NB;
     hp.learning_starts = NB;
@@ -395,10 +395,10 @@ static he_td3_hparams fidelity_hparams(void)
     return hp;
 }
 
-static double weight_diff(he_td3 *a, he_td3 *b)
+static double weight_diff(rl_he_td3 *a, rl_he_td3 *b)
 {
     double err = 0;
-    for (int n = 0; n < HE_TD3_NETS; n++) {
+    for (int n = 0; n < RL_HE_TD3_NETS; n++) {
         pnet x, y;
         read_net(a, n, &x, false, false);
         read_net(b, n, &y, false, false);
@@ -410,9 +410,9 @@ static double weight_diff(he_td3 *a, he_td3 *b)
 static void test_ckks_follows_clear(void **state)
 {
     (void)state;
-    he_td3_hparams hp = fidelity_hparams();
+    rl_he_td3_hparams hp = fidelity_hparams();
     size_t S;
-    assert_int_equal(he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
+    assert_int_equal(rl_he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
     ckks_params *params;
     assert_int_equal(ckks_params_from_preset("test-n12", CKKS_ALLOW_INSECURE, &params), CL_OK);
     const int levels = ckks_params_max_level(params);
@@ -422,10 +422,10 @@ static void test_ckks_follows_clear(void **state)
     slots_owner *cown;
     slots_clear_config cfg = {.slots = S, .levels = levels};
     assert_int_equal(slots_clear_create(&cfg, &cctx, &cown), CL_OK);
-    he_td3 *cag;
-    assert_int_equal(he_td3_create(ENV, &hp, cctx, cown, 11, &cag), CL_OK);
-    assert_int_equal(he_td3_learn(cag, FID_STEPS, NULL, NULL), CL_OK);
-    const he_td3_stats *cs = he_td3_get_stats(cag);
+    rl_he_td3 *cag;
+    assert_int_equal(rl_he_td3_create(ENV, &hp, cctx, cown, 11, &cag), CL_OK);
+    assert_int_equal(rl_he_td3_learn(cag, FID_STEPS, NULL, NULL), CL_OK);
+    const rl_he_td3_stats *cs = rl_he_td3_get_stats(cag);
     assert_true(cs->train_steps >= 4);
     assert_true(cs->actor_updates >= 2);
     int steps[64];
@@ -436,8 +436,8 @@ static void test_ckks_follows_clear(void **state)
                   (long long)cs->train_steps, (long long)cs->actor_updates, (unsigned long long)cs->train.rotate,
                   (unsigned long long)cs->train.mul, (unsigned long long)cs->train.refresh,
                   (long long)cs->actor_calls, (unsigned long long)cs->act.refresh, nsteps);
-    if (getenv("HE_TD3_CLEAR_ONLY")) {
-        he_td3_free(cag);
+    if (getenv("RL_HE_TD3_CLEAR_ONLY")) {
+        rl_he_td3_free(cag);
         slots_owner_free(cown);
         slots_ctx_free(cctx);
         ckks_params_free(params);
@@ -456,10 +456,10 @@ static void test_ckks_follows_clear(void **state)
     assert_int_equal(slots_ckks_create(params, keys, S, &kctx), CL_OK);
     assert_int_equal(slots_ckks_owner_create(kctx, sk, &kown), CL_OK);
     slots_ckks_set_refresher(kctx, slots_ckks_owner_refresh, kown);
-    he_td3 *kag;
-    assert_int_equal(he_td3_create(ENV, &hp, kctx, kown, 11, &kag), CL_OK);
-    assert_int_equal(he_td3_learn(kag, FID_STEPS, NULL, NULL), CL_OK);
-    const he_td3_stats *ks = he_td3_get_stats(kag);
+    rl_he_td3 *kag;
+    assert_int_equal(rl_he_td3_create(ENV, &hp, kctx, kown, 11, &kag), CL_OK);
+    assert_int_equal(rl_he_td3_learn(kag, FID_STEPS, NULL, NULL), CL_OK);
+    const rl_he_td3_stats *ks = rl_he_td3_get_stats(kag);
 
     /* same schedule, same operations, actions and weights within the bound */
     assert_int_equal(ks->env_steps, cs->env_steps);
@@ -469,7 +469,7 @@ static void test_ckks_follows_clear(void **state)
     assert_int_equal(ks->train.refresh, cs->train.refresh);
     assert_int_equal(ks->act.refresh, cs->act.refresh);
     assert_int_equal(ks->target.refresh, cs->target.refresh);
-    const double *ka = he_td3_actions(kag), *ca = he_td3_actions(cag);
+    const double *ka = rl_he_td3_actions(kag), *ca = rl_he_td3_actions(cag);
     double aerr = 0;
     for (int i = 0; i < FID_STEPS * ACT; i++)
         aerr = fmax(aerr, fabs(ka[i] - ca[i]));
@@ -484,13 +484,13 @@ static void test_ckks_follows_clear(void **state)
     assert_true(aerr < 1e-6);
     assert_true(werr < 1e-6);
 
-    he_td3_free(kag);
+    rl_he_td3_free(kag);
     slots_owner_free(kown);
     slots_ctx_free(kctx);
     ckks_eval_keys_free(keys);
     ckks_public_key_free(pk);
     ckks_secret_key_free(sk);
-    he_td3_free(cag);
+    rl_he_td3_free(cag);
     slots_owner_free(cown);
     slots_ctx_free(cctx);
     ckks_params_free(params);
@@ -512,46 +512,46 @@ static void on_episode(void *user, int64_t step, double ret, int len)
         c->ret[c->n++] = ret;
 }
 
-static void apply_env_hp(he_td3_hparams *hp)
+static void apply_env_hp(rl_he_td3_hparams *hp)
 {
-    const char *s = getenv("HE_TD3_HP");
+    const char *s = getenv("RL_HE_TD3_HP");
     if (!s)
         return;
     char tmp[1024], err[256];
     snprintf(tmp, sizeof tmp, "%s", s);
     for (char *tok = strtok(tmp, ","); tok; tok = strtok(NULL, ","))
-        if (he_td3_hp_assign(hp, tok, err, sizeof err) != CL_OK)
-            fail_msg("HE_TD3_HP: %s", err);
+        if (rl_he_td3_hp_assign(hp, tok, err, sizeof err) != CL_OK)
+            fail_msg("RL_HE_TD3_HP: %s", err);
 }
 
 static void test_learns_pendulum_clear(void **state)
 {
     (void)state;
-    /* the short-run set (he_td3_hparams_default): the long-run set of
-     * he_td3_hparams_for_env trades early learning for stability over 20 000
+    /* the short-run set (rl_he_td3_hparams_default): the long-run set of
+     * rl_he_td3_hparams_for_env trades early learning for stability over 20 000
      * steps (docs/he-td3.md, "The squash penalty") */
-    he_td3_hparams hp;
-    he_td3_hparams_default(&hp);
+    rl_he_td3_hparams hp;
+    rl_he_td3_hparams_default(&hp);
     apply_env_hp(&hp);
-    const int64_t steps = getenv("HE_TD3_STEPS") ? atoll(getenv("HE_TD3_STEPS")) : 8000;
-    const uint64_t seed = getenv("HE_TD3_SEED") ? (uint64_t)atoll(getenv("HE_TD3_SEED")) : 1;
+    const int64_t steps = getenv("RL_HE_TD3_STEPS") ? atoll(getenv("RL_HE_TD3_STEPS")) : 8000;
+    const uint64_t seed = getenv("RL_HE_TD3_SEED") ? (uint64_t)atoll(getenv("RL_HE_TD3_SEED")) : 1;
     size_t S;
-    assert_int_equal(he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
+    assert_int_equal(rl_he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
     slots_ctx *ctx;
     slots_owner *own;
     slots_clear_config cfg = {.slots = S, .levels = 6};
     assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
-    he_td3 *ag;
-    assert_int_equal(he_td3_create(ENV, &hp, ctx, own, seed, &ag), CL_OK);
+    rl_he_td3 *ag;
+    assert_int_equal(rl_he_td3_create(ENV, &hp, ctx, own, seed, &ag), CL_OK);
     curve *c = calloc(1, sizeof *c);
     assert_non_null(c);
-    assert_int_equal(he_td3_learn(ag, steps, on_episode, c), CL_OK);
+    assert_int_equal(rl_he_td3_learn(ag, steps, on_episode, c), CL_OK);
     double last = 0;
     const int k = c->n < 5 ? c->n : 5;
     for (int i = c->n - k; i < c->n; i++)
         last += c->ret[i] / k;
     double ev[10], evm = 0;
-    assert_int_equal(he_td3_evaluate(ag, 10, 99, ev), CL_OK);
+    assert_int_equal(rl_he_td3_evaluate(ag, 10, 99, ev), CL_OK);
     for (int i = 0; i < 10; i++)
         evm += ev[i] / 10;
     /* the random policy's return in the same evaluation episodes: uniform actions */
@@ -574,9 +574,9 @@ static void test_learns_pendulum_clear(void **state)
         }
         rl_env_free(env);
     }
-    const he_td3_stats *s = he_td3_get_stats(ag);
+    const rl_he_td3_stats *s = rl_he_td3_get_stats(ag);
     char line[1024];
-    he_td3_hp_format(&hp, line, sizeof line);
+    rl_he_td3_hp_format(&hp, line, sizeof line);
     print_message("# HE-TD3 Pendulum-v1 clear, seed %llu, %lld steps: %d episodes, last-5 mean %.1f, deterministic "
                   "eval %.1f (10 episodes; random %.1f); %lld train steps, %lld actor updates\n# %s\n",
                   (unsigned long long)seed, (long long)steps, c->n, last, evm, rnd, (long long)s->train_steps,
@@ -587,7 +587,7 @@ static void test_learns_pendulum_clear(void **state)
      * random, a wrong-signed one saturates against the swing (about -1500) */
     assert_true(evm > rnd + 150.0);
     free(c);
-    he_td3_free(ag);
+    rl_he_td3_free(ag);
     slots_owner_free(own);
     slots_ctx_free(ctx);
 }
@@ -597,61 +597,61 @@ static void test_learns_pendulum_clear(void **state)
 static void test_hparams(void **state)
 {
     (void)state;
-    he_td3_hparams hp;
+    rl_he_td3_hparams hp;
     char err[512];
-    assert_int_equal(he_td3_hparams_for_env("CartPole-v1", &hp), CL_ERR_UNSUPPORTED);
-    assert_int_equal(he_td3_hparams_for_env("NoSuchEnv-v0", &hp), CL_ERR_INVALID);
-    assert_int_equal(he_td3_hparams_for_env("MountainCarContinuous-v0", &hp), CL_OK);
-    assert_int_equal(hp.noise_type, HE_TD3_NOISE_OU);
-    assert_int_equal(he_td3_hparams_for_env(ENV, &hp), CL_OK);
-    assert_int_equal(hp.noise_type, HE_TD3_NOISE_NORMAL);
+    assert_int_equal(rl_he_td3_hparams_for_env("CartPole-v1", &hp), CL_ERR_UNSUPPORTED);
+    assert_int_equal(rl_he_td3_hparams_for_env("NoSuchEnv-v0", &hp), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hparams_for_env("MountainCarContinuous-v0", &hp), CL_OK);
+    assert_int_equal(hp.noise_type, RL_HE_TD3_NOISE_OU);
+    assert_int_equal(rl_he_td3_hparams_for_env(ENV, &hp), CL_OK);
+    assert_int_equal(hp.noise_type, RL_HE_TD3_NOISE_NORMAL);
     assert_true(hp.squash_penalty == 0.1 && hp.adam_beta2 == 0.9999); /* the long-run set */
-    he_td3_hparams_default(&hp);
+    rl_he_td3_hparams_default(&hp);
     assert_true(hp.squash_penalty == 0.0 && hp.adam_beta2 == 0.999); /* the short-run set */
-    assert_int_equal(he_td3_hparams_for_env(ENV, &hp), CL_OK);
-    assert_int_equal(he_td3_hp_check(&hp, err, sizeof err), CL_OK);
-    assert_int_equal(he_td3_hp_assign(&hp, "net_arch=[8,8]", err, sizeof err), CL_OK);
+    assert_int_equal(rl_he_td3_hparams_for_env(ENV, &hp), CL_OK);
+    assert_int_equal(rl_he_td3_hp_check(&hp, err, sizeof err), CL_OK);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "net_arch=[8,8]", err, sizeof err), CL_OK);
     assert_int_equal(hp.net_arch, 8);
-    assert_int_equal(he_td3_hp_assign(&hp, "noise_type=ornstein-uhlenbeck", err, sizeof err), CL_OK);
-    assert_int_equal(hp.noise_type, HE_TD3_NOISE_OU);
-    assert_int_equal(he_td3_hp_assign(&hp, "tau=0.01", err, sizeof err), CL_OK);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "noise_type=ornstein-uhlenbeck", err, sizeof err), CL_OK);
+    assert_int_equal(hp.noise_type, RL_HE_TD3_NOISE_OU);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "tau=0.01", err, sizeof err), CL_OK);
     assert_true(hp.tau == 0.01);
-    assert_int_equal(he_td3_hp_assign(&hp, "policy_delay=3", err, sizeof err), CL_OK);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "policy_delay=3", err, sizeof err), CL_OK);
     assert_int_equal(hp.policy_delay, 3);
-    assert_int_equal(he_td3_hp_assign(&hp, "bogus=1", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "bogus=1", err, sizeof err), CL_ERR_INVALID);
     assert_non_null(strstr(err, "unknown hyperparameter 'bogus'"));
-    assert_int_equal(he_td3_hp_assign(&hp, "tau=abc", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "tau=abc", err, sizeof err), CL_ERR_INVALID);
     assert_non_null(strstr(err, "tau"));
-    assert_int_equal(he_td3_hp_assign(&hp, "squash_degree=4", err, sizeof err), CL_ERR_INVALID);
-    assert_int_equal(he_td3_hp_assign(&hp, "batch_size=2.5", err, sizeof err), CL_ERR_INVALID);
-    assert_int_equal(he_td3_hp_assign(&hp, "noise_type=pink", err, sizeof err), CL_ERR_INVALID);
-    assert_int_equal(he_td3_hp_assign(&hp, "gamma", err, sizeof err), CL_ERR_INVALID);
-    assert_int_equal(he_td3_hp_assign(&hp, "batch_size=24", err, sizeof err), CL_OK);
-    assert_int_equal(he_td3_hp_check(&hp, err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "squash_degree=4", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "batch_size=2.5", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "noise_type=pink", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "gamma", err, sizeof err), CL_ERR_INVALID);
+    assert_int_equal(rl_he_td3_hp_assign(&hp, "batch_size=24", err, sizeof err), CL_OK);
+    assert_int_equal(rl_he_td3_hp_check(&hp, err, sizeof err), CL_ERR_INVALID);
     assert_non_null(strstr(err, "power of two"));
     size_t D, S;
-    assert_int_equal(he_td3_layout("CartPole-v1", &hp, &D, &S), CL_ERR_UNSUPPORTED);
+    assert_int_equal(rl_he_td3_layout("CartPole-v1", &hp, &D, &S), CL_ERR_UNSUPPORTED);
     hp.batch_size = 32;
-    assert_int_equal(he_td3_layout(ENV, &hp, &D, &S), CL_OK);
+    assert_int_equal(rl_he_td3_layout(ENV, &hp, &D, &S), CL_OK);
     assert_int_equal(D, 8);
     assert_int_equal(S, 512);
     char line[1024];
-    he_td3_hp_format(&hp, line, sizeof line);
+    rl_he_td3_hp_format(&hp, line, sizeof line);
     assert_non_null(strstr(line, "net_arch=[8,8]"));
     assert_non_null(strstr(line, "noise_type=ornstein-uhlenbeck"));
     /* the format reads back */
-    he_td3_hparams back;
-    assert_int_equal(he_td3_hparams_for_env(ENV, &back), CL_OK);
+    rl_he_td3_hparams back;
+    assert_int_equal(rl_he_td3_hparams_for_env(ENV, &back), CL_OK);
     for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " "))
-        assert_int_equal(he_td3_hp_assign(&back, tok, err, sizeof err), CL_OK);
+        assert_int_equal(rl_he_td3_hp_assign(&back, tok, err, sizeof err), CL_OK);
     assert_memory_equal(&back, &hp, sizeof hp);
-    for (int p = 0; p < HE_TD3_PHASES; p++)
-        assert_string_not_equal(he_td3_phase_name(p), "?");
+    for (int p = 0; p < RL_HE_TD3_PHASES; p++)
+        assert_string_not_equal(rl_he_td3_phase_name(p), "?");
 
     /* the census of the default step */
-    assert_int_equal(he_td3_hparams_for_env(ENV, &hp), CL_OK);
-    he_td3_census cen;
-    assert_int_equal(he_td3_census_run(ENV, &hp, 6, &cen), CL_OK);
+    assert_int_equal(rl_he_td3_hparams_for_env(ENV, &hp), CL_OK);
+    rl_he_td3_census cen;
+    assert_int_equal(rl_he_td3_census_run(ENV, &hp, 6, &cen), CL_OK);
     print_message("# HE-TD3 census (%s defaults, D %zu, B %d, S %zu, L 6): per training step rot %llu mul %llu "
                   "mul_plain %llu mul_const %llu add %llu refresh %llu; per actor call rot %llu refresh %llu; per "
                   "target update mul_const %llu refresh %llu; %zu rotation keys\n",
@@ -661,13 +661,13 @@ static void test_hparams(void **state)
                   (unsigned long long)cen.train_step.refresh, (unsigned long long)cen.act.rotate,
                   (unsigned long long)cen.act.refresh, (unsigned long long)cen.target.mul_const,
                   (unsigned long long)cen.target.refresh, cen.n_rot_steps);
-    for (int p = 0; p < HE_TD3_PHASES; p++)
+    for (int p = 0; p < RL_HE_TD3_PHASES; p++)
         print_message("#   %-17s rot %5llu mul %5llu mul_plain %4llu mul_const %5llu refresh %4llu\n",
-                      he_td3_phase_name(p), (unsigned long long)cen.phase[p].rotate,
+                      rl_he_td3_phase_name(p), (unsigned long long)cen.phase[p].rotate,
                       (unsigned long long)cen.phase[p].mul, (unsigned long long)cen.phase[p].mul_plain,
                       (unsigned long long)cen.phase[p].mul_const, (unsigned long long)cen.phase[p].refresh);
     assert_true(cen.train_step.rotate > 0 && cen.n_rot_steps > 0);
-    assert_true(cen.phase[HE_TD3_PHASE_ACTOR_BACKWARD].mul_plain > 0);
+    assert_true(cen.phase[RL_HE_TD3_PHASE_ACTOR_BACKWARD].mul_plain > 0);
 }
 
 /* ------------------------------------------------ 5. the actor as a model */
@@ -675,10 +675,10 @@ static void test_hparams(void **state)
 /* The action of pol and of the agent for obs: equal to 1e-9 (the clear
  * backend sums in another order; the largest difference goes to *worst);
  * returns the policy's raw network output. */
-static double same_action(he_td3 *ag, rl_policy *pol, rl_policy *back, const double *obs, double *worst)
+static double same_action(rl_he_td3 *ag, rl_policy *pol, rl_policy *back, const double *obs, double *worst)
 {
     double a1[RL_MAX_ACT], a2[RL_MAX_ACT], a3[RL_MAX_ACT];
-    assert_int_equal(he_td3_act(ag, obs, a1), CL_OK);
+    assert_int_equal(rl_he_td3_act(ag, obs, a1), CL_OK);
     assert_int_equal(rl_policy_act(pol, obs, a2), CL_OK);
     assert_int_equal(rl_policy_act(back, obs, a3), CL_OK);
     for (int j = 0; j < ACT; j++) {
@@ -711,26 +711,26 @@ static void test_export_actor(void **state)
     /* the owner's normalization folded in (Pendulum-v1: theta-dot divided by 8) or not; both squashes */
     const int normalize[3] = {1, 0, 1}, degree[3] = {3, 5, 5};
     for (int c = 0; c < 3; c++) {
-        he_td3_hparams hp = small_hparams();
+        rl_he_td3_hparams hp = small_hparams();
         hp.normalize_obs = normalize[c];
         hp.squash_degree = degree[c];
         if (!normalize[c])
             hp.activation_bound = 8.0; /* raw theta-dot up to 8: with b = 1 the actions turn non-finite */
         size_t S;
-        assert_int_equal(he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
+        assert_int_equal(rl_he_td3_layout(ENV, &hp, NULL, &S), CL_OK);
         slots_ctx *ctx;
         slots_owner *own;
         slots_clear_config cfg = {.slots = S, .levels = 6};
         assert_int_equal(slots_clear_create(&cfg, &ctx, &own), CL_OK);
-        he_td3 *ag;
-        assert_int_equal(he_td3_create(ENV, &hp, ctx, own, 5 + (uint64_t)c, &ag), CL_OK);
-        assert_int_equal(he_td3_learn(ag, 40, NULL, NULL), CL_OK);
-        assert_true(he_td3_get_stats(ag)->actor_updates >= 10);
+        rl_he_td3 *ag;
+        assert_int_equal(rl_he_td3_create(ENV, &hp, ctx, own, 5 + (uint64_t)c, &ag), CL_OK);
+        assert_int_equal(rl_he_td3_learn(ag, 40, NULL, NULL), CL_OK);
+        assert_true(rl_he_td3_get_stats(ag)->actor_updates >= 10);
 
         nn_mlp *net = (nn_mlp *)1;
-        assert_int_equal(he_td3_export_actor(NULL, &net), CL_ERR_INVALID);
-        assert_int_equal(he_td3_export_actor(ag, NULL), CL_ERR_INVALID);
-        assert_int_equal(he_td3_export_actor(ag, &net), CL_OK);
+        assert_int_equal(rl_he_td3_export_actor(NULL, &net), CL_ERR_INVALID);
+        assert_int_equal(rl_he_td3_export_actor(ag, NULL), CL_ERR_INVALID);
+        assert_int_equal(rl_he_td3_export_actor(ag, &net), CL_OK);
         assert_int_equal(net->n_layers, 3);
         assert_true(net->sizes[0] == OBS && net->sizes[1] == H && net->sizes[2] == H && net->sizes[3] == ACT);
         assert_int_equal(net->hidden_act, NN_ACT_POLY2);
@@ -738,13 +738,13 @@ static void test_export_actor(void **state)
         assert_true(net->act_bound == hp.activation_bound && net->squash_bound == hp.squash_bound);
         /* the same polynomials as the agent's */
         nn_poly sq, act;
-        he_td3_polys(ag, &sq, &act);
+        rl_he_td3_polys(ag, &sq, &act);
         const nn_poly f = nn_squash_poly(degree[c], hp.squash_bound);
         assert_memory_equal(&sq, &f, sizeof f);
         /* the layers as the agent holds them, the first times the owner's scale */
         double W[H * H], b[H];
         for (int l = 0; l < 3; l++) {
-            assert_int_equal(he_td3_get_weights(ag, HE_TD3_ACTOR, l, false, W, b), CL_OK);
+            assert_int_equal(rl_he_td3_get_weights(ag, RL_HE_TD3_ACTOR, l, false, W, b), CL_OK);
             const int in = net->sizes[l], out = net->sizes[l + 1];
             for (int i = 0; i < in; i++) {
                 const double bound = fmax(fabs(spec->obs_low[i]), fabs(spec->obs_high[i]));
@@ -785,7 +785,7 @@ static void test_export_actor(void **state)
         assert_true(beyond > 0);
         rl_policy_free(back);
         rl_policy_free(pol);
-        he_td3_free(ag);
+        rl_he_td3_free(ag);
         slots_owner_free(own);
         slots_ctx_free(ctx);
     }
@@ -801,7 +801,7 @@ int main(void)
         cmocka_unit_test(test_learns_pendulum_clear),
         cmocka_unit_test(test_export_actor),
     };
-    const char *filter = getenv("HE_TD3_TEST");
+    const char *filter = getenv("RL_HE_TD3_TEST");
     if (filter)
         cmocka_set_test_filter(filter);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,10 +180,10 @@ typedef struct owner {
     size_t ekl;
     slots_ctx *ctx;
     slots_owner *own;
-    he_dqn_ow *ow;
+    rl_he_dqn_ow *ow;
     size_t n_init;
     slots_vec **init;
-    slots_vec *tr[HE_DQN_TRANSITION_VECS], *x;
+    slots_vec *tr[RL_HE_DQN_TRANSITION_VECS], *x;
     /* its genuine messages, in the order sent */
     msg hello, init_msg, steps[8], act;
     int n_steps;
@@ -194,7 +194,7 @@ static struct {
     ckks_params *params;
     uint8_t *pbytes;
     size_t plen;
-    he_dqn_hparams hp;
+    rl_he_dqn_hparams hp;
     char hpline[2048];
     size_t D, S;
     net_platform *p;
@@ -233,7 +233,7 @@ static cl_status no_act(void *user, slots_vec *x, slots_vec *q)
     return CL_ERR_STATE;
 }
 
-static cl_status no_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS], int64_t gs, bool upd)
+static cl_status no_step(void *user, int64_t step, slots_vec *const tr[RL_HE_DQN_TRANSITION_VECS], int64_t gs, bool upd)
 {
     (void)user, (void)step, (void)tr, (void)gs, (void)upd;
     return CL_ERR_STATE;
@@ -242,8 +242,8 @@ static cl_status no_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_TR
 /* Evaluation keys for the census's rotations (all of them, or all but the last; with or without relinearization). */
 static msg make_eval_keys(const ckks_secret_key *sk, int drop_last, unsigned flags)
 {
-    he_dqn_census census;
-    assert_int_equal(he_dqn_census_run(ENV, &F.hp, ckks_params_max_level(F.params), &census), CL_OK);
+    rl_he_dqn_census census;
+    assert_int_equal(rl_he_dqn_census_run(ENV, &F.hp, ckks_params_max_level(F.params), &census), CL_OK);
     assert_true(census.n_rot_steps > 1);
     ckks_eval_keys *ek = NULL;
     assert_int_equal(ckks_eval_keys_create(sk, flags, census.rot_steps, census.n_rot_steps - (drop_last ? 1 : 0), &ek),
@@ -271,16 +271,16 @@ static void owner_setup(owner *o, const char *name, uint64_t seed)
     o->ekl = ek.len;
     assert_int_equal(slots_ckks_create(F.params, NULL, F.S, &o->ctx), CL_OK);
     assert_int_equal(slots_ckks_owner_create(o->ctx, o->sk, &o->own), CL_OK);
-    he_dqn_link link = {.user = NULL, .act = no_act, .step = no_step};
-    assert_int_equal(he_dqn_ow_create(ENV, &F.hp, o->ctx, o->own, seed, &link, &o->ow), CL_OK);
-    o->n_init = he_dqn_init_count(&F.hp, ENV);
+    rl_he_dqn_link link = {.user = NULL, .act = no_act, .step = no_step};
+    assert_int_equal(rl_he_dqn_ow_create(ENV, &F.hp, o->ctx, o->own, seed, &link, &o->ow), CL_OK);
+    o->n_init = rl_he_dqn_init_count(&F.hp, ENV);
     assert_true(o->n_init > 0);
     o->init = calloc(o->n_init, sizeof *o->init);
     assert_non_null(o->init);
     for (size_t i = 0; i < o->n_init; i++)
         assert_int_equal(slots_vec_create(o->ctx, &o->init[i]), CL_OK);
-    assert_int_equal(he_dqn_ow_initial_state(o->ow, o->init, o->n_init), CL_OK);
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+    assert_int_equal(rl_he_dqn_ow_initial_state(o->ow, o->init, o->n_init), CL_OK);
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS; k++)
         assert_int_equal(slots_vec_create(o->ctx, &o->tr[k]), CL_OK);
     assert_int_equal(slots_vec_create(o->ctx, &o->x), CL_OK);
 }
@@ -290,10 +290,10 @@ static void owner_free(owner *o)
     for (size_t i = 0; o->init && i < o->n_init; i++)
         slots_vec_free(o->init[i]);
     free(o->init);
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS; k++)
         slots_vec_free(o->tr[k]);
     slots_vec_free(o->x);
-    he_dqn_ow_free(o->ow);
+    rl_he_dqn_ow_free(o->ow);
     slots_owner_free(o->own);
     slots_ctx_free(o->ctx);
     ckks_public_key_free(o->pk);
@@ -308,7 +308,7 @@ static void owner_free(owner *o)
 }
 
 /* The five vectors of environment step `step` (replay position step - 1), laid out as
- * he_dqn_ow_encrypt_transition lays them out. */
+ * rl_he_dqn_ow_encrypt_transition lays them out. */
 static void encrypt_transition(owner *o, int64_t step)
 {
     const size_t B = (size_t)F.hp.batch_size, off = ((size_t)(step - 1) % B) * 2 * F.D;
@@ -365,7 +365,7 @@ static msg build_step(owner *o, uint64_t seq, uint64_t step, uint64_t gs, uint64
     net_buf b = {0};
     net_msg_begin(&b, NET_MSG_STEP, seq);
     net_msg_put_u64(&b, step);
-    for (int i = 0; i < HE_DQN_TRANSITION_VECS; i++)
+    for (int i = 0; i < RL_HE_DQN_TRANSITION_VECS; i++)
         if (alt && i == k)
             net_msg_put_blob(&b, alt->d, alt->len);
         else
@@ -945,7 +945,7 @@ static void check_owner_backoff(owner *o)
     net_owner *no = NULL;
     assert_int_equal(net_owner_open(&oc, F.params, o->ctx, o->own, &no), CL_OK);
     net_session_info info;
-    assert_int_equal(net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(o->seed), F.pbytes, F.plen, o->ek, o->ekl,
+    assert_int_equal(net_owner_hello(no, ENV, F.hpline, rl_he_dqn_sample_seed(o->seed), F.pbytes, F.plen, o->ek, o->ekl,
                                      &info),
                      CL_ERR_TIMEOUT);
     assert_true(net_owner_get_stats(no)->retries == 3);
@@ -1002,13 +1002,13 @@ static void test_handler_fuzz(void **state)
     assert_int_equal(ckks_params_serialize(F.params, NULL, 0, &F.plen), CL_OK);
     F.pbytes = malloc(F.plen);
     assert_int_equal(ckks_params_serialize(F.params, F.pbytes, F.plen, &F.plen), CL_OK);
-    assert_int_equal(he_dqn_hparams_for_env(ENV, &F.hp), CL_OK);
+    assert_int_equal(rl_he_dqn_hparams_for_env(ENV, &F.hp), CL_OK);
     char err[1280];
     const char *hps[] = {"learning_starts=32", "train_freq=16", "batch_size=32", "n_timesteps=48"};
     for (size_t i = 0; i < sizeof hps / sizeof *hps; i++)
-        assert_int_equal(he_dqn_hp_assign(&F.hp, hps[i], err, sizeof err), CL_OK);
-    he_dqn_hp_format(&F.hp, F.hpline, sizeof F.hpline);
-    assert_int_equal(he_dqn_layout(ENV, &F.hp, &F.D, &F.S), CL_OK);
+        assert_int_equal(rl_he_dqn_hp_assign(&F.hp, hps[i], err, sizeof err), CL_OK);
+    rl_he_dqn_hp_format(&F.hp, F.hpline, sizeof F.hpline);
+    assert_int_equal(rl_he_dqn_layout(ENV, &F.hp, &F.D, &F.S), CL_OK);
 
     const double t_setup = now_s();
     owner_setup(&F.A, "A", 31);
@@ -1030,7 +1030,7 @@ static void test_handler_fuzz(void **state)
     for (int o = 0; o < 2; o++) {
         owner *ow = owners[o];
         const char *key = ow->kp.public_z85;
-        ow->hello = build_hello(ENV, F.hpline, he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, ow->ek, ow->ekl);
+        ow->hello = build_hello(ENV, F.hpline, rl_he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, ow->ek, ow->ekl);
         handle(key, &ow->hello);
         tenant[o] = tenant_of(key);
         assert_true(tenant[o] > 0);
@@ -1145,7 +1145,7 @@ static void test_handler_fuzz(void **state)
     ADD(BASE_STEP, build_step(&F.A, 0, 0, 1, 0, -1, NULL));
     ADD(BASE_STEP, build_step(&F.A, 0, 0, 0, 1, -1, NULL));
     for (int a = 0; a < ALT_N; a++)
-        ADD(BASE_STEP, build_step(&F.A, 0, 0, 0, 0, (int)prng_below(HE_DQN_TRANSITION_VECS), &alt[a]));
+        ADD(BASE_STEP, build_step(&F.A, 0, 0, 0, 0, (int)prng_below(RL_HE_DQN_TRANSITION_VECS), &alt[a]));
     const size_t n_step_bases = nbase - i_step;
     const size_t i_act = nbase;
     ADD(BASE_ACT, build_one_blob(NET_MSG_ACT, 0, &(msg){F.A.act.d + 33, F.A.act.len - 33}));
@@ -1518,10 +1518,10 @@ static void test_handler_fuzz(void **state)
     {
         net_keypair big;
         assert_int_equal(net_keypair_generate(&big), CL_OK);
-        he_dqn_hparams hp = F.hp;
+        rl_he_dqn_hparams hp = F.hp;
         hp.buffer_size = 2000000;
         char line[2048];
-        he_dqn_hp_format(&hp, line, sizeof line);
+        rl_he_dqn_hp_format(&hp, line, sizeof line);
         msg h = build_hello(ENV, line, 7, F.pbytes, F.plen, F.A.ek, F.A.ekl);
         net_platform_handle_for_test(F.p, big.public_z85, h.d, h.len);
         net_session_info none;
@@ -1547,15 +1547,15 @@ static void test_handler_fuzz(void **state)
         net_session_info info;
         /* a known key cannot change its sampling seed or its evaluation keys half way */
         const owner *other = owners[1 - o];
-        assert_int_equal(net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(ow->seed) + 1, F.pbytes, F.plen, ow->ek,
+        assert_int_equal(net_owner_hello(no, ENV, F.hpline, rl_he_dqn_sample_seed(ow->seed) + 1, F.pbytes, F.plen, ow->ek,
                                          ow->ekl, &info),
                          CL_ERR_REFUSED);
         assert_non_null(strstr(net_owner_last_error(no), "other settings"));
-        assert_int_equal(net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, other->ek,
+        assert_int_equal(net_owner_hello(no, ENV, F.hpline, rl_he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, other->ek,
                                          other->ekl, &info),
                          CL_ERR_REFUSED);
         assert_non_null(strstr(net_owner_last_error(no), "other settings"));
-        cl_status st = net_owner_hello(no, ENV, F.hpline, he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, ow->ek,
+        cl_status st = net_owner_hello(no, ENV, F.hpline, rl_he_dqn_sample_seed(ow->seed), F.pbytes, F.plen, ow->ek,
                                        ow->ekl, &info);
         if (st != CL_OK)
             fail_msg("%s: HELLO: %s: %s", ow->name, cl_strerror(st), net_owner_last_error(no));
@@ -1563,7 +1563,7 @@ static void test_handler_fuzz(void **state)
         assert_int_equal((int64_t)info.env_steps, c0.env_steps);
         assert_int_equal(info.initialized, 1);
         assert_int_equal(info.train_steps, 0);
-        he_dqn_link link;
+        rl_he_dqn_link link;
         net_owner_link(no, &link);
         encrypt_transition(ow, c0.env_steps + 1);
         st = link.step(link.user, c0.env_steps + 1, ow->tr, 0, false);

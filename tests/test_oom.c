@@ -434,8 +434,8 @@ static cl_status op_policy(void)
 static cl_status op_he_dqn(void)
 {
     cl_status st;
-    he_dqn_hparams hp;
-    he_dqn_hparams_default(&hp);
+    rl_he_dqn_hparams hp;
+    rl_he_dqn_hparams_default(&hp);
     hp.net_arch = 4;
     hp.batch_size = 4;
     hp.buffer_size = 32;
@@ -445,14 +445,14 @@ static cl_status op_he_dqn(void)
     size_t d, S;
     slots_ctx *ctx = NULL;
     slots_owner *own = NULL;
-    he_dqn *ag = NULL;
-    TRY(he_dqn_layout("CartPole-v1", &hp, &d, &S));
+    rl_he_dqn *ag = NULL;
+    TRY(rl_he_dqn_layout("CartPole-v1", &hp, &d, &S));
     slots_clear_config cfg = {.slots = S, .levels = 6};
     TRY(slots_clear_create(&cfg, &ctx, &own));
-    TRY(he_dqn_create("CartPole-v1", &hp, ctx, own, 7, &ag));
-    TRY(he_dqn_learn(ag, 14, NULL, NULL));
+    TRY(rl_he_dqn_create("CartPole-v1", &hp, ctx, own, 7, &ag));
+    TRY(rl_he_dqn_learn(ag, 14, NULL, NULL));
 done:
-    he_dqn_free(ag);
+    rl_he_dqn_free(ag);
     slots_owner_free(own);
     slots_ctx_free(ctx);
     return st;
@@ -463,23 +463,23 @@ done:
 static cl_status op_he_td3(void)
 {
     cl_status st;
-    he_td3_hparams hp;
+    rl_he_td3_hparams hp;
     size_t S;
     slots_ctx *ctx = NULL;
     slots_owner *own = NULL;
-    he_td3 *ag = NULL;
-    TRY(he_td3_hparams_for_env("Pendulum-v1", &hp));
+    rl_he_td3 *ag = NULL;
+    TRY(rl_he_td3_hparams_for_env("Pendulum-v1", &hp));
     hp.net_arch = 4;
     hp.batch_size = 4;
     hp.buffer_size = 16;
     hp.learning_starts = 4;
-    TRY(he_td3_layout("Pendulum-v1", &hp, NULL, &S));
+    TRY(rl_he_td3_layout("Pendulum-v1", &hp, NULL, &S));
     slots_clear_config cfg = {.slots = S, .levels = 6};
     TRY(slots_clear_create(&cfg, &ctx, &own));
-    TRY(he_td3_create("Pendulum-v1", &hp, ctx, own, 7, &ag));
-    TRY(he_td3_learn(ag, 8, NULL, NULL));
+    TRY(rl_he_td3_create("Pendulum-v1", &hp, ctx, own, 7, &ag));
+    TRY(rl_he_td3_learn(ag, 8, NULL, NULL));
 done:
-    he_td3_free(ag);
+    rl_he_td3_free(ag);
     slots_owner_free(own);
     slots_ctx_free(ctx);
     return st;

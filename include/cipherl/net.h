@@ -112,9 +112,9 @@ cl_status net_owner_init(net_owner *o, slots_vec *const *vecs, size_t n);
  * weight vectors of that reply into w[0..n) (vectors of ctx). */
 cl_status net_owner_pull(net_owner *o, char *env_id, size_t env_cap, char *hparams, size_t hp_cap);
 cl_status net_owner_pulled_weights(net_owner *o, slots_ctx *ctx, slots_vec *const *w, size_t n);
-/* The he_dqn_link (rl/he_dqn.h) that runs ACT and STEP on the platform. */
-struct he_dqn_link;
-void net_owner_link(net_owner *o, struct he_dqn_link *link);
+/* The rl_he_dqn_link (rl/he_dqn.h) that runs ACT and STEP on the platform. */
+struct rl_he_dqn_link;
+void net_owner_link(net_owner *o, struct rl_he_dqn_link *link);
 
 #ifdef __cplusplus
 }

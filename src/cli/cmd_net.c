@@ -206,10 +206,10 @@ static int owner_keys_load(const char *cmd, const char *dir, int insecure, owner
 /* The evaluation keys HE-DQN needs for env and hp: eval.keys if it covers the
  * census's rotations, else new ones (saved over it). Serialized into *bytes. */
 static int eval_keys_for(const char *cmd, const char *dir, const owner_keys *k, const char *env_id,
-                         const he_dqn_hparams *hp, uint8_t **bytes, size_t *len)
+                         const rl_he_dqn_hparams *hp, uint8_t **bytes, size_t *len)
 {
-    he_dqn_census census;
-    cl_status st = he_dqn_census_run(env_id, hp, ckks_params_max_level(k->params), &census);
+    rl_he_dqn_census census;
+    cl_status st = rl_he_dqn_census_run(env_id, hp, ckks_params_max_level(k->params), &census);
     if (st != CL_OK) {
         cli_error("%s: census of %s failed: %s", cmd, env_id, cl_strerror(st));
         return 1;
@@ -321,14 +321,14 @@ int cli_cmd_keygen(int argc, char **argv)
         cli_error("keygen: --preset P and --out DIR are required");
         return 2;
     }
-    he_dqn_hparams hp;
-    if (he_dqn_hparams_for_env(env_id, &hp) != CL_OK) {
+    rl_he_dqn_hparams hp;
+    if (rl_he_dqn_hparams_for_env(env_id, &hp) != CL_OK) {
         cli_error("keygen: no HE-DQN for environment '%s' (a discrete task from 'cipherl env list')", env_id);
         return 2;
     }
     char err[1280];
     for (int k = 0; k < n_hp; k++)
-        if (he_dqn_hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
+        if (rl_he_dqn_hp_assign(&hp, hps[k], err, sizeof err) != CL_OK) {
             cli_error("keygen: --hp %s: %s", hps[k], err);
             return 2;
         }
@@ -508,7 +508,7 @@ static int owner_side_open(const char *cmd, const cli_train_opts *o, size_t S, o
     return 0;
 }
 
-static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char *env_id, const char *out_path)
+static int save_pulled(const char *cmd, owner_side *s, rl_he_dqn_ow *ow, const char *env_id, const char *out_path)
 {
     char env[64], hpline[4096];
     cl_status st = net_owner_pull(s->net, env, sizeof env, hpline, sizeof hpline);
@@ -521,14 +521,14 @@ static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char
         cli_error("%s: the platform's session is for %s, not %s", cmd, env, env_id);
         return 1;
     }
-    he_dqn_hparams hp;
+    rl_he_dqn_hparams hp;
     char err[1280];
-    if (he_dqn_hp_parse_line(hpline, &hp, err, sizeof err) != CL_OK) {
+    if (rl_he_dqn_hp_parse_line(hpline, &hp, err, sizeof err) != CL_OK) {
         cli_error("%s: the platform sent unusable hyperparameters: %s", cmd, err);
         return 1;
     }
     size_t D, S;
-    if ((st = he_dqn_layout(env, &hp, &D, &S)) != CL_OK) {
+    if ((st = rl_he_dqn_layout(env, &hp, &D, &S)) != CL_OK) {
         cli_error("%s: the platform's session has no usable layout: %s", cmd, cl_strerror(st));
         return 1;
     }
@@ -547,11 +547,11 @@ static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char
         ctx = ctx2;
         owner = owner2;
     }
-    he_dqn_ow *tmp_ow = NULL;
+    rl_he_dqn_ow *tmp_ow = NULL;
     if (!ow) {
-        he_dqn_link link;
+        rl_he_dqn_link link;
         net_owner_link(s->net, &link);
-        if ((st = he_dqn_ow_create(env, &hp, ctx, owner, 0, &link, &tmp_ow)) != CL_OK) {
+        if ((st = rl_he_dqn_ow_create(env, &hp, ctx, owner, 0, &link, &tmp_ow)) != CL_OK) {
             cli_error("%s: %s", cmd, cl_strerror(st));
             slots_owner_free(owner2);
             slots_ctx_free(ctx2);
@@ -568,7 +568,7 @@ static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char
     nn_mlp *net = NULL;
     rl_policy *pol = NULL;
     if (st == CL_OK)
-        st = he_dqn_ow_weights_to_mlp(ow, w, nw, &net);
+        st = rl_he_dqn_ow_weights_to_mlp(ow, w, nw, &net);
     if (st == CL_OK && (st = rl_policy_from_mlp(RL_ALGO_DQN, env, net, &pol)) != CL_OK)
         nn_mlp_free(net);
     if (st == CL_OK)
@@ -577,7 +577,7 @@ static int save_pulled(const char *cmd, owner_side *s, he_dqn_ow *ow, const char
     for (size_t i = 0; w && i < nw; i++)
         slots_vec_free(w[i]);
     free(w);
-    he_dqn_ow_free(tmp_ow);
+    rl_he_dqn_ow_free(tmp_ow);
     slots_owner_free(owner2);
     slots_ctx_free(ctx2);
     if (st != CL_OK) {
@@ -606,15 +606,15 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
                   "do not apply");
         return 2;
     }
-    he_dqn_hparams hp;
-    he_dqn_hparams_for_env(o->env_id, &hp);
+    rl_he_dqn_hparams hp;
+    rl_he_dqn_hparams_for_env(o->env_id, &hp);
     char err[1280];
     for (int k = 0; k < o->n_hp; k++)
-        if (he_dqn_hp_assign(&hp, o->hps[k], err, sizeof err) != CL_OK) {
+        if (rl_he_dqn_hp_assign(&hp, o->hps[k], err, sizeof err) != CL_OK) {
             cli_error("train: --hp %s: %s", o->hps[k], err);
             return 2;
         }
-    if (he_dqn_hp_check(&hp, err, sizeof err) != CL_OK) {
+    if (rl_he_dqn_hp_check(&hp, err, sizeof err) != CL_OK) {
         cli_error("train: %s", err);
         return 2;
     }
@@ -625,7 +625,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
     const int64_t steps = o->steps ? o->steps : hp.n_timesteps;
     hp.n_timesteps = steps;
     size_t D, S;
-    if (he_dqn_layout(o->env_id, &hp, &D, &S) != CL_OK) {
+    if (rl_he_dqn_layout(o->env_id, &hp, &D, &S) != CL_OK) {
         cli_error("train: bad network shape");
         return 2;
     }
@@ -669,14 +669,14 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
         fprintf(trace, "step,action\n");
 
     char hpline[2048];
-    he_dqn_hp_format(&hp, hpline, sizeof hpline);
+    rl_he_dqn_hp_format(&hp, hpline, sizeof hpline);
     net_session_info info;
     const double t_setup = cli_now_s();
-    cl_status st = net_owner_hello(s.net, o->env_id, hpline, he_dqn_sample_seed(o->seed), s.k.params_bytes,
+    cl_status st = net_owner_hello(s.net, o->env_id, hpline, rl_he_dqn_sample_seed(o->seed), s.k.params_bytes,
                                    s.k.params_len, ek, ekl, &info);
     free(ek);
-    he_dqn_ow *ow = NULL;
-    he_dqn_link link;
+    rl_he_dqn_ow *ow = NULL;
+    rl_he_dqn_link link;
     net_owner_link(s.net, &link);
     if (st == CL_OK && info.env_steps > 0) {
         cli_error("train: the platform already holds %llu steps of this owner's session; the owner's side cannot "
@@ -685,17 +685,17 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
         rc = 1;
     }
     if (rc == 0 && st == CL_OK)
-        st = he_dqn_ow_create(o->env_id, &hp, s.ctx, s.owner, o->seed, &link, &ow);
+        st = rl_he_dqn_ow_create(o->env_id, &hp, s.ctx, s.owner, o->seed, &link, &ow);
     if (rc == 0 && st == CL_OK) {
         /* the encrypted initial state (sent again if an earlier INIT was applied but the run stopped: then the
          * platform refuses it, and the session goes on from its own state) */
-        const size_t n = he_dqn_init_count(&hp, o->env_id);
+        const size_t n = rl_he_dqn_init_count(&hp, o->env_id);
         slots_vec **v = calloc(n, sizeof *v);
         st = v ? CL_OK : CL_ERR_NOMEM;
         for (size_t i = 0; i < n && st == CL_OK; i++)
             st = slots_vec_create(s.ctx, &v[i]);
         if (st == CL_OK)
-            st = he_dqn_ow_initial_state(ow, v, n);
+            st = rl_he_dqn_ow_initial_state(ow, v, n);
         if (st == CL_OK && !info.initialized)
             st = net_owner_init(s.net, v, n);
         for (size_t i = 0; v && i < n; i++)
@@ -713,7 +713,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
     double last_draw = 0;
     int64_t done = 0;
     while (rc == 0 && done < steps) {
-        st = he_dqn_ow_learn(ow, 1, cli_on_episode, &rr);
+        st = rl_he_dqn_ow_learn(ow, 1, cli_on_episode, &rr);
         if (st != CL_OK) {
             if (o->progress)
                 fputc('\n', stderr);
@@ -723,7 +723,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
             break;
         }
         if (trace)
-            fprintf(trace, "%lld,%d\n", (long long)done + 1, he_dqn_ow_actions(ow)[done]);
+            fprintf(trace, "%lld,%d\n", (long long)done + 1, rl_he_dqn_ow_actions(ow)[done]);
         done++;
         const double t = cli_now_s();
         if (o->progress && (t - last_draw >= 0.25 || done == steps)) {
@@ -771,7 +771,7 @@ int cli_train_remote_ex(const cli_train_opts *o, cli_remote_summary *sum)
             sum->wire = ns;
         }
     }
-    he_dqn_ow_free(ow);
+    rl_he_dqn_ow_free(ow);
     owner_side_free(&s);
     return rc;
 }

@@ -47,19 +47,19 @@ static void copy_phases(cli_he_stats *out, int n_phases, const char *(*phase_nam
 
 static cl_status dqn_hp_for_env(const char *env_id, cli_he_hp *hp)
 {
-    return he_dqn_hparams_for_env(env_id, &hp->dqn);
+    return rl_he_dqn_hparams_for_env(env_id, &hp->dqn);
 }
 static cl_status dqn_hp_assign(cli_he_hp *hp, const char *a, char *err, size_t errlen)
 {
-    return he_dqn_hp_assign(&hp->dqn, a, err, errlen);
+    return rl_he_dqn_hp_assign(&hp->dqn, a, err, errlen);
 }
 static cl_status dqn_hp_check(const cli_he_hp *hp, char *err, size_t errlen)
 {
-    return he_dqn_hp_check(&hp->dqn, err, errlen);
+    return rl_he_dqn_hp_check(&hp->dqn, err, errlen);
 }
 static void dqn_hp_format(const cli_he_hp *hp, char *buf, size_t cap)
 {
-    he_dqn_hp_format(&hp->dqn, buf, cap);
+    rl_he_dqn_hp_format(&hp->dqn, buf, cap);
 }
 static int64_t *dqn_hp_timesteps(cli_he_hp *hp)
 {
@@ -75,18 +75,18 @@ static int dqn_hp_batch(const cli_he_hp *hp)
 }
 static cl_status dqn_layout(const char *env_id, const cli_he_hp *hp, size_t *slots)
 {
-    return he_dqn_layout(env_id, &hp->dqn, NULL, slots);
+    return rl_he_dqn_layout(env_id, &hp->dqn, NULL, slots);
 }
 
 static cl_status dqn_census(const char *env_id, const cli_he_hp *hp, int levels, cli_he_census *out)
 {
-    he_dqn_census *c = calloc(1, sizeof *c);
+    rl_he_dqn_census *c = calloc(1, sizeof *c);
     if (!c)
         return CL_ERR_NOMEM;
-    cl_status st = he_dqn_census_run(env_id, &hp->dqn, levels, c);
+    cl_status st = rl_he_dqn_census_run(env_id, &hp->dqn, levels, c);
     if (st == CL_OK)
         copy_census(out, c->slots, c->width, hp->dqn.batch_size, c->levels, &c->train_step, &c->act,
-                    HE_DQN_PHASES, he_dqn_phase_name, c->phase, 1, c->rot_steps, c->n_rot_steps);
+                    RL_HE_DQN_PHASES, rl_he_dqn_phase_name, c->phase, 1, c->rot_steps, c->n_rot_steps);
     free(c);
     return st;
 }
@@ -94,29 +94,29 @@ static cl_status dqn_census(const char *env_id, const cli_he_hp *hp, int levels,
 static cl_status dqn_create(const char *env_id, const cli_he_hp *hp, slots_ctx *ctx, slots_owner *owner,
                             uint64_t seed, void **out)
 {
-    he_dqn *ag = NULL;
-    cl_status st = he_dqn_create(env_id, &hp->dqn, ctx, owner, seed, &ag);
+    rl_he_dqn *ag = NULL;
+    cl_status st = rl_he_dqn_create(env_id, &hp->dqn, ctx, owner, seed, &ag);
     *out = ag;
     return st;
 }
 static cl_status dqn_learn(void *ag, int64_t n_steps, cli_he_episode_fn cb, void *user)
 {
-    return he_dqn_learn(ag, n_steps, cb, user);
+    return rl_he_dqn_learn(ag, n_steps, cb, user);
 }
 static cl_status dqn_evaluate(void *ag, int episodes, uint64_t seed, double *returns)
 {
-    return he_dqn_evaluate(ag, episodes, seed, returns);
+    return rl_he_dqn_evaluate(ag, episodes, seed, returns);
 }
 static void dqn_destroy(void *ag)
 {
-    he_dqn_free(ag);
+    rl_he_dqn_free(ag);
 }
 static void dqn_stats(const void *ag, cli_he_stats *out)
 {
-    const he_dqn_stats *s = he_dqn_get_stats(ag);
+    const rl_he_dqn_stats *s = rl_he_dqn_get_stats(ag);
     *out = (cli_he_stats){.env_steps = s->env_steps, .episodes = s->episodes, .train_steps = s->train_steps,
                           .train = s->train};
-    copy_phases(out, HE_DQN_PHASES, he_dqn_phase_name, s->phase, s->phase_seconds);
+    copy_phases(out, RL_HE_DQN_PHASES, rl_he_dqn_phase_name, s->phase, s->phase_seconds);
 }
 static int dqn_action_dim(const void *ag)
 {
@@ -125,15 +125,15 @@ static int dqn_action_dim(const void *ag)
 }
 static void dqn_action(const void *ag, int64_t i, double *out)
 {
-    out[0] = (double)he_dqn_actions(ag)[i];
+    out[0] = (double)rl_he_dqn_actions(ag)[i];
 }
 static cl_status dqn_export(void *ag, nn_mlp **out)
 {
-    return he_dqn_export_mlp(ag, out);
+    return rl_he_dqn_export_mlp(ag, out);
 }
 static void dqn_bench_hp(cli_he_hp *hp)
 {
-    he_dqn_hparams *h = &hp->dqn;
+    rl_he_dqn_hparams *h = &hp->dqn;
     h->learning_starts = h->batch_size;
     h->exploration_initial_eps = h->exploration_final_eps = 0.0; /* greedy: the network runs each step */
     h->train_freq = 1000000000;
@@ -143,26 +143,26 @@ static void dqn_bench_hp(cli_he_hp *hp)
 }
 static cl_status dqn_train_sampled(void *ag)
 {
-    return he_dqn_train_sampled(ag);
+    return rl_he_dqn_train_sampled(ag);
 }
 
 /* ------------------------------------------------------------ HE-TD3 */
 
 static cl_status td3_hp_for_env(const char *env_id, cli_he_hp *hp)
 {
-    return he_td3_hparams_for_env(env_id, &hp->td3);
+    return rl_he_td3_hparams_for_env(env_id, &hp->td3);
 }
 static cl_status td3_hp_assign(cli_he_hp *hp, const char *a, char *err, size_t errlen)
 {
-    return he_td3_hp_assign(&hp->td3, a, err, errlen);
+    return rl_he_td3_hp_assign(&hp->td3, a, err, errlen);
 }
 static cl_status td3_hp_check(const cli_he_hp *hp, char *err, size_t errlen)
 {
-    return he_td3_hp_check(&hp->td3, err, errlen);
+    return rl_he_td3_hp_check(&hp->td3, err, errlen);
 }
 static void td3_hp_format(const cli_he_hp *hp, char *buf, size_t cap)
 {
-    he_td3_hp_format(&hp->td3, buf, cap);
+    rl_he_td3_hp_format(&hp->td3, buf, cap);
 }
 static int64_t *td3_hp_timesteps(cli_he_hp *hp)
 {
@@ -178,20 +178,20 @@ static int td3_hp_batch(const cli_he_hp *hp)
 }
 static cl_status td3_layout(const char *env_id, const cli_he_hp *hp, size_t *slots)
 {
-    return he_td3_layout(env_id, &hp->td3, NULL, slots);
+    return rl_he_td3_layout(env_id, &hp->td3, NULL, slots);
 }
 
 /* Critic phases are per training step, actor phases per actor update: they
  * do not add up to the training step (whose counts average the actor in). */
 static cl_status td3_census(const char *env_id, const cli_he_hp *hp, int levels, cli_he_census *out)
 {
-    he_td3_census *c = calloc(1, sizeof *c);
+    rl_he_td3_census *c = calloc(1, sizeof *c);
     if (!c)
         return CL_ERR_NOMEM;
-    cl_status st = he_td3_census_run(env_id, &hp->td3, levels, c);
+    cl_status st = rl_he_td3_census_run(env_id, &hp->td3, levels, c);
     if (st == CL_OK)
         copy_census(out, c->slots, c->width, hp->td3.batch_size, c->levels, &c->train_step, &c->act,
-                    HE_TD3_PHASES, he_td3_phase_name, c->phase, 0, c->rot_steps, c->n_rot_steps);
+                    RL_HE_TD3_PHASES, rl_he_td3_phase_name, c->phase, 0, c->rot_steps, c->n_rot_steps);
     free(c);
     return st;
 }
@@ -199,46 +199,46 @@ static cl_status td3_census(const char *env_id, const cli_he_hp *hp, int levels,
 static cl_status td3_create(const char *env_id, const cli_he_hp *hp, slots_ctx *ctx, slots_owner *owner,
                             uint64_t seed, void **out)
 {
-    he_td3 *ag = NULL;
-    cl_status st = he_td3_create(env_id, &hp->td3, ctx, owner, seed, &ag);
+    rl_he_td3 *ag = NULL;
+    cl_status st = rl_he_td3_create(env_id, &hp->td3, ctx, owner, seed, &ag);
     *out = ag;
     return st;
 }
 static cl_status td3_learn(void *ag, int64_t n_steps, cli_he_episode_fn cb, void *user)
 {
-    return he_td3_learn(ag, n_steps, cb, user);
+    return rl_he_td3_learn(ag, n_steps, cb, user);
 }
 static cl_status td3_evaluate(void *ag, int episodes, uint64_t seed, double *returns)
 {
-    return he_td3_evaluate(ag, episodes, seed, returns);
+    return rl_he_td3_evaluate(ag, episodes, seed, returns);
 }
 static void td3_destroy(void *ag)
 {
-    he_td3_free(ag);
+    rl_he_td3_free(ag);
 }
 static void td3_stats(const void *ag, cli_he_stats *out)
 {
-    const he_td3_stats *s = he_td3_get_stats(ag);
+    const rl_he_td3_stats *s = rl_he_td3_get_stats(ag);
     *out = (cli_he_stats){.env_steps = s->env_steps, .episodes = s->episodes, .train_steps = s->train_steps,
                           .train = s->train};
-    copy_phases(out, HE_TD3_PHASES, he_td3_phase_name, s->phase, s->phase_seconds);
+    copy_phases(out, RL_HE_TD3_PHASES, rl_he_td3_phase_name, s->phase, s->phase_seconds);
 }
 static int td3_action_dim(const void *ag)
 {
-    return he_td3_action_dim(ag);
+    return rl_he_td3_action_dim(ag);
 }
 static void td3_action(const void *ag, int64_t i, double *out)
 {
-    const int ad = he_td3_action_dim(ag);
-    memcpy(out, he_td3_actions(ag) + i * ad, (size_t)ad * sizeof *out);
+    const int ad = rl_he_td3_action_dim(ag);
+    memcpy(out, rl_he_td3_actions(ag) + i * ad, (size_t)ad * sizeof *out);
 }
 static cl_status td3_export(void *ag, nn_mlp **out)
 {
-    return he_td3_export_actor(ag, out);
+    return rl_he_td3_export_actor(ag, out);
 }
 static void td3_bench_hp(cli_he_hp *hp)
 {
-    he_td3_hparams *h = &hp->td3;
+    rl_he_td3_hparams *h = &hp->td3;
     h->learning_starts = h->batch_size; /* after it, the actor runs each step */
     h->train_freq = 1000000000;
     if (h->buffer_size < 2 * (int64_t)h->batch_size)
@@ -246,7 +246,7 @@ static void td3_bench_hp(cli_he_hp *hp)
 }
 static cl_status td3_train_sampled(void *ag)
 {
-    return he_td3_train_sampled(ag);
+    return rl_he_td3_train_sampled(ag);
 }
 
 static const cli_he_algo algos[] = {

@@ -16,8 +16,8 @@
 
 /* Every algorithm's hyperparameters. */
 typedef union cli_he_hp {
-    he_dqn_hparams dqn;
-    he_td3_hparams td3;
+    rl_he_dqn_hparams dqn;
+    rl_he_td3_hparams td3;
 } cli_he_hp;
 
 /* What a census reduces to. */

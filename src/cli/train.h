@@ -43,7 +43,7 @@ typedef struct cli_train_opts {
 int cli_train_plain(const cli_train_opts *o);
 
 /* Episodes of a run of the HE modes: the log rows and the last CLI_RECENT
- * returns the progress line shows; cli_on_episode is their he_dqn_episode_fn. */
+ * returns the progress line shows; cli_on_episode is their rl_he_dqn_episode_fn. */
 #define CLI_RECENT 20
 typedef struct cli_episodes {
     FILE *log; /* "step,episode,return,length" rows, or NULL */

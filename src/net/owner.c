@@ -352,7 +352,7 @@ static cl_status link_act(void *user, slots_vec *x, slots_vec *q)
     return st;
 }
 
-static cl_status link_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS],
+static cl_status link_step(void *user, int64_t step, slots_vec *const tr[RL_HE_DQN_TRANSITION_VECS],
                            int64_t gradient_steps, bool update_target)
 {
     net_owner *o = user;
@@ -360,7 +360,7 @@ static cl_status link_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_
     net_msg_begin(&o->req, NET_MSG_STEP, seq);
     net_msg_put_u64(&o->req, (uint64_t)step);
     cl_status st = CL_OK;
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
         st = put_vec(&o->req, tr[k]);
     net_msg_put_u64(&o->req, (uint64_t)gradient_steps);
     net_msg_put_u64(&o->req, update_target ? 1 : 0);
@@ -390,7 +390,7 @@ static cl_status link_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_
     return acked == (uint64_t)step ? CL_OK : CL_ERR_STATE;
 }
 
-void net_owner_link(net_owner *o, struct he_dqn_link *link)
+void net_owner_link(net_owner *o, struct rl_he_dqn_link *link)
 {
     link->user = o;
     link->act = link_act;

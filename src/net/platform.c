@@ -1,7 +1,7 @@
 /* The platform's side of the protocol (docs/protocol.md).
  *
  * One thread serves every owner. A session is the state of one owner's agent
- * (he_dqn_pf on a ckks slot context built from the owner's parameters and
+ * (rl_he_dqn_pf on a ckks slot context built from the owner's parameters and
  * evaluation keys), bound to the owner's CURVE public key. Each request that
  * changes state (INIT, STEP) must carry the next sequence number; it is
  * applied, and what it changed is written to the store together with its
@@ -39,12 +39,12 @@ typedef struct session {
     char key[NET_KEY_Z85_LEN + 1];
     int64_t tenant;
     char env[64];
-    he_dqn_hparams hp;
+    rl_he_dqn_hparams hp;
     ckks_params *params;
     ckks_eval_keys *keys;
     slots_ctx *ctx;
-    he_dqn_pf *pf;
-    slots_vec *in[HE_DQN_TRANSITION_VECS], *x, *q;
+    rl_he_dqn_pf *pf;
+    slots_vec *in[RL_HE_DQN_TRANSITION_VECS], *x, *q;
     uint64_t last_seq;
     struct session *next;
 } session;
@@ -200,11 +200,11 @@ static void session_free(session *s)
 {
     if (!s)
         return;
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS; k++)
         slots_vec_free(s->in[k]);
     slots_vec_free(s->x);
     slots_vec_free(s->q);
-    he_dqn_pf_free(s->pf);
+    rl_he_dqn_pf_free(s->pf);
     slots_ctx_free(s->ctx);
     ckks_eval_keys_free(s->keys);
     ckks_params_free(s->params);
@@ -268,10 +268,10 @@ static void reply_error(net_platform *p, const net_peer *to, uint64_t seq, cl_st
 /* ------------------------------------------------------------ vectors in the store */
 
 /* What a session's stored vectors mean (the "layout" integer of its tenant): 1 (no integer), HE-Adam's m and r
- * for every parameter vector; 2, for the trained ones only (the diagonals and biases, he_dqn_pf_set_size). */
+ * for every parameter vector; 2, for the trained ones only (the diagonals and biases, rl_he_dqn_pf_set_size). */
 #define SESSION_LAYOUT 2
 
-static const char *const set_names[HE_DQN_SETS] = {"w", "m", "r", "tw", "rs", "rn", "ra", "rr", "rd"};
+static const char *const set_names[RL_HE_DQN_SETS] = {"w", "m", "r", "tw", "rs", "rn", "ra", "rr", "rd"};
 
 static cl_status scratch_fit(net_platform *p, size_t n)
 {
@@ -285,9 +285,9 @@ static cl_status scratch_fit(net_platform *p, size_t n)
     return CL_OK;
 }
 
-static cl_status save_vec(net_platform *p, session *s, he_dqn_set set, size_t i)
+static cl_status save_vec(net_platform *p, session *s, rl_he_dqn_set set, size_t i)
 {
-    slots_vec *v = he_dqn_pf_set_vec(s->pf, set, i);
+    slots_vec *v = rl_he_dqn_pf_set_vec(s->pf, set, i);
     if (!v || slots_level(v) < 0)
         return CL_OK;
     size_t len;
@@ -301,10 +301,10 @@ static cl_status save_vec(net_platform *p, session *s, he_dqn_set set, size_t i)
     return st;
 }
 
-static cl_status save_set(net_platform *p, session *s, he_dqn_set set)
+static cl_status save_set(net_platform *p, session *s, rl_he_dqn_set set)
 {
     cl_status st = CL_OK;
-    const size_t n = he_dqn_pf_set_size(s->pf, set);
+    const size_t n = rl_he_dqn_pf_set_size(s->pf, set);
     for (size_t i = 0; i < n && st == CL_OK; i++)
         st = save_vec(p, s, set, i);
     return st;
@@ -315,8 +315,8 @@ static const char *const scalar_keys[] = {"env_steps", "train_steps", "greedy_ac
 
 static cl_status save_scalars(net_platform *p, session *s)
 {
-    he_dqn_pf_scalars sc;
-    he_dqn_pf_get_scalars(s->pf, &sc);
+    rl_he_dqn_pf_scalars sc;
+    rl_he_dqn_pf_get_scalars(s->pf, &sc);
     const int64_t v[] = {sc.env_steps, sc.train_steps, sc.greedy_actions, (int64_t)sc.pos, (int64_t)sc.stored,
                          (int64_t)sc.rng[0], (int64_t)sc.rng[1], (int64_t)sc.rng[2], (int64_t)sc.rng[3],
                          sc.initialized ? 1 : 0, (int64_t)s->last_seq};
@@ -363,14 +363,14 @@ static cl_status session_build(net_platform *p, session *s, const uint8_t *param
     if ((st = ckks_eval_keys_deserialize(s->params, keys, klen, &s->keys)) != CL_OK)
         return fail(err, errlen, st, "bad evaluation keys");
     size_t S;
-    if ((st = he_dqn_layout(s->env, &s->hp, NULL, &S)) != CL_OK)
+    if ((st = rl_he_dqn_layout(s->env, &s->hp, NULL, &S)) != CL_OK)
         return fail(err, errlen, st, "no HE-DQN for environment %s", s->env);
     if (S > ckks_params_max_slots(s->params))
         return fail(err, errlen, CL_ERR_PARAMS, "the network needs %zu slots; the parameters have %zu", S,
                     ckks_params_max_slots(s->params));
     /* the rotations the algorithm will ask for, measured as the owner measured them */
-    he_dqn_census census;
-    if ((st = he_dqn_census_run(s->env, &s->hp, ckks_params_max_level(s->params), &census)) != CL_OK)
+    rl_he_dqn_census census;
+    if ((st = rl_he_dqn_census_run(s->env, &s->hp, ckks_params_max_level(s->params), &census)) != CL_OK)
         return fail(err, errlen, st, "census failed");
     for (size_t i = 0; i < census.n_rot_steps; i++)
         if (!ckks_eval_keys_has_galois(s->keys, ckks_galois_element(s->params, census.rot_steps[i])))
@@ -378,9 +378,9 @@ static cl_status session_build(net_platform *p, session *s, const uint8_t *param
                         census.rot_steps[i]);
     if ((st = slots_ckks_create(s->params, s->keys, S, &s->ctx)) != CL_OK)
         return fail(err, errlen, st, "cannot build the slot context");
-    if ((st = he_dqn_pf_create(s->env, &s->hp, s->ctx, sample_seed, &s->pf)) != CL_OK)
+    if ((st = rl_he_dqn_pf_create(s->env, &s->hp, s->ctx, sample_seed, &s->pf)) != CL_OK)
         return fail(err, errlen, st, "cannot build the agent");
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
         st = slots_vec_create(s->ctx, &s->in[k]);
     if (st == CL_OK)
         st = slots_vec_create(s->ctx, &s->x);
@@ -424,15 +424,15 @@ static cl_status session_load(net_platform *p, int64_t tenant, const char *key, 
         st = net_store_get(p->store, tenant, "eval_keys", 0, &keys, &klen);
     if (st == CL_OK && (!found || !params || !keys))
         st = fail(err, errlen, CL_ERR_FORMAT, "the stored session is incomplete");
-    if (st == CL_OK && (st = he_dqn_hp_parse_line(hpline, &s->hp, err, errlen)) == CL_OK)
+    if (st == CL_OK && (st = rl_he_dqn_hp_parse_line(hpline, &s->hp, err, errlen)) == CL_OK)
         st = session_build(p, s, params, plen, keys, klen, (uint64_t)seed, err, errlen);
     free(params);
     free(keys);
     /* the state: every stored vector, then the scalars */
-    for (int set = 0; set < HE_DQN_SETS && st == CL_OK; set++) {
-        const size_t n = he_dqn_pf_set_size(s->pf, (he_dqn_set)set);
+    for (int set = 0; set < RL_HE_DQN_SETS && st == CL_OK; set++) {
+        const size_t n = rl_he_dqn_pf_set_size(s->pf, (rl_he_dqn_set)set);
         for (size_t i = 0; i < n && st == CL_OK; i++) {
-            slots_vec *v = he_dqn_pf_set_vec(s->pf, (he_dqn_set)set, i);
+            slots_vec *v = rl_he_dqn_pf_set_vec(s->pf, (rl_he_dqn_set)set, i);
             uint8_t *blob = NULL;
             size_t len = 0;
             if (!v)
@@ -452,10 +452,10 @@ static cl_status session_load(net_platform *p, int64_t tenant, const char *key, 
         any = any || f;
     }
     if (st == CL_OK && any) {
-        he_dqn_pf_scalars sc = {.env_steps = v[0], .train_steps = v[1], .greedy_actions = v[2], .pos = (uint64_t)v[3],
+        rl_he_dqn_pf_scalars sc = {.env_steps = v[0], .train_steps = v[1], .greedy_actions = v[2], .pos = (uint64_t)v[3],
                                 .stored = (uint64_t)v[4], .rng = {(uint64_t)v[5], (uint64_t)v[6], (uint64_t)v[7], (uint64_t)v[8]},
                                 .initialized = v[9] != 0};
-        if ((st = he_dqn_pf_set_scalars(s->pf, &sc)) != CL_OK)
+        if ((st = rl_he_dqn_pf_set_scalars(s->pf, &sc)) != CL_OK)
             fail(err, errlen, st, "the stored counters are inconsistent");
         s->last_seq = (uint64_t)v[10];
     }
@@ -658,7 +658,7 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
             return;
         }
         plog(p, "owner %.8s...: resumed %s at step %lld", from->client_key, env,
-             (long long)he_dqn_pf_get_stats(s->pf)->env_steps);
+             (long long)rl_he_dqn_pf_get_stats(s->pf)->env_steps);
     } else {
         s = calloc(1, sizeof *s);
         if (!s) {
@@ -667,7 +667,7 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
         }
         snprintf(s->key, sizeof s->key, "%s", from->client_key);
         snprintf(s->env, sizeof s->env, "%s", env);
-        if ((st = he_dqn_hp_parse_line(hpline, &s->hp, err, sizeof err)) == CL_OK &&
+        if ((st = rl_he_dqn_hp_parse_line(hpline, &s->hp, err, sizeof err)) == CL_OK &&
             s->hp.buffer_size > p->cfg.max_buffer_size) {
             /* the replay's slots are allocated with the session: bound what one HELLO can claim */
             st = CL_ERR_INVALID;
@@ -700,8 +700,8 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
         p->sessions = s;
         plog(p, "owner %.8s...: new session, %s", from->client_key, env);
     }
-    he_dqn_pf_scalars sc;
-    he_dqn_pf_get_scalars(s->pf, &sc);
+    rl_he_dqn_pf_scalars sc;
+    rl_he_dqn_pf_get_scalars(s->pf, &sc);
     net_msg_begin(&p->out, NET_MSG_HELLO_OK, m->seq);
     net_msg_put_u64(&p->out, (uint64_t)sc.env_steps);
     net_msg_put_u64(&p->out, sc.initialized ? 1 : 0);
@@ -716,22 +716,22 @@ static void handle_hello(net_platform *p, const net_peer *from, const net_msg *m
  * request was refused before anything was written, and the session stays). */
 static cl_status apply_init(net_platform *p, session *s, const net_msg *m, bool *touched)
 {
-    const size_t n = he_dqn_init_count(&s->hp, s->env);
+    const size_t n = rl_he_dqn_init_count(&s->hp, s->env);
     if (m->n_items != n)
         return CL_ERR_FORMAT;
-    he_dqn_pf_scalars sc;
-    he_dqn_pf_get_scalars(s->pf, &sc);
+    rl_he_dqn_pf_scalars sc;
+    rl_he_dqn_pf_get_scalars(s->pf, &sc);
     if (sc.initialized)
         return CL_ERR_STATE;
     *touched = true; /* the vectors load straight into the session's weights */
     cl_status st = CL_OK;
     for (size_t i = 0; i < n && st == CL_OK; i++)
-        st = load_vec(s, m, (uint32_t)i, he_dqn_pf_init_vec(s->pf, i));
+        st = load_vec(s, m, (uint32_t)i, rl_he_dqn_pf_init_vec(s->pf, i));
     if (st == CL_OK)
-        st = he_dqn_pf_init_done(s->pf);
+        st = rl_he_dqn_pf_init_done(s->pf);
     if (st == CL_OK && (st = net_store_begin(p->store)) == CL_OK) {
-        for (int set = HE_DQN_SET_W; set <= HE_DQN_SET_TW && st == CL_OK; set++)
-            st = save_set(p, s, (he_dqn_set)set);
+        for (int set = RL_HE_DQN_SET_W; set <= RL_HE_DQN_SET_TW && st == CL_OK; set++)
+            st = save_set(p, s, (rl_he_dqn_set)set);
         if (st != CL_OK)
             net_store_rollback(p->store);
     }
@@ -754,29 +754,29 @@ static cl_status apply_step(net_platform *p, session *s, const net_msg *m, bool 
         return st;
     if (step > INT64_MAX || gs > 1024 || upd > 1)
         return CL_ERR_FORMAT;
-    /* what he_dqn_pf_step refuses before it changes anything, checked here so that the session stays */
-    he_dqn_pf_scalars sc;
-    he_dqn_pf_get_scalars(s->pf, &sc);
+    /* what rl_he_dqn_pf_step refuses before it changes anything, checked here so that the session stays */
+    rl_he_dqn_pf_scalars sc;
+    rl_he_dqn_pf_get_scalars(s->pf, &sc);
     if ((int64_t)step != sc.env_steps + 1 || (gs > 0 && sc.stored + 1 < (uint64_t)s->hp.batch_size))
         return CL_ERR_STATE;
     /* s->in are the session's scratch inputs: loading them changes no state */
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
         st = load_vec(s, m, (uint32_t)(1 + k), s->in[k]);
     if (st != CL_OK)
         return st;
     *touched = true;
-    st = he_dqn_pf_step(s->pf, (int64_t)step, s->in, (int64_t)gs, upd != 0);
+    st = rl_he_dqn_pf_step(s->pf, (int64_t)step, s->in, (int64_t)gs, upd != 0);
     if (st != CL_OK)
         return st;
     if ((st = net_store_begin(p->store)) != CL_OK)
         return st;
-    const size_t c = he_dqn_pf_chunk_of_step(s->pf, (int64_t)step);
-    for (int set = HE_DQN_SET_RS; set <= HE_DQN_SET_RD && st == CL_OK; set++)
-        st = save_vec(p, s, (he_dqn_set)set, c);
-    for (int set = HE_DQN_SET_W; set <= HE_DQN_SET_R && st == CL_OK && gs > 0; set++)
-        st = save_set(p, s, (he_dqn_set)set);
+    const size_t c = rl_he_dqn_pf_chunk_of_step(s->pf, (int64_t)step);
+    for (int set = RL_HE_DQN_SET_RS; set <= RL_HE_DQN_SET_RD && st == CL_OK; set++)
+        st = save_vec(p, s, (rl_he_dqn_set)set, c);
+    for (int set = RL_HE_DQN_SET_W; set <= RL_HE_DQN_SET_R && st == CL_OK && gs > 0; set++)
+        st = save_set(p, s, (rl_he_dqn_set)set);
     if (st == CL_OK && upd)
-        st = save_set(p, s, HE_DQN_SET_TW);
+        st = save_set(p, s, RL_HE_DQN_SET_TW);
     if (st == CL_OK) {
         net_msg_begin(&p->out, NET_MSG_ACK, m->seq);
         net_msg_put_u64(&p->out, step);
@@ -848,7 +848,7 @@ static void handle_act(net_platform *p, const net_peer *from, session *s, const 
     p->cur_aborted = false;
     cl_status st = load_vec(s, m, 0, s->x);
     if (st == CL_OK)
-        st = he_dqn_pf_act(s->pf, s->x, s->q);
+        st = rl_he_dqn_pf_act(s->pf, s->x, s->q);
     from = p->cur_peer; /* the connection the owner sent it on last */
     p->cur_peer = NULL;
     p->cur = NULL;
@@ -880,9 +880,9 @@ static void handle_pull(net_platform *p, const net_peer *from, session *s, const
     net_msg_begin(&p->out, NET_MSG_WEIGHTS, m->seq);
     net_msg_put_str(&p->out, s->env);
     net_msg_put_str(&p->out, hpline);
-    const size_t n = he_dqn_pf_set_size(s->pf, HE_DQN_SET_W);
+    const size_t n = rl_he_dqn_pf_set_size(s->pf, RL_HE_DQN_SET_W);
     for (size_t i = 0; i < n && st == CL_OK; i++) {
-        slots_vec *v = he_dqn_pf_set_vec(s->pf, HE_DQN_SET_W, i);
+        slots_vec *v = rl_he_dqn_pf_set_vec(s->pf, RL_HE_DQN_SET_W, i);
         size_t len;
         if ((st = slots_vec_serialize(v, NULL, 0, &len)) != CL_OK)
             break;
@@ -940,8 +940,8 @@ static void handle_msg(net_platform *p, const net_peer *from, const uint8_t *buf
         }
         plog(p, "owner %.8s...: session reloaded from the store", from->client_key);
     }
-    he_dqn_pf_scalars sc;
-    he_dqn_pf_get_scalars(s->pf, &sc);
+    rl_he_dqn_pf_scalars sc;
+    rl_he_dqn_pf_get_scalars(s->pf, &sc);
     if (m.type != NET_MSG_INIT && !sc.initialized)
         reply_error(p, from, m.seq, CL_ERR_STATE, "the session has no weights yet: send INIT first");
     else if (m.type == NET_MSG_INIT || m.type == NET_MSG_STEP)
@@ -1012,8 +1012,8 @@ bool net_platform_session_for_test(const net_platform *p, const char *client_key
     memset(info, 0, sizeof *info);
     for (const session *s = p ? p->sessions : NULL; s && client_key_z85; s = s->next)
         if (!strcmp(s->key, client_key_z85)) {
-            he_dqn_pf_scalars sc;
-            he_dqn_pf_get_scalars(s->pf, &sc);
+            rl_he_dqn_pf_scalars sc;
+            rl_he_dqn_pf_get_scalars(s->pf, &sc);
             info->env_steps = (uint64_t)sc.env_steps;
             info->initialized = sc.initialized ? 1 : 0;
             info->train_steps = (uint64_t)sc.train_steps;

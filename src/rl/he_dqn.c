@@ -47,13 +47,13 @@
 
 #define NLAYERS 3
 #define REPLAY_LEVEL 2 /* a mask product, then a dense product or a multiplication */
-_Static_assert(HE_DQN_TRANSITION_VECS == RL_HE_REPLAY_KINDS, "a transition is one vector per replay kind");
+_Static_assert(RL_HE_DQN_TRANSITION_VECS == RL_HE_REPLAY_KINDS, "a transition is one vector per replay kind");
 
 
 /* The platform: everything the training step touches, and nothing of the
  * owner's (no environment, no slots_owner, no way to decrypt). */
-struct he_dqn_pf {
-    he_dqn_hparams hp;
+struct rl_he_dqn_pf {
+    rl_he_dqn_hparams hp;
     slots_ctx *ctx;
     nn_dense_layout lay;
     size_t D, B, S, P, T; /* P = 2D + 1 parameter vectors per layer, T = D + 1 of them trained */
@@ -73,7 +73,7 @@ struct he_dqn_pf {
     rl_rng rng_sample;
     bool initialized;
 
-    he_dqn_stats stats; /* env_steps: the public step count the owner sends; episodes: 0 */
+    rl_he_dqn_stats stats; /* env_steps: the public step count the owner sends; episodes: 0 */
     int phase_open;     /* the phase being counted, or -1 */
     slots_counters phase_start;
     double phase_t0;
@@ -84,13 +84,13 @@ struct he_dqn_pf {
 
 /* The owner: environment, exploration, encryption and decryption. It reaches
  * the platform only through its link. */
-struct he_dqn_ow {
-    he_dqn_hparams hp;
+struct rl_he_dqn_ow {
+    rl_he_dqn_hparams hp;
     const rl_env_spec *spec;
     rl_env *env;
     slots_ctx *ctx; /* for vectors to encrypt into and decrypt from */
     slots_owner *owner;
-    he_dqn_link link;
+    rl_he_dqn_link link;
     nn_dense_layout lay;
     size_t D, B, S, P, cap;
     size_t in[NLAYERS], out[NLAYERS];
@@ -106,20 +106,20 @@ struct he_dqn_ow {
     slots_counters act; /* greedy action selections, as the owner's context counted them */
     int *actions;
     size_t actions_cap;
-    slots_vec *tr[HE_DQN_TRANSITION_VECS], *xv, *qv;
+    slots_vec *tr[RL_HE_DQN_TRANSITION_VECS], *xv, *qv;
     double *buf;
 };
 
 /* Owner and platform in one process, joined by a direct link. */
-struct he_dqn {
-    he_dqn_pf *pf;
-    he_dqn_ow *ow;
+struct rl_he_dqn {
+    rl_he_dqn_pf *pf;
+    rl_he_dqn_ow *ow;
     slots_ctx *ctx;
     slots_owner *owner;
-    he_dqn_stats *view; /* he_dqn_get_stats's answer, composed on demand */
+    rl_he_dqn_stats *view; /* rl_he_dqn_get_stats's answer, composed on demand */
 };
 
-void he_dqn_hparams_default(he_dqn_hparams *hp)
+void rl_he_dqn_hparams_default(rl_he_dqn_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
     hp->n_timesteps = 50000;
@@ -148,7 +148,7 @@ void he_dqn_hparams_default(he_dqn_hparams *hp)
     hp->normalize_obs = 0;
 }
 
-cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
+cl_status rl_he_dqn_hparams_for_env(const char *env_id, rl_he_dqn_hparams *hp)
 {
     if (!env_id || !hp)
         return CL_ERR_INVALID;
@@ -157,7 +157,7 @@ cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
         return CL_ERR_INVALID;
     if (spec->action_kind != RL_ACTION_DISCRETE)
         return CL_ERR_UNSUPPORTED;
-    he_dqn_hparams_default(hp);
+    rl_he_dqn_hparams_default(hp);
     /* The RL Zoo's schedule for each task (n_timesteps, learning_rate, gamma,
      * exploration, target interval) with the HE-sized network, batch and
      * buffer of the CartPole set; first settings, see docs/he-dqn.md. */
@@ -209,7 +209,7 @@ cl_status he_dqn_hparams_for_env(const char *env_id, he_dqn_hparams *hp)
 
 /* ------------------------------------------------------------- hyperparameters by name */
 
-#define HOFF(f) offsetof(he_dqn_hparams, f)
+#define HOFF(f) offsetof(rl_he_dqn_hparams, f)
 static const rl_he_field hfields[] = {
     {"n_timesteps", RL_HE_INT64, HOFF(n_timesteps), 1, 1e12, 0, NULL, 0},
     {"learning_rate", RL_HE_REAL, HOFF(learning_rate), 0, 10, 1, NULL, 0},
@@ -241,12 +241,12 @@ static const rl_he_field hfields[] = {
 
 _Static_assert(sizeof(rl_he_optimizer) == sizeof(int), "enum fields are set as int");
 
-cl_status he_dqn_hp_assign(he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen)
+cl_status rl_he_dqn_hp_assign(rl_he_dqn_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
     return rl_he_hp_assign(hp, hfields, N_HFIELDS, "HE-DQN", assignment, err, errlen);
 }
 
-cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
+cl_status rl_he_dqn_hp_check(const rl_he_dqn_hparams *hp, char *err, size_t errlen)
 {
     if (!hp)
         return rl_he_fail(err, errlen, "no hyperparameters");
@@ -283,28 +283,28 @@ cl_status he_dqn_hp_check(const he_dqn_hparams *hp, char *err, size_t errlen)
     return CL_OK;
 }
 
-void he_dqn_hp_format(const he_dqn_hparams *hp, char *buf, size_t cap)
+void rl_he_dqn_hp_format(const rl_he_dqn_hparams *hp, char *buf, size_t cap)
 {
     rl_he_hp_format(hp, hfields, N_HFIELDS, buf, cap);
 }
 
-cl_status he_dqn_hp_parse_line(const char *line, he_dqn_hparams *hp, char *err, size_t errlen)
+cl_status rl_he_dqn_hp_parse_line(const char *line, rl_he_dqn_hparams *hp, char *err, size_t errlen)
 {
     if (!line || !hp)
         return CL_ERR_INVALID;
-    he_dqn_hparams_default(hp);
+    rl_he_dqn_hparams_default(hp);
     char buf[4096];
     if (strlen(line) >= sizeof buf)
         return rl_he_fail(err, errlen, "HE-DQN: hyperparameter line longer than %zu bytes", sizeof buf - 1);
     snprintf(buf, sizeof buf, "%s", line);
     char *save = NULL;
     for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-        if (he_dqn_hp_assign(hp, tok, err, errlen) != CL_OK)
+        if (rl_he_dqn_hp_assign(hp, tok, err, errlen) != CL_OK)
             return CL_ERR_INVALID;
-    return he_dqn_hp_check(hp, err, errlen);
+    return rl_he_dqn_hp_check(hp, err, errlen);
 }
 
-cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_out, size_t *slots_out)
+cl_status rl_he_dqn_layout(const char *env_id, const rl_he_dqn_hparams *hp, size_t *d_out, size_t *slots_out)
 {
     if (!env_id || !hp)
         return CL_ERR_INVALID;
@@ -333,12 +333,12 @@ cl_status he_dqn_layout(const char *env_id, const he_dqn_hparams *hp, size_t *d_
 /* ------------------------------------------------------------- platform: helpers */
 
 /* Refresh v when an operation needing `need` levels could not run on it. */
-static cl_status ensure_level(he_dqn_pf *ag, slots_vec *v, int need)
+static cl_status ensure_level(rl_he_dqn_pf *ag, slots_vec *v, int need)
 {
     return rl_he_ensure_level(ag->ctx, v, need);
 }
 
-static nn_dense_slots layer_view(const he_dqn_pf *ag, slots_vec **p)
+static nn_dense_slots layer_view(const rl_he_dqn_pf *ag, slots_vec **p)
 {
     nn_dense_slots l = {.diag = p, .tdiag = p + ag->D, .bias = p[2 * ag->D]};
     return l;
@@ -348,7 +348,7 @@ static nn_dense_slots layer_view(const he_dqn_pf *ag, slots_vec **p)
 
 /* The learning rate of the next training step: learning_rate, decayed
  * linearly with the public progress env_steps / n_timesteps. */
-static double scheduled_lr(const he_dqn_pf *ag)
+static double scheduled_lr(const rl_he_dqn_pf *ag)
 {
     const double total = (double)ag->hp.n_timesteps;
     double progress = total > 0 ? (double)ag->stats.env_steps / total : 0.0;
@@ -358,7 +358,7 @@ static double scheduled_lr(const he_dqn_pf *ag)
 }
 
 /* HE-Adam's settings from the hyperparameters (platform and owner alike). */
-static nn_he_adam_config adam_config(const he_dqn_hparams *hp)
+static nn_he_adam_config adam_config(const rl_he_dqn_hparams *hp)
 {
     return (nn_he_adam_config){.alpha = hp->learning_rate,
                                .beta1 = hp->adam_beta1,
@@ -376,12 +376,12 @@ typedef struct shape {
     const rl_env_spec *spec;
 } shape;
 
-static cl_status shape_of(const char *env_id, const he_dqn_hparams *hp, shape *sh)
+static cl_status shape_of(const char *env_id, const rl_he_dqn_hparams *hp, shape *sh)
 {
-    cl_status st = he_dqn_layout(env_id, hp, &sh->D, &sh->S);
+    cl_status st = rl_he_dqn_layout(env_id, hp, &sh->D, &sh->S);
     if (st != CL_OK)
         return st;
-    if (he_dqn_hp_check(hp, NULL, 0) != CL_OK)
+    if (rl_he_dqn_hp_check(hp, NULL, 0) != CL_OK)
         return CL_ERR_INVALID;
     sh->spec = rl_env_find(env_id);
     sh->B = (size_t)hp->batch_size;
@@ -396,7 +396,7 @@ static cl_status shape_of(const char *env_id, const he_dqn_hparams *hp, shape *s
     return CL_OK;
 }
 
-size_t he_dqn_init_count(const he_dqn_hparams *hp, const char *env_id)
+size_t rl_he_dqn_init_count(const rl_he_dqn_hparams *hp, const char *env_id)
 {
     shape sh;
     if (!hp || !env_id || shape_of(env_id, hp, &sh) != CL_OK)
@@ -406,8 +406,8 @@ size_t he_dqn_init_count(const he_dqn_hparams *hp, const char *env_id)
 
 /* ------------------------------------------------------------- platform: creation */
 
-cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, uint64_t sample_seed,
-                           he_dqn_pf **out)
+cl_status rl_he_dqn_pf_create(const char *env_id, const rl_he_dqn_hparams *hp, slots_ctx *ctx, uint64_t sample_seed,
+                           rl_he_dqn_pf **out)
 {
     if (!env_id || !hp || !ctx || !out)
         return CL_ERR_INVALID;
@@ -423,7 +423,7 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     if ((st = rl_he_optimizer_supported(ctx, hp->optimizer)) != CL_OK)
         return st; /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
 
-    he_dqn_pf *ag = calloc(1, sizeof *ag);
+    rl_he_dqn_pf *ag = calloc(1, sizeof *ag);
     if (!ag)
         return CL_ERR_NOMEM;
     ag->hp = *hp;
@@ -498,11 +498,11 @@ cl_status he_dqn_pf_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     *out = ag;
     return CL_OK;
 fail:
-    he_dqn_pf_free(ag);
+    rl_he_dqn_pf_free(ag);
     return st;
 }
 
-void he_dqn_pf_free(he_dqn_pf *ag)
+void rl_he_dqn_pf_free(rl_he_dqn_pf *ag)
 {
     if (!ag)
         return;
@@ -531,7 +531,7 @@ void he_dqn_pf_free(he_dqn_pf *ag)
 /* The initial state in its fixed order: for each layer, its P parameter
  * vectors, then (optimizers with state) m and r of each of its T trained
  * vectors, interleaved. */
-slots_vec *he_dqn_pf_init_vec(he_dqn_pf *ag, size_t i)
+slots_vec *rl_he_dqn_pf_init_vec(rl_he_dqn_pf *ag, size_t i)
 {
     if (!ag)
         return NULL;
@@ -545,13 +545,13 @@ slots_vec *he_dqn_pf_init_vec(he_dqn_pf *ag, size_t i)
     return (k - ag->P) % 2 == 0 ? ag->m[l][t] : ag->r[l][t];
 }
 
-cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
+cl_status rl_he_dqn_pf_init_done(rl_he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
     const size_t n = NLAYERS * (ag->P + (rl_he_optimizer_has_state(ag->hp.optimizer) ? 2 * ag->T : 0));
     for (size_t i = 0; i < n; i++)
-        if (slots_level(he_dqn_pf_init_vec(ag, i)) < 0)
+        if (slots_level(rl_he_dqn_pf_init_vec(ag, i)) < 0)
             return CL_ERR_STATE;
     cl_status st = CL_OK;
     if (ag->pack) { /* the owner's initial m and r, packed */
@@ -568,7 +568,7 @@ cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
         if (st != CL_OK)
             return st;
     }
-    st = he_dqn_pf_update_target(ag);
+    st = rl_he_dqn_pf_update_target(ag);
     memset(&ag->stats.target, 0, sizeof ag->stats.target);
     if (st == CL_OK)
         ag->initialized = true;
@@ -581,7 +581,7 @@ cl_status he_dqn_pf_init_done(he_dqn_pf *ag)
  * content is consumed: x may be refreshed). With caches (training), each
  * layer's single input goes to ag->x[l], rotations to ag->rot[l] and
  * pre-activations to ag->z[l]. Output (single) in out. */
-static cl_status forward(he_dqn_pf *ag, slots_vec **const p[NLAYERS], slots_vec *x, bool cache, slots_vec *out)
+static cl_status forward(rl_he_dqn_pf *ag, slots_vec **const p[NLAYERS], slots_vec *x, bool cache, slots_vec *out)
 {
     cl_status st = CL_OK;
     const int ad = nn_poly_depth(&ag->act);
@@ -618,7 +618,7 @@ static cl_status forward(he_dqn_pf *ag, slots_vec **const p[NLAYERS], slots_vec 
 
 /* m (slot 0 of each block) = max over the action slots 0..n_act-1 of q's block,
  * by the polynomial maximum; q may be refreshed. Other slots: garbage. */
-static cl_status max_actions(he_dqn_pf *ag, slots_vec *q, slots_vec *m, slots_vec *tmp)
+static cl_status max_actions(rl_he_dqn_pf *ag, slots_vec *q, slots_vec *m, slots_vec *tmp)
 {
     const int need = nn_max2_depth(&ag->mx);
     const int n = ag->n_act;
@@ -644,22 +644,22 @@ static cl_status max_actions(he_dqn_pf *ag, slots_vec *q, slots_vec *m, slots_ve
     return st;
 }
 
-static cl_status batch_of(he_dqn_pf *ag, rl_he_replay_kind kind, double scale, slots_vec *out)
+static cl_status batch_of(rl_he_dqn_pf *ag, rl_he_replay_kind kind, double scale, slots_vec *out)
 {
     return rl_he_replay_batch(&ag->rb, ag->ctx, kind, scale, out);
 }
 
-static const char *const phase_names[HE_DQN_PHASES] = {"target forward", "target max", "forward", "loss",
+static const char *const phase_names[RL_HE_DQN_PHASES] = {"target forward", "target max", "forward", "loss",
                                                        "backward", "optimizer"};
 
-const char *he_dqn_phase_name(int phase)
+const char *rl_he_dqn_phase_name(int phase)
 {
-    return phase >= 0 && phase < HE_DQN_PHASES ? phase_names[phase] : "?";
+    return phase >= 0 && phase < RL_HE_DQN_PHASES ? phase_names[phase] : "?";
 }
 
 /* Closes the running phase (its counters since the last mark) and opens `next`
- * (HE_DQN_PHASES: none). */
-static void phase_mark(he_dqn_pf *ag, int next)
+ * (RL_HE_DQN_PHASES: none). */
+static void phase_mark(rl_he_dqn_pf *ag, int next)
 {
     const slots_counters *now = slots_get_counters(ag->ctx);
     struct timespec ts;
@@ -671,11 +671,11 @@ static void phase_mark(he_dqn_pf *ag, int next)
     }
     ag->phase_start = *now;
     ag->phase_t0 = t;
-    ag->phase_open = next < HE_DQN_PHASES ? next : -1;
+    ag->phase_open = next < RL_HE_DQN_PHASES ? next : -1;
 }
 
 /* One training step on the batch rl_he_replay_select chose. */
-static cl_status train_step(he_dqn_pf *ag)
+static cl_status train_step(rl_he_dqn_pf *ag)
 {
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D;
@@ -684,10 +684,10 @@ static cl_status train_step(he_dqn_pf *ag)
     slots_vec **op[NLAYERS] = {ag->w[0], ag->w[1], ag->w[2]};
 
     /* target: y = R + gamma (1 - done) max_a Q_target(s', a), over the action slots */
-    phase_mark(ag, HE_DQN_PHASE_TARGET_FORWARD);
+    phase_mark(ag, RL_HE_DQN_PHASE_TARGET_FORWARD);
     if ((st = batch_of(ag, RL_HE_REPLAY_NEXT, 1.0, ag->t2)) != CL_OK || (st = forward(ag, tp, ag->t2, false, ag->y)) != CL_OK)
         return st;
-    phase_mark(ag, HE_DQN_PHASE_TARGET_MAX);
+    phase_mark(ag, RL_HE_DQN_PHASE_TARGET_MAX);
     if ((st = max_actions(ag, ag->y, ag->t2, ag->t0)) != CL_OK || (st = ensure_level(ag, ag->t2, 1)) != CL_OK ||
         (st = slots_mul_plain(ctx, ag->t2, ag->mask, ag->t2)) != CL_OK) /* gamma * max at slot 0 */
         return st;
@@ -702,16 +702,16 @@ static cl_status train_step(he_dqn_pf *ag)
         return st;
 
     /* online forward with caches, then dQ = 2 (Q - y) A / B */
-    phase_mark(ag, HE_DQN_PHASE_FORWARD);
+    phase_mark(ag, RL_HE_DQN_PHASE_FORWARD);
     if ((st = batch_of(ag, RL_HE_REPLAY_S, 1.0, ag->t2)) != CL_OK || (st = forward(ag, op, ag->t2, true, ag->q)) != CL_OK)
         return st;
-    phase_mark(ag, HE_DQN_PHASE_LOSS);
+    phase_mark(ag, RL_HE_DQN_PHASE_LOSS);
     if ((st = slots_sub(ctx, ag->q, ag->y, ag->dq)) != CL_OK || (st = batch_of(ag, RL_HE_REPLAY_ACT, 2.0 / (double)ag->B, ag->t1)) != CL_OK ||
         (st = ensure_level(ag, ag->dq, 1)) != CL_OK || (st = slots_mul(ctx, ag->dq, ag->t1, ag->dq)) != CL_OK)
         return st;
 
     /* backward: dq is dy of the last layer; dh = dx; dy of layer l-1 = dh p'(z) */
-    phase_mark(ag, HE_DQN_PHASE_BACKWARD);
+    phase_mark(ag, RL_HE_DQN_PHASE_BACKWARD);
     for (int l = NLAYERS - 1; l >= 0; l--) {
         nn_dense_slots layer = layer_view(ag, ag->w[l]);
         for (size_t k = 0; k < D && l > 0 && st == CL_OK; k++)
@@ -732,7 +732,7 @@ static cl_status train_step(he_dqn_pf *ag)
 
     /* the optimizer (HE-compatible Adam by default) on the diagonals and
      * biases; then the transposed diagonals that backprop uses, rebuilt */
-    phase_mark(ag, HE_DQN_PHASE_OPTIMIZER);
+    phase_mark(ag, RL_HE_DQN_PHASE_OPTIMIZER);
     const long t = (long)ag->stats.train_steps + 1;
     ag->adam.alpha = scheduled_lr(ag); /* a public constant per step */
     if (ag->pack) {
@@ -751,12 +751,12 @@ static cl_status train_step(he_dqn_pf *ag)
         if (st != CL_OK || (st = nn_dense_transpose_slots(ctx, &ag->lay, ag->w[l], ag->w[l] + D)) != CL_OK)
             return st;
     }
-    phase_mark(ag, HE_DQN_PHASES);
+    phase_mark(ag, RL_HE_DQN_PHASES);
     ag->stats.train_steps++;
     return CL_OK;
 }
 
-cl_status he_dqn_pf_train_on(he_dqn_pf *ag, const size_t *idx)
+cl_status rl_he_dqn_pf_train_on(rl_he_dqn_pf *ag, const size_t *idx)
 {
     if (!ag || !idx)
         return CL_ERR_INVALID;
@@ -768,7 +768,7 @@ cl_status he_dqn_pf_train_on(he_dqn_pf *ag, const size_t *idx)
     return st;
 }
 
-cl_status he_dqn_pf_update_target(he_dqn_pf *ag)
+cl_status rl_he_dqn_pf_update_target(rl_he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
@@ -786,29 +786,29 @@ cl_status he_dqn_pf_update_target(he_dqn_pf *ag)
 
 /* ------------------------------------------------------------- platform: replay and steps */
 
-cl_status he_dqn_pf_store(he_dqn_pf *ag, slots_vec *const tr[HE_DQN_TRANSITION_VECS])
+cl_status rl_he_dqn_pf_store(rl_he_dqn_pf *ag, slots_vec *const tr[RL_HE_DQN_TRANSITION_VECS])
 {
     if (!ag || !tr)
         return CL_ERR_INVALID;
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS; k++)
         if (!tr[k] || slots_level(tr[k]) < 0)
             return CL_ERR_INVALID;
     return rl_he_replay_put(&ag->rb, ag->ctx, tr); /* the transition kinds in replay order */
 }
 
-static cl_status sample_and_train(he_dqn_pf *ag)
+static cl_status sample_and_train(rl_he_dqn_pf *ag)
 {
     size_t idx[64] = {0}, *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
         return CL_ERR_NOMEM;
     rl_he_replay_sample(&ag->rb, &ag->rng_sample, ip);
-    cl_status st = he_dqn_pf_train_on(ag, ip);
+    cl_status st = rl_he_dqn_pf_train_on(ag, ip);
     if (ip != idx)
         free(ip);
     return st;
 }
 
-cl_status he_dqn_pf_train_sampled(he_dqn_pf *ag)
+cl_status rl_he_dqn_pf_train_sampled(rl_he_dqn_pf *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
@@ -817,7 +817,7 @@ cl_status he_dqn_pf_train_sampled(he_dqn_pf *ag)
     return sample_and_train(ag);
 }
 
-cl_status he_dqn_pf_act(he_dqn_pf *ag, slots_vec *x, slots_vec *q)
+cl_status rl_he_dqn_pf_act(rl_he_dqn_pf *ag, slots_vec *x, slots_vec *q)
 {
     if (!ag || !x || !q || slots_level(x) < 0)
         return CL_ERR_INVALID;
@@ -832,7 +832,7 @@ cl_status he_dqn_pf_act(he_dqn_pf *ag, slots_vec *x, slots_vec *q)
     return st;
 }
 
-cl_status he_dqn_pf_step(he_dqn_pf *ag, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS],
+cl_status rl_he_dqn_pf_step(rl_he_dqn_pf *ag, int64_t step, slots_vec *const tr[RL_HE_DQN_TRANSITION_VECS],
                          int64_t gradient_steps, bool update_target)
 {
     if (!ag || !tr || gradient_steps < 0)
@@ -841,75 +841,75 @@ cl_status he_dqn_pf_step(he_dqn_pf *ag, int64_t step, slots_vec *const tr[HE_DQN
         return CL_ERR_STATE;
     if (gradient_steps > 0 && ag->rb.stored + 1 < ag->B)
         return CL_ERR_STATE;
-    cl_status st = he_dqn_pf_store(ag, tr);
+    cl_status st = rl_he_dqn_pf_store(ag, tr);
     if (st != CL_OK)
         return st;
     ag->stats.env_steps = step; /* public progress: the learning-rate schedule reads it */
     for (int64_t k = 0; k < gradient_steps && st == CL_OK; k++)
         st = sample_and_train(ag);
     if (st == CL_OK && update_target)
-        st = he_dqn_pf_update_target(ag);
+        st = rl_he_dqn_pf_update_target(ag);
     return st;
 }
 
-const he_dqn_stats *he_dqn_pf_get_stats(const he_dqn_pf *ag)
+const rl_he_dqn_stats *rl_he_dqn_pf_get_stats(const rl_he_dqn_pf *ag)
 {
     return ag ? &ag->stats : NULL;
 }
 
 /* ------------------------------------------------------------- platform: durable state */
 
-size_t he_dqn_pf_set_size(const he_dqn_pf *ag, he_dqn_set set)
+size_t rl_he_dqn_pf_set_size(const rl_he_dqn_pf *ag, rl_he_dqn_set set)
 {
     if (!ag)
         return 0;
     switch (set) {
-    case HE_DQN_SET_W:
-    case HE_DQN_SET_TW:
+    case RL_HE_DQN_SET_W:
+    case RL_HE_DQN_SET_TW:
         return NLAYERS * ag->P;
-    case HE_DQN_SET_M:
-    case HE_DQN_SET_R:
+    case RL_HE_DQN_SET_M:
+    case RL_HE_DQN_SET_R:
         if (ag->pack)
             return ag->pack->groups; /* wide vectors */
         return rl_he_optimizer_has_state(ag->hp.optimizer) ? NLAYERS * ag->T : 0;
-    case HE_DQN_SET_RS:
-    case HE_DQN_SET_RN:
-    case HE_DQN_SET_RA:
-    case HE_DQN_SET_RR:
-    case HE_DQN_SET_RD:
+    case RL_HE_DQN_SET_RS:
+    case RL_HE_DQN_SET_RN:
+    case RL_HE_DQN_SET_RA:
+    case RL_HE_DQN_SET_RR:
+    case RL_HE_DQN_SET_RD:
         return ag->rb.chunks;
     default:
         return 0;
     }
 }
 
-slots_vec *he_dqn_pf_set_vec(he_dqn_pf *ag, he_dqn_set set, size_t i)
+slots_vec *rl_he_dqn_pf_set_vec(rl_he_dqn_pf *ag, rl_he_dqn_set set, size_t i)
 {
-    if (!ag || i >= he_dqn_pf_set_size(ag, set))
+    if (!ag || i >= rl_he_dqn_pf_set_size(ag, set))
         return NULL;
     const size_t l = i / ag->P, p = i % ag->P, lt = i / ag->T, t = i % ag->T;
     switch (set) {
-    case HE_DQN_SET_W: return ag->w[l][p];
-    case HE_DQN_SET_M: return ag->pack ? ag->pack->m[i] : ag->m[lt][t];
-    case HE_DQN_SET_R: return ag->pack ? ag->pack->r[i] : ag->r[lt][t];
-    case HE_DQN_SET_TW: return ag->tw[l][p]; /* NULL for the transposed diagonals */
-    case HE_DQN_SET_RS: return ag->rb.set[RL_HE_REPLAY_S][i];
-    case HE_DQN_SET_RN: return ag->rb.set[RL_HE_REPLAY_NEXT][i];
-    case HE_DQN_SET_RA: return ag->rb.set[RL_HE_REPLAY_ACT][i];
-    case HE_DQN_SET_RR: return ag->rb.set[RL_HE_REPLAY_REW][i];
-    case HE_DQN_SET_RD: return ag->rb.set[RL_HE_REPLAY_DONE][i];
+    case RL_HE_DQN_SET_W: return ag->w[l][p];
+    case RL_HE_DQN_SET_M: return ag->pack ? ag->pack->m[i] : ag->m[lt][t];
+    case RL_HE_DQN_SET_R: return ag->pack ? ag->pack->r[i] : ag->r[lt][t];
+    case RL_HE_DQN_SET_TW: return ag->tw[l][p]; /* NULL for the transposed diagonals */
+    case RL_HE_DQN_SET_RS: return ag->rb.set[RL_HE_REPLAY_S][i];
+    case RL_HE_DQN_SET_RN: return ag->rb.set[RL_HE_REPLAY_NEXT][i];
+    case RL_HE_DQN_SET_RA: return ag->rb.set[RL_HE_REPLAY_ACT][i];
+    case RL_HE_DQN_SET_RR: return ag->rb.set[RL_HE_REPLAY_REW][i];
+    case RL_HE_DQN_SET_RD: return ag->rb.set[RL_HE_REPLAY_DONE][i];
     default: return NULL;
     }
 }
 
-size_t he_dqn_pf_chunk_of_step(const he_dqn_pf *ag, int64_t step)
+size_t rl_he_dqn_pf_chunk_of_step(const rl_he_dqn_pf *ag, int64_t step)
 {
     if (!ag || step < 1)
         return 0;
     return (size_t)((uint64_t)(step - 1) % ag->rb.cap) / ag->B;
 }
 
-void he_dqn_pf_get_scalars(const he_dqn_pf *ag, he_dqn_pf_scalars *s)
+void rl_he_dqn_pf_get_scalars(const rl_he_dqn_pf *ag, rl_he_dqn_pf_scalars *s)
 {
     memset(s, 0, sizeof *s);
     if (!ag)
@@ -923,7 +923,7 @@ void he_dqn_pf_get_scalars(const he_dqn_pf *ag, he_dqn_pf_scalars *s)
     s->initialized = ag->initialized;
 }
 
-cl_status he_dqn_pf_set_scalars(he_dqn_pf *ag, const he_dqn_pf_scalars *s)
+cl_status rl_he_dqn_pf_set_scalars(rl_he_dqn_pf *ag, const rl_he_dqn_pf_scalars *s)
 {
     if (!ag || !s)
         return CL_ERR_INVALID;
@@ -943,8 +943,8 @@ cl_status he_dqn_pf_set_scalars(he_dqn_pf *ag, const he_dqn_pf_scalars *s)
 
 /* ------------------------------------------------------------- owner */
 
-cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
-                           uint64_t seed, const he_dqn_link *link, he_dqn_ow **out)
+cl_status rl_he_dqn_ow_create(const char *env_id, const rl_he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                           uint64_t seed, const rl_he_dqn_link *link, rl_he_dqn_ow **out)
 {
     if (!env_id || !hp || !ctx || !owner || !link || !link->act || !link->step || !out)
         return CL_ERR_INVALID;
@@ -955,7 +955,7 @@ cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_c
         return st;
     if (slots_count(ctx) != sh.S)
         return CL_ERR_PARAMS;
-    he_dqn_ow *o = calloc(1, sizeof *o);
+    rl_he_dqn_ow *o = calloc(1, sizeof *o);
     if (!o)
         return CL_ERR_NOMEM;
     o->hp = *hp;
@@ -982,7 +982,7 @@ cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_c
         st = CL_ERR_NOMEM;
         goto fail;
     }
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS && st == CL_OK; k++)
         st = slots_vec_create(ctx, &o->tr[k]);
     if (st == CL_OK)
         st = slots_vec_create(ctx, &o->xv);
@@ -993,15 +993,15 @@ cl_status he_dqn_ow_create(const char *env_id, const he_dqn_hparams *hp, slots_c
     *out = o;
     return CL_OK;
 fail:
-    he_dqn_ow_free(o);
+    rl_he_dqn_ow_free(o);
     return st;
 }
 
-void he_dqn_ow_free(he_dqn_ow *o)
+void rl_he_dqn_ow_free(rl_he_dqn_ow *o)
 {
     if (!o)
         return;
-    for (int k = 0; k < HE_DQN_TRANSITION_VECS; k++)
+    for (int k = 0; k < RL_HE_DQN_TRANSITION_VECS; k++)
         slots_vec_free(o->tr[k]);
     slots_vec_free(o->xv);
     slots_vec_free(o->qv);
@@ -1013,10 +1013,10 @@ void he_dqn_ow_free(he_dqn_ow *o)
 
 /* The initial weights, drawn PyTorch-style (U(-1/sqrt(in), 1/sqrt(in))) from
  * the owner's generator, and the optimizer's initial state (public constants),
- * encrypted into vecs in he_dqn_pf_init_vec's order. */
-cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n)
+ * encrypted into vecs in rl_he_dqn_pf_init_vec's order. */
+cl_status rl_he_dqn_ow_initial_state(rl_he_dqn_ow *o, slots_vec *const *vecs, size_t n)
 {
-    if (!o || !vecs || n != he_dqn_init_count(&o->hp, o->spec->id))
+    if (!o || !vecs || n != rl_he_dqn_init_count(&o->hp, o->spec->id))
         return CL_ERR_INVALID;
     const size_t D = o->D, S = o->S, P = o->P, T = D + 1;
     const bool has_state = rl_he_optimizer_has_state(o->hp.optimizer);
@@ -1058,7 +1058,7 @@ cl_status he_dqn_ow_initial_state(he_dqn_ow *o, slots_vec *const *vecs, size_t n
 
 /* The five vectors of one transition in block `pos mod B`: s, s', one-hot a,
  * the scaled reward and (1 - terminated) over the action slots. */
-cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *o, size_t pos, const double *obs, int action, double reward,
+cl_status rl_he_dqn_ow_encrypt_transition(rl_he_dqn_ow *o, size_t pos, const double *obs, int action, double reward,
                                        const double *next_obs, bool terminated)
 {
     if (!o || !obs || !next_obs || action < 0 || action >= o->n_act)
@@ -1088,7 +1088,7 @@ cl_status he_dqn_ow_encrypt_transition(he_dqn_ow *o, size_t pos, const double *o
     return slots_encrypt(o->owner, v, S, o->tr[4]);
 }
 
-cl_status he_dqn_ow_act(he_dqn_ow *o, const double *obs, int *action, double *q)
+cl_status rl_he_dqn_ow_act(rl_he_dqn_ow *o, const double *obs, int *action, double *q)
 {
     if (!o || !obs || !action)
         return CL_ERR_INVALID;
@@ -1122,9 +1122,9 @@ cl_status he_dqn_ow_act(he_dqn_ow *o, const double *obs, int *action, double *q)
 }
 
 /* stable_baselines3.common.utils.get_linear_fn */
-static double exploration_eps(const he_dqn_ow *o)
+static double exploration_eps(const rl_he_dqn_ow *o)
 {
-    const he_dqn_hparams *hp = &o->hp;
+    const rl_he_dqn_hparams *hp = &o->hp;
     const double progress = (double)o->env_steps / (double)o->total_timesteps;
     if (hp->exploration_fraction <= 0 || progress > hp->exploration_fraction)
         return hp->exploration_final_eps;
@@ -1132,11 +1132,11 @@ static double exploration_eps(const he_dqn_ow *o)
            progress * (hp->exploration_final_eps - hp->exploration_initial_eps) / hp->exploration_fraction;
 }
 
-cl_status he_dqn_ow_learn(he_dqn_ow *o, int64_t n_steps, he_dqn_episode_fn cb, void *user)
+cl_status rl_he_dqn_ow_learn(rl_he_dqn_ow *o, int64_t n_steps, rl_he_dqn_episode_fn cb, void *user)
 {
     if (!o || n_steps < 0)
         return CL_ERR_INVALID;
-    const he_dqn_hparams *hp = &o->hp;
+    const rl_he_dqn_hparams *hp = &o->hp;
     if (!o->started) {
         o->total_timesteps = hp->n_timesteps > 0 ? hp->n_timesteps : (n_steps > 0 ? n_steps : 1);
         rl_env_reset(o->env, &o->rng_env, o->obs);
@@ -1152,7 +1152,7 @@ cl_status he_dqn_ow_learn(he_dqn_ow *o, int64_t n_steps, he_dqn_episode_fn cb, v
         const int random_action = (int)rl_rng_below(&o->rng_owner, (uint32_t)o->n_act);
         int a = random_action;
         if (o->env_steps >= hp->learning_starts && u >= eps)
-            if ((st = he_dqn_ow_act(o, o->obs, &a, NULL)) != CL_OK)
+            if ((st = rl_he_dqn_ow_act(o, o->obs, &a, NULL)) != CL_OK)
                 break;
         if ((size_t)o->env_steps >= o->actions_cap) {
             size_t nc = o->actions_cap ? 2 * o->actions_cap : 1024;
@@ -1169,7 +1169,7 @@ cl_status he_dqn_ow_learn(he_dqn_ow *o, int64_t n_steps, he_dqn_episode_fn cb, v
             break;
         /* a time-limit truncation still bootstraps (SB3's handle_timeout_termination) */
         const int64_t n = o->env_steps + 1;
-        if ((st = he_dqn_ow_encrypt_transition(o, (size_t)(o->env_steps % (int64_t)o->cap), o->obs, a, reward, next,
+        if ((st = rl_he_dqn_ow_encrypt_transition(o, (size_t)(o->env_steps % (int64_t)o->cap), o->obs, a, reward, next,
                                                term)) != CL_OK)
             break;
         /* the platform stores it, trains and updates its target as SB3's DQN schedules them */
@@ -1196,7 +1196,7 @@ cl_status he_dqn_ow_learn(he_dqn_ow *o, int64_t n_steps, he_dqn_episode_fn cb, v
     return st;
 }
 
-cl_status he_dqn_ow_evaluate(he_dqn_ow *o, int episodes, uint64_t seed, double *returns)
+cl_status rl_he_dqn_ow_evaluate(rl_he_dqn_ow *o, int episodes, uint64_t seed, double *returns)
 {
     if (!o || episodes < 0 || (episodes > 0 && !returns))
         return CL_ERR_INVALID;
@@ -1212,7 +1212,7 @@ cl_status he_dqn_ow_evaluate(he_dqn_ow *o, int episodes, uint64_t seed, double *
         rl_env_reset(env, &rng, obs);
         while (!term && !trunc && st == CL_OK) {
             int a;
-            if ((st = he_dqn_ow_act(o, obs, &a, NULL)) != CL_OK)
+            if ((st = rl_he_dqn_ow_act(o, obs, &a, NULL)) != CL_OK)
                 break;
             double action = (double)a;
             if ((st = rl_env_step(env, &action, obs, &reward, &term, &trunc)) != CL_OK)
@@ -1225,13 +1225,13 @@ cl_status he_dqn_ow_evaluate(he_dqn_ow *o, int episodes, uint64_t seed, double *
     return st;
 }
 
-const int *he_dqn_ow_actions(const he_dqn_ow *o)
+const int *rl_he_dqn_ow_actions(const rl_he_dqn_ow *o)
 {
     return o ? o->actions : NULL;
 }
 
 /* Decrypts a set of layer vectors (the online weights as the platform sent
- * them, in he_dqn_pf_set_vec(HE_DQN_SET_W) order) into W (out x in) and b. */
+ * them, in rl_he_dqn_pf_set_vec(RL_HE_DQN_SET_W) order) into W (out x in) and b. */
 /* W from the D diagonals set[0..D-1] (transposed: set[D..2D-1]), b from bias. */
 static cl_status unpack_layer(const nn_dense_layout *lay, slots_owner *owner, double *buf, size_t S, size_t D,
                               slots_vec *const *set, const slots_vec *bias, size_t in, size_t out, bool transposed,
@@ -1246,7 +1246,7 @@ static cl_status unpack_layer(const nn_dense_layout *lay, slots_owner *owner, do
     return st;
 }
 
-cl_status he_dqn_ow_weights_to_mlp(he_dqn_ow *o, slots_vec *const *w, size_t n, nn_mlp **out)
+cl_status rl_he_dqn_ow_weights_to_mlp(rl_he_dqn_ow *o, slots_vec *const *w, size_t n, nn_mlp **out)
 {
     if (!o || !w || !out || n != NLAYERS * o->P)
         return CL_ERR_INVALID;
@@ -1293,117 +1293,117 @@ cl_status he_dqn_ow_weights_to_mlp(he_dqn_ow *o, slots_vec *const *w, size_t n, 
 
 static cl_status local_act(void *user, slots_vec *x, slots_vec *q)
 {
-    return he_dqn_pf_act(((he_dqn *)user)->pf, x, q);
+    return rl_he_dqn_pf_act(((rl_he_dqn *)user)->pf, x, q);
 }
 
-static cl_status local_step(void *user, int64_t step, slots_vec *const tr[HE_DQN_TRANSITION_VECS],
+static cl_status local_step(void *user, int64_t step, slots_vec *const tr[RL_HE_DQN_TRANSITION_VECS],
                             int64_t gradient_steps, bool update_target)
 {
-    return he_dqn_pf_step(((he_dqn *)user)->pf, step, tr, gradient_steps, update_target);
+    return rl_he_dqn_pf_step(((rl_he_dqn *)user)->pf, step, tr, gradient_steps, update_target);
 }
 
-cl_status he_dqn_create(const char *env_id, const he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
-                        uint64_t seed, he_dqn **out)
+cl_status rl_he_dqn_create(const char *env_id, const rl_he_dqn_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                        uint64_t seed, rl_he_dqn **out)
 {
     if (!env_id || !hp || !ctx || !owner || !out)
         return CL_ERR_INVALID;
     *out = NULL;
-    he_dqn *ag = calloc(1, sizeof *ag);
+    rl_he_dqn *ag = calloc(1, sizeof *ag);
     if (!ag)
         return CL_ERR_NOMEM;
     ag->ctx = ctx;
     ag->owner = owner;
-    const he_dqn_link link = {.user = ag, .act = local_act, .step = local_step};
-    cl_status st = he_dqn_pf_create(env_id, hp, ctx, he_dqn_sample_seed(seed), &ag->pf);
+    const rl_he_dqn_link link = {.user = ag, .act = local_act, .step = local_step};
+    cl_status st = rl_he_dqn_pf_create(env_id, hp, ctx, rl_he_dqn_sample_seed(seed), &ag->pf);
     if (st == CL_OK)
-        st = he_dqn_ow_create(env_id, hp, ctx, owner, seed, &link, &ag->ow);
+        st = rl_he_dqn_ow_create(env_id, hp, ctx, owner, seed, &link, &ag->ow);
     if (st == CL_OK && !(ag->view = calloc(1, sizeof *ag->view)))
         st = CL_ERR_NOMEM;
     if (st == CL_OK) {
-        const size_t n = he_dqn_init_count(hp, env_id);
+        const size_t n = rl_he_dqn_init_count(hp, env_id);
         slots_vec **v = malloc(n * sizeof *v);
         if (!v) {
             st = CL_ERR_NOMEM;
         } else {
             for (size_t i = 0; i < n; i++)
-                v[i] = he_dqn_pf_init_vec(ag->pf, i);
-            st = he_dqn_ow_initial_state(ag->ow, v, n);
+                v[i] = rl_he_dqn_pf_init_vec(ag->pf, i);
+            st = rl_he_dqn_ow_initial_state(ag->ow, v, n);
             free(v);
         }
     }
     if (st == CL_OK)
-        st = he_dqn_pf_init_done(ag->pf);
+        st = rl_he_dqn_pf_init_done(ag->pf);
     if (st != CL_OK) {
-        he_dqn_free(ag);
+        rl_he_dqn_free(ag);
         return st;
     }
     *out = ag;
     return CL_OK;
 }
 
-void he_dqn_free(he_dqn *ag)
+void rl_he_dqn_free(rl_he_dqn *ag)
 {
     if (!ag)
         return;
-    he_dqn_ow_free(ag->ow);
-    he_dqn_pf_free(ag->pf);
+    rl_he_dqn_ow_free(ag->ow);
+    rl_he_dqn_pf_free(ag->pf);
     free(ag->view);
     free(ag);
 }
 
-uint64_t he_dqn_sample_seed(uint64_t seed)
+uint64_t rl_he_dqn_sample_seed(uint64_t seed)
 {
     return seed ^ 0x5a3b1e5ULL;
 }
 
-cl_status he_dqn_learn(he_dqn *ag, int64_t n_steps, he_dqn_episode_fn cb, void *user)
+cl_status rl_he_dqn_learn(rl_he_dqn *ag, int64_t n_steps, rl_he_dqn_episode_fn cb, void *user)
 {
     if (!ag)
         return CL_ERR_INVALID;
-    return he_dqn_ow_learn(ag->ow, n_steps, cb, user);
+    return rl_he_dqn_ow_learn(ag->ow, n_steps, cb, user);
 }
 
-cl_status he_dqn_act(he_dqn *ag, const double *obs, int *action, double *q)
+cl_status rl_he_dqn_act(rl_he_dqn *ag, const double *obs, int *action, double *q)
 {
-    return ag ? he_dqn_ow_act(ag->ow, obs, action, q) : CL_ERR_INVALID;
+    return ag ? rl_he_dqn_ow_act(ag->ow, obs, action, q) : CL_ERR_INVALID;
 }
 
-cl_status he_dqn_evaluate(he_dqn *ag, int episodes, uint64_t seed, double *returns)
+cl_status rl_he_dqn_evaluate(rl_he_dqn *ag, int episodes, uint64_t seed, double *returns)
 {
-    return ag ? he_dqn_ow_evaluate(ag->ow, episodes, seed, returns) : CL_ERR_INVALID;
+    return ag ? rl_he_dqn_ow_evaluate(ag->ow, episodes, seed, returns) : CL_ERR_INVALID;
 }
 
-cl_status he_dqn_store(he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
+cl_status rl_he_dqn_store(rl_he_dqn *ag, const double *obs, int action, double reward, const double *next_obs,
                        bool terminated)
 {
     if (!ag)
         return CL_ERR_INVALID;
-    cl_status st = he_dqn_ow_encrypt_transition(ag->ow, ag->pf->rb.pos, obs, action, reward, next_obs, terminated);
-    return st == CL_OK ? he_dqn_pf_store(ag->pf, ag->ow->tr) : st;
+    cl_status st = rl_he_dqn_ow_encrypt_transition(ag->ow, ag->pf->rb.pos, obs, action, reward, next_obs, terminated);
+    return st == CL_OK ? rl_he_dqn_pf_store(ag->pf, ag->ow->tr) : st;
 }
 
-cl_status he_dqn_train_on(he_dqn *ag, const size_t *idx)
+cl_status rl_he_dqn_train_on(rl_he_dqn *ag, const size_t *idx)
 {
-    return ag ? he_dqn_pf_train_on(ag->pf, idx) : CL_ERR_INVALID;
+    return ag ? rl_he_dqn_pf_train_on(ag->pf, idx) : CL_ERR_INVALID;
 }
 
-cl_status he_dqn_train_sampled(he_dqn *ag)
+cl_status rl_he_dqn_train_sampled(rl_he_dqn *ag)
 {
-    return ag ? he_dqn_pf_train_sampled(ag->pf) : CL_ERR_INVALID;
+    return ag ? rl_he_dqn_pf_train_sampled(ag->pf) : CL_ERR_INVALID;
 }
 
-cl_status he_dqn_update_target(he_dqn *ag)
+cl_status rl_he_dqn_update_target(rl_he_dqn *ag)
 {
-    return ag ? he_dqn_pf_update_target(ag->pf) : CL_ERR_INVALID;
+    return ag ? rl_he_dqn_pf_update_target(ag->pf) : CL_ERR_INVALID;
 }
 
 /* ------------------------------------------------------------- inspection */
 
-const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag)
+const rl_he_dqn_stats *rl_he_dqn_get_stats(const rl_he_dqn *ag)
 {
     if (!ag)
         return NULL;
-    he_dqn_stats *v = ag->view;
+    rl_he_dqn_stats *v = ag->view;
     *v = ag->pf->stats;
     v->env_steps = ag->ow->env_steps;
     v->episodes = ag->ow->episodes;
@@ -1412,17 +1412,17 @@ const he_dqn_stats *he_dqn_get_stats(const he_dqn *ag)
     return v;
 }
 
-const int *he_dqn_actions(const he_dqn *ag)
+const int *rl_he_dqn_actions(const rl_he_dqn *ag)
 {
     return ag ? ag->ow->actions : NULL;
 }
 
-int he_dqn_layer_count(void)
+int rl_he_dqn_layer_count(void)
 {
     return NLAYERS;
 }
 
-void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out)
+void rl_he_dqn_layer_shape(const rl_he_dqn *ag, int layer, size_t *in, size_t *out)
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return;
@@ -1432,17 +1432,17 @@ void he_dqn_layer_shape(const he_dqn *ag, int layer, size_t *in, size_t *out)
         *out = ag->pf->out[layer];
 }
 
-static cl_status unpack_set(he_dqn *ag, slots_vec **set, const slots_vec *bias, int layer, bool transposed, double *W,
+static cl_status unpack_set(rl_he_dqn *ag, slots_vec **set, const slots_vec *bias, int layer, bool transposed, double *W,
                             double *b)
 {
     if (!ag || layer < 0 || layer >= NLAYERS || !W)
         return CL_ERR_INVALID;
-    const he_dqn_ow *o = ag->ow;
+    const rl_he_dqn_ow *o = ag->ow;
     return unpack_layer(&o->lay, o->owner, o->buf, o->S, o->D, set, bias, o->in[layer], o->out[layer], transposed, W,
                         b);
 }
 
-cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, double *b)
+cl_status rl_he_dqn_get_weights(rl_he_dqn *ag, int layer, bool transposed, double *W, double *b)
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return CL_ERR_INVALID;
@@ -1451,7 +1451,7 @@ cl_status he_dqn_get_weights(he_dqn *ag, int layer, bool transposed, double *W, 
     return unpack_set(ag, ag->pf->w[layer], ag->pf->w[layer][2 * ag->pf->D], layer, transposed, W, b);
 }
 
-cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, double *db)
+cl_status rl_he_dqn_get_grads(rl_he_dqn *ag, int layer, bool transposed, double *dW, double *db)
 {
     if (!ag || layer < 0 || layer >= NLAYERS)
         return CL_ERR_INVALID;
@@ -1465,19 +1465,19 @@ cl_status he_dqn_get_grads(he_dqn *ag, int layer, bool transposed, double *dW, d
 
 #define CENSUS_TRAIN_STEPS 3
 
-cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int levels, he_dqn_census *out)
+cl_status rl_he_dqn_census_run(const char *env_id, const rl_he_dqn_hparams *hp, int levels, rl_he_dqn_census *out)
 {
     if (!env_id || !hp || !out || levels < 1)
         return CL_ERR_INVALID;
     memset(out, 0, sizeof *out);
     size_t D, S;
-    cl_status st = he_dqn_layout(env_id, hp, &D, &S);
+    cl_status st = rl_he_dqn_layout(env_id, hp, &D, &S);
     if (st != CL_OK)
         return st;
-    if (he_dqn_hp_check(hp, NULL, 0) != CL_OK)
+    if (rl_he_dqn_hp_check(hp, NULL, 0) != CL_OK)
         return CL_ERR_INVALID;
     /* the same network and step, on a schedule that trains and acts greedily at once */
-    he_dqn_hparams h = *hp;
+    rl_he_dqn_hparams h = *hp;
     h.buffer_size = h.batch_size;
     h.learning_starts = h.batch_size;
     h.train_freq = 1;
@@ -1489,32 +1489,32 @@ cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int le
     slots_clear_config cfg = {.slots = S, .levels = levels};
     if ((st = slots_clear_create(&cfg, &ctx, &owner)) != CL_OK)
         return st;
-    he_dqn *ag = NULL;
-    st = he_dqn_create(env_id, &h, ctx, owner, 1, &ag);
+    rl_he_dqn *ag = NULL;
+    st = rl_he_dqn_create(env_id, &h, ctx, owner, 1, &ag);
     /* warm up (the first steps refresh fresh encryptions differently), then count one step */
-    he_dqn_stats s0;
+    rl_he_dqn_stats s0;
     if (st == CL_OK)
-        st = he_dqn_learn(ag, h.batch_size + CENSUS_TRAIN_STEPS - 1, NULL, NULL);
+        st = rl_he_dqn_learn(ag, h.batch_size + CENSUS_TRAIN_STEPS - 1, NULL, NULL);
     if (st == CL_OK) {
-        s0 = *he_dqn_get_stats(ag);
-        st = he_dqn_learn(ag, 1, NULL, NULL);
+        s0 = *rl_he_dqn_get_stats(ag);
+        st = rl_he_dqn_learn(ag, 1, NULL, NULL);
     }
-    if (st == CL_OK && (he_dqn_get_stats(ag)->train_steps != s0.train_steps + 1 || he_dqn_get_stats(ag)->greedy_actions != s0.greedy_actions + 1))
+    if (st == CL_OK && (rl_he_dqn_get_stats(ag)->train_steps != s0.train_steps + 1 || rl_he_dqn_get_stats(ag)->greedy_actions != s0.greedy_actions + 1))
         st = CL_ERR_STATE;
     if (st == CL_OK) {
-        const he_dqn_stats *s = he_dqn_get_stats(ag);
+        const rl_he_dqn_stats *s = rl_he_dqn_get_stats(ag);
         out->slots = S;
         out->width = D;
         out->levels = levels;
         rl_he_counters_acc(&out->train_step, &s0.train, &s->train);
         rl_he_counters_acc(&out->act, &s0.act, &s->act);
-        for (int p = 0; p < HE_DQN_PHASES; p++)
+        for (int p = 0; p < RL_HE_DQN_PHASES; p++)
             rl_he_counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
-        out->n_rot_steps = slots_rotation_steps(ctx, out->rot_steps, HE_DQN_MAX_ROT_STEPS);
-        if (out->n_rot_steps > HE_DQN_MAX_ROT_STEPS)
+        out->n_rot_steps = slots_rotation_steps(ctx, out->rot_steps, RL_HE_DQN_MAX_ROT_STEPS);
+        if (out->n_rot_steps > RL_HE_DQN_MAX_ROT_STEPS)
             st = CL_ERR_UNSUPPORTED;
     }
-    he_dqn_free(ag);
+    rl_he_dqn_free(ag);
     slots_owner_free(owner);
     slots_ctx_free(ctx);
     return st;
@@ -1522,7 +1522,7 @@ cl_status he_dqn_census_run(const char *env_id, const he_dqn_hparams *hp, int le
 
 /* ------------------------------------------------------------- export */
 
-cl_status he_dqn_export_mlp(he_dqn *ag, nn_mlp **out)
+cl_status rl_he_dqn_export_mlp(rl_he_dqn *ag, nn_mlp **out)
 {
     if (!ag || !out)
         return CL_ERR_INVALID;
@@ -1531,8 +1531,8 @@ cl_status he_dqn_export_mlp(he_dqn *ag, nn_mlp **out)
     if (!w)
         return CL_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
-        w[i] = he_dqn_pf_set_vec(ag->pf, HE_DQN_SET_W, i);
-    cl_status st = he_dqn_ow_weights_to_mlp(ag->ow, w, n, out);
+        w[i] = rl_he_dqn_pf_set_vec(ag->pf, RL_HE_DQN_SET_W, i);
+    cl_status st = rl_he_dqn_ow_weights_to_mlp(ag->ow, w, n, out);
     free(w);
     return st;
 }

@@ -45,8 +45,8 @@
 #define OU_DT 1e-2
 #define REPLAY_LEVEL 2 /* a mask product, then a dense product or a multiplication */
 
-struct he_td3 {
-    he_td3_hparams hp;
+struct rl_he_td3 {
+    rl_he_td3_hparams hp;
     const rl_env_spec *spec;
     rl_env *env;
     slots_ctx *ctx;
@@ -81,14 +81,14 @@ struct he_td3 {
     size_t actions_cap;
     bool trained[NNET];
 
-    he_td3_stats stats;
+    rl_he_td3_stats stats;
     int phase_open;
     slots_counters phase_start;
     double phase_t0;
     double *buf, *plain, *amask, *nbuf;
 };
 
-void he_td3_hparams_default(he_td3_hparams *hp)
+void rl_he_td3_hparams_default(rl_he_td3_hparams *hp)
 {
     memset(hp, 0, sizeof *hp);
     hp->n_timesteps = 20000;
@@ -103,7 +103,7 @@ void he_td3_hparams_default(he_td3_hparams *hp)
     hp->policy_delay = 2;
     hp->target_policy_noise = 0.2;
     hp->target_noise_clip = 0.5;
-    hp->noise_type = HE_TD3_NOISE_NORMAL;
+    hp->noise_type = RL_HE_TD3_NOISE_NORMAL;
     hp->noise_std = 0.1;
     hp->net_arch = 16;
     hp->activation_bound = 1.0; /* on normalized observations: a visible quadratic term */
@@ -123,7 +123,7 @@ void he_td3_hparams_default(he_td3_hparams *hp)
     hp->optimizer = RL_HE_OPT_HE_ADAM;
 }
 
-cl_status he_td3_hparams_for_env(const char *env_id, he_td3_hparams *hp)
+cl_status rl_he_td3_hparams_for_env(const char *env_id, rl_he_td3_hparams *hp)
 {
     if (!env_id || !hp)
         return CL_ERR_INVALID;
@@ -132,7 +132,7 @@ cl_status he_td3_hparams_for_env(const char *env_id, he_td3_hparams *hp)
         return CL_ERR_INVALID;
     if (spec->action_kind != RL_ACTION_CONTINUOUS)
         return CL_ERR_UNSUPPORTED;
-    he_td3_hparams_default(hp);
+    rl_he_td3_hparams_default(hp);
     /* The long-run set (docs/he-td3.md, "The squash penalty"): with the
      * defaults above, 20 000-step runs diverged in two of three seeds. The
      * penalty keeps the actor's pre-squash output where the squash is
@@ -150,14 +150,14 @@ cl_status he_td3_hparams_for_env(const char *env_id, he_td3_hparams *hp)
         hp->n_timesteps = 30000;
         hp->learning_rate = 1e-3;
         hp->gamma = 0.99;
-        hp->noise_type = HE_TD3_NOISE_OU;
+        hp->noise_type = RL_HE_TD3_NOISE_OU;
         hp->noise_std = 0.5;
     }
     return CL_OK;
 }
 
 static const char *const noise_names[] = {"none", "normal", "ornstein-uhlenbeck"};
-#define HOFF(f) offsetof(he_td3_hparams, f)
+#define HOFF(f) offsetof(rl_he_td3_hparams, f)
 static const rl_he_field hfields[] = {
     {"n_timesteps", RL_HE_INT64, HOFF(n_timesteps), 1, 1e12, 0, NULL, 0},
     {"learning_rate", RL_HE_REAL, HOFF(learning_rate), 0, 10, 1, NULL, 0},
@@ -192,10 +192,10 @@ static const rl_he_field hfields[] = {
 };
 #define N_HFIELDS (sizeof hfields / sizeof hfields[0])
 
-_Static_assert(sizeof(he_td3_noise) == sizeof(int), "enum fields are set as int");
+_Static_assert(sizeof(rl_he_td3_noise) == sizeof(int), "enum fields are set as int");
 _Static_assert(sizeof(rl_he_optimizer) == sizeof(int), "enum fields are set as int");
 
-cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err, size_t errlen)
+cl_status rl_he_td3_hp_assign(rl_he_td3_hparams *hp, const char *assignment, char *err, size_t errlen)
 {
     if (!hp)
         return rl_he_fail(err, errlen, "no hyperparameters");
@@ -208,7 +208,7 @@ cl_status he_td3_hp_assign(he_td3_hparams *hp, const char *assignment, char *err
     return st;
 }
 
-cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
+cl_status rl_he_td3_hp_check(const rl_he_td3_hparams *hp, char *err, size_t errlen)
 {
     if (!hp)
         return rl_he_fail(err, errlen, "no hyperparameters");
@@ -227,7 +227,7 @@ cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
     if (!(hp->gamma >= 0 && hp->gamma <= 1) || !(hp->tau > 0 && hp->tau <= 1))
         return rl_he_fail(err, errlen, "gamma must be in [0, 1] and tau in (0, 1]");
     if (!(hp->target_policy_noise >= 0) || !(hp->target_noise_clip >= 0) || !(hp->noise_std >= 0) ||
-        (unsigned)hp->noise_type > HE_TD3_NOISE_OU)
+        (unsigned)hp->noise_type > RL_HE_TD3_NOISE_OU)
         return rl_he_fail(err, errlen, "target_policy_noise, target_noise_clip, noise_type or noise_std out of range");
     if (!(hp->activation_bound > 0) || !(hp->max_bound > 0) || hp->max_degree < 1 || hp->max_degree > 12)
         return rl_he_fail(err, errlen, "activation_bound, max_bound or max_degree out of range");
@@ -248,12 +248,12 @@ cl_status he_td3_hp_check(const he_td3_hparams *hp, char *err, size_t errlen)
     return CL_OK;
 }
 
-void he_td3_hp_format(const he_td3_hparams *hp, char *buf, size_t cap)
+void rl_he_td3_hp_format(const rl_he_td3_hparams *hp, char *buf, size_t cap)
 {
     rl_he_hp_format(hp, hfields, N_HFIELDS, buf, cap);
 }
 
-cl_status he_td3_layout(const char *env_id, const he_td3_hparams *hp, size_t *d_out, size_t *slots_out)
+cl_status rl_he_td3_layout(const char *env_id, const rl_he_td3_hparams *hp, size_t *d_out, size_t *slots_out)
 {
     if (!env_id || !hp)
         return CL_ERR_INVALID;
@@ -280,13 +280,13 @@ cl_status he_td3_layout(const char *env_id, const he_td3_hparams *hp, size_t *d_
 /* ------------------------------------------------------------- helpers */
 
 /* Refresh v when an operation needing `need` levels could not run on it. */
-static cl_status ensure_level(he_td3 *ag, slots_vec *v, int need)
+static cl_status ensure_level(rl_he_td3 *ag, slots_vec *v, int need)
 {
     return rl_he_ensure_level(ag->ctx, v, need);
 }
 
 /* Phase accounting: closing the open phase adds what it cost to its counters. */
-static void phase_to(he_td3 *ag, int phase)
+static void phase_to(rl_he_td3 *ag, int phase)
 {
     const slots_counters *now = slots_get_counters(ag->ctx);
     struct timespec ts;
@@ -301,18 +301,18 @@ static void phase_to(he_td3 *ag, int phase)
     ag->phase_t0 = t;
 }
 
-static const char *const phase_names[HE_TD3_PHASES] = {
+static const char *const phase_names[RL_HE_TD3_PHASES] = {
     "target", "critic forward", "critic backward", "critic optimizer", "actor forward", "actor backward",
     "actor optimizer"};
 
-const char *he_td3_phase_name(int phase)
+const char *rl_he_td3_phase_name(int phase)
 {
-    return phase >= 0 && phase < HE_TD3_PHASES ? phase_names[phase] : "?";
+    return phase >= 0 && phase < RL_HE_TD3_PHASES ? phase_names[phase] : "?";
 }
 
 /* ------------------------------------------------------------- creation */
 
-static cl_status init_weights(he_td3 *ag)
+static cl_status init_weights(rl_he_td3 *ag)
 {
     const size_t D = ag->D, S = ag->S;
     cl_status st = CL_OK;
@@ -350,7 +350,7 @@ static cl_status init_weights(he_td3 *ag)
 }
 
 /* The targets start as copies of the online networks (diagonals and biases). */
-static cl_status copy_targets(he_td3 *ag)
+static cl_status copy_targets(rl_he_td3 *ag)
 {
     cl_status st = CL_OK;
     for (int n = 0; n < NNET; n++)
@@ -363,26 +363,26 @@ static cl_status copy_targets(he_td3 *ag)
     return st;
 }
 
-cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx *ctx, slots_owner *owner,
-                        uint64_t seed, he_td3 **out)
+cl_status rl_he_td3_create(const char *env_id, const rl_he_td3_hparams *hp, slots_ctx *ctx, slots_owner *owner,
+                        uint64_t seed, rl_he_td3 **out)
 {
     if (!env_id || !hp || !ctx || !owner || !out)
         return CL_ERR_INVALID;
     *out = NULL;
     size_t D, S;
-    cl_status st = he_td3_layout(env_id, hp, &D, &S);
+    cl_status st = rl_he_td3_layout(env_id, hp, &D, &S);
     if (st != CL_OK)
         return st;
     if (slots_count(ctx) != S)
         return CL_ERR_PARAMS;
     if (slots_top_level(ctx) < nn_he_adam_depth())
         return CL_ERR_LEVEL;
-    if (he_td3_hp_check(hp, NULL, 0) != CL_OK)
+    if (rl_he_td3_hp_check(hp, NULL, 0) != CL_OK)
         return CL_ERR_INVALID;
     if ((st = rl_he_optimizer_supported(ctx, hp->optimizer)) != CL_OK)
         return st; /* exact Adam: only the clear backend can evaluate 1/sqrt exactly */
 
-    he_td3 *ag = calloc(1, sizeof *ag);
+    rl_he_td3 *ag = calloc(1, sizeof *ag);
     if (!ag)
         return CL_ERR_NOMEM;
     ag->hp = *hp;
@@ -484,11 +484,11 @@ cl_status he_td3_create(const char *env_id, const he_td3_hparams *hp, slots_ctx 
     *out = ag;
     return CL_OK;
 fail:
-    he_td3_free(ag);
+    rl_he_td3_free(ag);
     return st;
 }
 
-void he_td3_free(he_td3 *ag)
+void rl_he_td3_free(rl_he_td3 *ag)
 {
     if (!ag)
         return;
@@ -528,7 +528,7 @@ void he_td3_free(he_td3 *ag)
  * input to cx[cache][.] and the rotations of its doubled input to
  * crot[cache][.] (what the weight gradients need). hidden_only stops after
  * the second pre-activation (out unused). Output (single) in out. */
-static cl_status forward(he_td3 *ag, slots_vec **const p[NL], slots_vec *x, int cache, bool rot, bool hidden_only,
+static cl_status forward(rl_he_td3 *ag, slots_vec **const p[NL], slots_vec *x, int cache, bool rot, bool hidden_only,
                          slots_vec *out)
 {
     cl_status st = CL_OK;
@@ -568,14 +568,14 @@ static cl_status forward(he_td3 *ag, slots_vec **const p[NL], slots_vec *x, int 
 }
 
 /* out = f(u) (the actor's squash); u may be refreshed. */
-static cl_status squash(he_td3 *ag, slots_vec *u, slots_vec *out)
+static cl_status squash(rl_he_td3 *ag, slots_vec *u, slots_vec *out)
 {
     cl_status st = ensure_level(ag, u, nn_poly_depth(&ag->sq));
     return st != CL_OK ? st : nn_poly_eval_slots(ag->ctx, &ag->sq, u, out);
 }
 
 /* out = W^T dy (single) from the transposed diagonals tdiag; dy may be refreshed. */
-static cl_status dense_transposed(he_td3 *ag, slots_vec **tdiag, slots_vec *dy, slots_vec *out)
+static cl_status dense_transposed(rl_he_td3 *ag, slots_vec **tdiag, slots_vec *dy, slots_vec *out)
 {
     cl_status st = CL_OK;
     for (size_t k = 0; k < ag->D && st == CL_OK; k++)
@@ -589,7 +589,7 @@ static cl_status dense_transposed(he_td3 *ag, slots_vec **tdiag, slots_vec *dy, 
 
 /* Backpropagation through network n from dy = ag->dq (consumed) of its last
  * layer, with the caches of its forward pass: the weight gradients go to g[n]. */
-static cl_status backprop(he_td3 *ag, int n)
+static cl_status backprop(rl_he_td3 *ag, int n)
 {
     const size_t D = ag->D;
     cl_status st = CL_OK;
@@ -621,7 +621,7 @@ static cl_status backprop(he_td3 *ag, int n)
  * diagonals (nn_dense_transpose_slots), except the actor's first set, which
  * nothing uses (no gradient with respect to the state); the critics' first
  * set carries dQ/da to the actor. */
-static cl_status adam_net(he_td3 *ag, int n, long t)
+static cl_status adam_net(rl_he_td3 *ag, int n, long t)
 {
     cl_status st = CL_OK;
     for (int l = 0; l < NL && st == CL_OK; l++)
@@ -638,13 +638,13 @@ static cl_status adam_net(he_td3 *ag, int n, long t)
 }
 
 /* out = the selected mini-batch of one kind, times scale (rl_he_replay_batch: one level) */
-static cl_status batch_of(he_td3 *ag, rl_he_replay_kind kind, double scale, slots_vec *out)
+static cl_status batch_of(rl_he_td3 *ag, rl_he_replay_kind kind, double scale, slots_vec *out)
 {
     return rl_he_replay_batch(&ag->rb, ag->ctx, kind, scale, out);
 }
 
 /* y = rho R + gamma (1 - done) min(Q1'(s', a~), Q2'(s', a~)), a~ = f(u'(s') + public noise). */
-static cl_status phase_target(he_td3 *ag, const double *noise)
+static cl_status phase_target(rl_he_td3 *ag, const double *noise)
 {
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D, ad = (size_t)ag->ad;
@@ -680,7 +680,7 @@ static cl_status phase_target(he_td3 *ag, const double *noise)
     return slots_add(ctx, ag->y, ag->t1, ag->y);
 }
 
-static void draw_noise(he_td3 *ag)
+static void draw_noise(rl_he_td3 *ag)
 {
     const double c = ag->hp.target_noise_clip, s = ag->hp.target_policy_noise;
     for (size_t i = 0; i < ag->B * (size_t)ag->ad; i++) {
@@ -690,7 +690,7 @@ static void draw_noise(he_td3 *ag)
 }
 
 /* One training step on the batch rl_he_replay_select chose. */
-static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
+static cl_status train_step(rl_he_td3 *ag, const double *noise, bool update_actor)
 {
     slots_ctx *ctx = ag->ctx;
     const size_t D = ag->D;
@@ -700,7 +700,7 @@ static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
         for (int l = 0; l < NL; l++)
             on[n][l] = ag->w[n][l];
 
-    phase_to(ag, HE_TD3_PHASE_TARGET);
+    phase_to(ag, RL_HE_TD3_PHASE_TARGET);
     if (!noise) {
         draw_noise(ag);
         noise = ag->nbuf;
@@ -709,7 +709,7 @@ static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
         return st;
 
     /* online critics on (a, s) with caches */
-    phase_to(ag, HE_TD3_PHASE_CRITIC_FORWARD);
+    phase_to(ag, RL_HE_TD3_PHASE_CRITIC_FORWARD);
     if ((st = batch_of(ag, RL_HE_REPLAY_S, 1.0, ag->sb)) != CL_OK || (st = batch_of(ag, RL_HE_REPLAY_ACT, 1.0, ag->t2)) != CL_OK ||
         (st = slots_add(ctx, ag->t2, ag->sb, ag->t2)) != CL_OK ||
         (st = forward(ag, on[1], ag->t2, 1, true, false, ag->q1)) != CL_OK ||
@@ -717,14 +717,14 @@ static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
         return st;
 
     /* dQ_i = 2 (Q_i - y) / B (Q and y vanish off slot 0), then backpropagation */
-    phase_to(ag, HE_TD3_PHASE_CRITIC_BACKWARD);
+    phase_to(ag, RL_HE_TD3_PHASE_CRITIC_BACKWARD);
     for (int c = 1; c <= 2; c++) {
         if ((st = slots_sub(ctx, c == 1 ? ag->q1 : ag->q2, ag->y, ag->dq)) != CL_OK ||
             (st = ensure_level(ag, ag->dq, 1)) != CL_OK ||
             (st = slots_mul_const(ctx, ag->dq, 2.0 / (double)ag->B, ag->dq)) != CL_OK || (st = backprop(ag, c)) != CL_OK)
             return st;
     }
-    phase_to(ag, HE_TD3_PHASE_CRITIC_OPTIMIZER);
+    phase_to(ag, RL_HE_TD3_PHASE_CRITIC_OPTIMIZER);
     const long tc = (long)ag->stats.train_steps + 1;
     if ((st = adam_net(ag, 1, tc)) != CL_OK || (st = adam_net(ag, 2, tc)) != CL_OK)
         return st;
@@ -735,14 +735,14 @@ static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
     }
 
     /* actor: maximize mean Q1(s, f(u(s))) with the critic just updated */
-    phase_to(ag, HE_TD3_PHASE_ACTOR_FORWARD);
+    phase_to(ag, RL_HE_TD3_PHASE_ACTOR_FORWARD);
     if ((st = forward(ag, on[ACTOR], ag->sb, ACTOR, true, false, ag->u)) != CL_OK ||
         (st = squash(ag, ag->u, ag->a)) != CL_OK || (st = slots_add(ctx, ag->a, ag->sb, ag->t2)) != CL_OK ||
         (st = forward(ag, on[1], ag->t2, 1, false, true, NULL)) != CL_OK)
         return st;
 
     /* d(-mean Q1)/d(input) through critic 1: the output gradient -1/B at slot 0 is public */
-    phase_to(ag, HE_TD3_PHASE_ACTOR_BACKWARD);
+    phase_to(ag, RL_HE_TD3_PHASE_ACTOR_BACKWARD);
     slots_vec **td2 = ag->w[1][2] + D;
     for (size_t k = 0; k < D && st == CL_OK; k++) {
         /* rot(dy doubled, k) at slot j < D is dy[(j + k) mod D]: nonzero where (j + k) mod D = 0 */
@@ -782,7 +782,7 @@ static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
     }
     if ((st = backprop(ag, ACTOR)) != CL_OK)
         return st;
-    phase_to(ag, HE_TD3_PHASE_ACTOR_OPTIMIZER);
+    phase_to(ag, RL_HE_TD3_PHASE_ACTOR_OPTIMIZER);
     if ((st = adam_net(ag, ACTOR, (long)ag->stats.actor_updates + 1)) != CL_OK)
         return st;
     ag->stats.actor_updates++;
@@ -791,7 +791,7 @@ static cl_status train_step(he_td3 *ag, const double *noise, bool update_actor)
 }
 
 /* target <- target + tau (online - target) on every diagonal and bias: one level. */
-static cl_status polyak(he_td3 *ag)
+static cl_status polyak(rl_he_td3 *ag)
 {
     cl_status st = CL_OK;
     const size_t D = ag->D;
@@ -809,7 +809,7 @@ static cl_status polyak(he_td3 *ag)
     return st;
 }
 
-cl_status he_td3_train_on(he_td3 *ag, const size_t *idx, const double *noise, bool update_actor)
+cl_status rl_he_td3_train_on(rl_he_td3 *ag, const size_t *idx, const double *noise, bool update_actor)
 {
     if (!ag || !idx)
         return CL_ERR_INVALID;
@@ -830,7 +830,7 @@ cl_status he_td3_train_on(he_td3 *ag, const size_t *idx, const double *noise, bo
 
 /* ------------------------------------------------------------- owner side */
 
-cl_status he_td3_store(he_td3 *ag, const double *obs, const double *action, double reward, const double *next_obs,
+cl_status rl_he_td3_store(rl_he_td3 *ag, const double *obs, const double *action, double reward, const double *next_obs,
                        bool terminated)
 {
     if (!ag || !obs || !action || !next_obs)
@@ -863,7 +863,7 @@ cl_status he_td3_store(he_td3 *ag, const double *obs, const double *action, doub
 
 /* The owner encrypts obs (batch position 0), the platform runs the actor and
  * its squash, the owner decrypts the action on the [-1, 1] scale (unclipped). */
-static cl_status actor_output(he_td3 *ag, const double *obs, double *a)
+static cl_status actor_output(rl_he_td3 *ag, const double *obs, double *a)
 {
     slots_counters before = *slots_get_counters(ag->ctx);
     double *v = ag->buf;
@@ -889,7 +889,7 @@ static cl_status actor_output(he_td3 *ag, const double *obs, double *a)
     return CL_OK;
 }
 
-cl_status he_td3_act(he_td3 *ag, const double *obs, double *action)
+cl_status rl_he_td3_act(rl_he_td3 *ag, const double *obs, double *action)
 {
     if (!ag || !obs || !action)
         return CL_ERR_INVALID;
@@ -900,20 +900,20 @@ cl_status he_td3_act(he_td3 *ag, const double *obs, double *action)
     return st;
 }
 
-static cl_status sample_and_train(he_td3 *ag)
+static cl_status sample_and_train(rl_he_td3 *ag)
 {
     size_t idx[64], *ip = ag->B <= 64 ? idx : malloc(ag->B * sizeof *ip);
     if (!ip)
         return CL_ERR_NOMEM;
     rl_he_replay_sample(&ag->rb, &ag->rng_sample, ip);
     const bool actor = (ag->stats.train_steps + 1) % ag->hp.policy_delay == 0;
-    cl_status st = he_td3_train_on(ag, ip, NULL, actor);
+    cl_status st = rl_he_td3_train_on(ag, ip, NULL, actor);
     if (ip != idx)
         free(ip);
     return st;
 }
 
-cl_status he_td3_train_sampled(he_td3 *ag)
+cl_status rl_he_td3_train_sampled(rl_he_td3 *ag)
 {
     if (!ag)
         return CL_ERR_INVALID;
@@ -922,11 +922,11 @@ cl_status he_td3_train_sampled(he_td3 *ag)
     return sample_and_train(ag);
 }
 
-cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *user)
+cl_status rl_he_td3_learn(rl_he_td3 *ag, int64_t n_steps, rl_he_td3_episode_fn cb, void *user)
 {
     if (!ag || n_steps < 0)
         return CL_ERR_INVALID;
-    const he_td3_hparams *hp = &ag->hp;
+    const rl_he_td3_hparams *hp = &ag->hp;
     const int ad = ag->ad;
     if (!ag->started) {
         rl_env_reset(ag->env, &ag->rng_env, ag->obs);
@@ -947,9 +947,9 @@ cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *
         }
         for (int j = 0; j < ad; j++) {
             double n = 0;
-            if (hp->noise_type == HE_TD3_NOISE_NORMAL) {
+            if (hp->noise_type == RL_HE_TD3_NOISE_NORMAL) {
                 n = hp->noise_std * rl_rng_normal(&ag->rng_owner);
-            } else if (hp->noise_type == HE_TD3_NOISE_OU) {
+            } else if (hp->noise_type == RL_HE_TD3_NOISE_OU) {
                 ag->ou[j] += OU_THETA * (0.0 - ag->ou[j]) * OU_DT + hp->noise_std * sqrt(OU_DT) * rl_rng_normal(&ag->rng_owner);
                 n = ag->ou[j];
             }
@@ -971,7 +971,7 @@ cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *
         if ((st = rl_env_step(ag->env, env_action, next, &reward, &term, &trunc)) != CL_OK)
             break;
         /* a time-limit truncation still bootstraps (SB3's handle_timeout_termination) */
-        if ((st = he_td3_store(ag, ag->obs, scaled, reward, next, term)) != CL_OK)
+        if ((st = rl_he_td3_store(ag, ag->obs, scaled, reward, next, term)) != CL_OK)
             break;
         ag->stats.env_steps++;
         ag->ep_ret += reward;
@@ -998,7 +998,7 @@ cl_status he_td3_learn(he_td3 *ag, int64_t n_steps, he_td3_episode_fn cb, void *
     return st;
 }
 
-cl_status he_td3_evaluate(he_td3 *ag, int episodes, uint64_t seed, double *returns)
+cl_status rl_he_td3_evaluate(rl_he_td3 *ag, int episodes, uint64_t seed, double *returns)
 {
     if (!ag || episodes < 0 || (episodes > 0 && !returns))
         return CL_ERR_INVALID;
@@ -1013,7 +1013,7 @@ cl_status he_td3_evaluate(he_td3 *ag, int episodes, uint64_t seed, double *retur
         bool term = false, trunc = false;
         rl_env_reset(env, &rng, obs);
         while (!term && !trunc && st == CL_OK) {
-            if ((st = he_td3_act(ag, obs, action)) != CL_OK)
+            if ((st = rl_he_td3_act(ag, obs, action)) != CL_OK)
                 break;
             if ((st = rl_env_step(env, action, obs, &reward, &term, &trunc)) != CL_OK)
                 break;
@@ -1027,29 +1027,29 @@ cl_status he_td3_evaluate(he_td3 *ag, int episodes, uint64_t seed, double *retur
 
 /* ------------------------------------------------------------- inspection */
 
-const he_td3_stats *he_td3_get_stats(const he_td3 *ag)
+const rl_he_td3_stats *rl_he_td3_get_stats(const rl_he_td3 *ag)
 {
     return ag ? &ag->stats : NULL;
 }
 
-const double *he_td3_actions(const he_td3 *ag)
+const double *rl_he_td3_actions(const rl_he_td3 *ag)
 {
     return ag ? ag->actions : NULL;
 }
 
-int he_td3_action_dim(const he_td3 *ag)
+int rl_he_td3_action_dim(const rl_he_td3 *ag)
 {
     return ag ? ag->ad : 0;
 }
 
-int he_td3_layer_count(void)
+int rl_he_td3_layer_count(void)
 {
     return NL;
 }
 
-cl_status he_td3_layer_shape(const he_td3 *ag, int net, int layer, size_t *in, size_t *out)
+cl_status rl_he_td3_layer_shape(const rl_he_td3 *ag, int net, int layer, size_t *in, size_t *out)
 {
-    if (!ag || net < 0 || net >= HE_TD3_NETS || layer < 0 || layer >= NL)
+    if (!ag || net < 0 || net >= RL_HE_TD3_NETS || layer < 0 || layer >= NL)
         return CL_ERR_INVALID;
     const int n = net % NNET;
     if (in)
@@ -1061,7 +1061,7 @@ cl_status he_td3_layer_shape(const he_td3 *ag, int net, int layer, size_t *in, s
 
 /* Decrypt a set of diagonals into W (out x logical in), dropping structural zero columns. */
 /* W from the D diagonals set[0..D-1] (transposed: set[D..2D-1]), b from bias. */
-static cl_status unpack_set(he_td3 *ag, slots_vec **set, const slots_vec *bias, int n, int layer, bool transposed,
+static cl_status unpack_set(rl_he_td3 *ag, slots_vec **set, const slots_vec *bias, int n, int layer, bool transposed,
                             double *W, double *b)
 {
     const size_t in = ag->in[n][layer], out = ag->out[n][layer], c0 = ag->col0[n][layer], D = ag->D;
@@ -1081,20 +1081,20 @@ static cl_status unpack_set(he_td3 *ag, slots_vec **set, const slots_vec *bias, 
     return st;
 }
 
-cl_status he_td3_get_weights(he_td3 *ag, int net, int layer, bool transposed, double *W, double *b)
+cl_status rl_he_td3_get_weights(rl_he_td3 *ag, int net, int layer, bool transposed, double *W, double *b)
 {
-    if (!ag || net < 0 || net >= HE_TD3_NETS || layer < 0 || layer >= NL || !W)
+    if (!ag || net < 0 || net >= RL_HE_TD3_NETS || layer < 0 || layer >= NL || !W)
         return CL_ERR_INVALID;
     if (net >= NNET && transposed)
         return CL_ERR_INVALID; /* targets keep no transposed set */
-    if (net == HE_TD3_ACTOR && layer == 0 && transposed)
+    if (net == RL_HE_TD3_ACTOR && layer == 0 && transposed)
         return CL_ERR_UNSUPPORTED; /* not trained: see backprop */
     const int n = net % NNET;
     slots_vec **set = net >= NNET ? ag->tw[n][layer] : ag->w[n][layer];
     return unpack_set(ag, set, set[2 * ag->D], n, layer, transposed, W, b);
 }
 
-cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, double *dW, double *db)
+cl_status rl_he_td3_get_grads(rl_he_td3 *ag, int net, int layer, bool transposed, double *dW, double *db)
 {
     if (!ag || net < 0 || net >= NNET || layer < 0 || layer >= NL || !dW)
         return CL_ERR_INVALID;
@@ -1105,7 +1105,7 @@ cl_status he_td3_get_grads(he_td3 *ag, int net, int layer, bool transposed, doub
     return unpack_set(ag, ag->g[net][layer], ag->g[net][layer][ag->D], net, layer, transposed, dW, db);
 }
 
-void he_td3_polys(const he_td3 *ag, nn_poly *sq, nn_poly *act)
+void rl_he_td3_polys(const rl_he_td3 *ag, nn_poly *sq, nn_poly *act)
 {
     if (!ag)
         return;
@@ -1115,7 +1115,7 @@ void he_td3_polys(const he_td3 *ag, nn_poly *sq, nn_poly *act)
         *act = ag->act;
 }
 
-double he_td3_noise_scale(const he_td3 *ag)
+double rl_he_td3_noise_scale(const rl_he_td3 *ag)
 {
     return ag ? ag->noise_scale : 0.0;
 }
@@ -1124,19 +1124,19 @@ double he_td3_noise_scale(const he_td3 *ag)
 
 #define CENSUS_UPDATES 2
 
-cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int levels, he_td3_census *out)
+cl_status rl_he_td3_census_run(const char *env_id, const rl_he_td3_hparams *hp, int levels, rl_he_td3_census *out)
 {
     if (!env_id || !hp || !out || levels < 1)
         return CL_ERR_INVALID;
     memset(out, 0, sizeof *out);
     size_t D, S;
-    cl_status st = he_td3_layout(env_id, hp, &D, &S);
+    cl_status st = rl_he_td3_layout(env_id, hp, &D, &S);
     if (st != CL_OK)
         return st;
-    if (he_td3_hp_check(hp, NULL, 0) != CL_OK)
+    if (rl_he_td3_hp_check(hp, NULL, 0) != CL_OK)
         return CL_ERR_INVALID;
     /* the same networks and step, on a schedule that trains from the first batch */
-    he_td3_hparams h = *hp;
+    rl_he_td3_hparams h = *hp;
     h.buffer_size = h.batch_size;
     h.learning_starts = h.batch_size;
     h.train_freq = 1;
@@ -1146,19 +1146,19 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
     slots_clear_config cfg = {.slots = S, .levels = levels};
     if ((st = slots_clear_create(&cfg, &ctx, &owner)) != CL_OK)
         return st;
-    he_td3 *ag = NULL;
-    st = he_td3_create(env_id, &h, ctx, owner, 1, &ag);
+    rl_he_td3 *ag = NULL;
+    st = rl_he_td3_create(env_id, &h, ctx, owner, 1, &ag);
     /* warm up (the first steps refresh fresh encryptions differently), then count whole actor periods */
-    he_td3_stats s0;
+    rl_he_td3_stats s0;
     const int64_t warm = h.batch_size + 2 * h.policy_delay;
     if (st == CL_OK)
-        st = he_td3_learn(ag, warm, NULL, NULL);
+        st = rl_he_td3_learn(ag, warm, NULL, NULL);
     if (st == CL_OK) {
         s0 = ag->stats;
-        st = he_td3_learn(ag, (int64_t)CENSUS_UPDATES * h.policy_delay, NULL, NULL);
+        st = rl_he_td3_learn(ag, (int64_t)CENSUS_UPDATES * h.policy_delay, NULL, NULL);
     }
     if (st == CL_OK) {
-        const he_td3_stats *s = &ag->stats;
+        const rl_he_td3_stats *s = &ag->stats;
         const int64_t nt = s->train_steps - s0.train_steps, na = s->actor_updates - s0.actor_updates,
                       nc = s->actor_calls - s0.actor_calls;
         if (nt < 1 || na < 1 || nc < 1) {
@@ -1172,19 +1172,19 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
             rl_he_counters_acc(&out->train_step, &s0.train, &s->train);
             rl_he_counters_acc(&out->act, &s0.act, &s->act);
             rl_he_counters_acc(&out->target, &s0.target, &s->target);
-            for (int p = 0; p < HE_TD3_PHASES; p++)
+            for (int p = 0; p < RL_HE_TD3_PHASES; p++)
                 rl_he_counters_acc(&out->phase[p], &s0.phase[p], &s->phase[p]);
             /* means: per training step, per actor call, per target update; actor phases per actor update */
-            slots_counters *all[3 + HE_TD3_PHASES];
-            int64_t div[3 + HE_TD3_PHASES];
+            slots_counters *all[3 + RL_HE_TD3_PHASES];
+            int64_t div[3 + RL_HE_TD3_PHASES];
             all[0] = &out->train_step, div[0] = nt;
             all[1] = &out->act, div[1] = nc;
             all[2] = &out->target, div[2] = na;
-            for (int p = 0; p < HE_TD3_PHASES; p++) {
+            for (int p = 0; p < RL_HE_TD3_PHASES; p++) {
                 all[3 + p] = &out->phase[p];
-                div[3 + p] = p >= HE_TD3_PHASE_ACTOR_FORWARD ? na : nt;
+                div[3 + p] = p >= RL_HE_TD3_PHASE_ACTOR_FORWARD ? na : nt;
             }
-            for (int i = 0; i < 3 + HE_TD3_PHASES; i++) {
+            for (int i = 0; i < 3 + RL_HE_TD3_PHASES; i++) {
                 slots_counters *c = all[i];
                 const uint64_t d = (uint64_t)div[i];
                 c->mul = (c->mul + d / 2) / d;
@@ -1196,12 +1196,12 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
                 c->encrypt = (c->encrypt + d / 2) / d;
                 c->decrypt = (c->decrypt + d / 2) / d;
             }
-            out->n_rot_steps = slots_rotation_steps(ctx, out->rot_steps, HE_TD3_MAX_ROT_STEPS);
-            if (out->n_rot_steps > HE_TD3_MAX_ROT_STEPS)
+            out->n_rot_steps = slots_rotation_steps(ctx, out->rot_steps, RL_HE_TD3_MAX_ROT_STEPS);
+            if (out->n_rot_steps > RL_HE_TD3_MAX_ROT_STEPS)
                 st = CL_ERR_UNSUPPORTED;
         }
     }
-    he_td3_free(ag);
+    rl_he_td3_free(ag);
     slots_owner_free(owner);
     slots_ctx_free(ctx);
     return st;
@@ -1209,7 +1209,7 @@ cl_status he_td3_census_run(const char *env_id, const he_td3_hparams *hp, int le
 
 /* ------------------------------------------------------------- export */
 
-cl_status he_td3_export_actor(he_td3 *ag, nn_mlp **out)
+cl_status rl_he_td3_export_actor(rl_he_td3 *ag, nn_mlp **out)
 {
     if (!ag || !out)
         return CL_ERR_INVALID;
@@ -1241,7 +1241,7 @@ cl_status he_td3_export_actor(he_td3 *ag, nn_mlp **out)
         double *Wl = net->params + net->w_off[l], *bl = net->params + net->b_off[l];
         /* W: out x in (the actor's first layer: obs_dim columns); the MLP keeps in x out, and takes raw
          * observations: the owner's normalization folds into the first layer */
-        if ((st = he_td3_get_weights(ag, HE_TD3_ACTOR, l, false, W, bl)) != CL_OK)
+        if ((st = rl_he_td3_get_weights(ag, RL_HE_TD3_ACTOR, l, false, W, bl)) != CL_OK)
             break;
         for (size_t i = 0; i < in; i++)
             for (size_t j = 0; j < ou; j++)
