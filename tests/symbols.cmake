@@ -29,8 +29,9 @@ foreach(line IN LISTS lines)
   if(NOT type MATCHES "^[TDBRVWGSiu]$")
     continue()
   endif()
-  # names the toolchain adds to a shared object
-  if(name MATCHES "^(_init|_fini|_edata|_end|__bss_start)$")
+  # names the toolchain adds: to a shared object, and the sanitizers' ODR
+  # indicators for each global
+  if(name MATCHES "^(_init|_fini|_edata|_end|__bss_start)$" OR name MATCHES "^__(odr_asan|asan|ubsan|sanitizer)")
     continue()
   endif()
   math(EXPR n "${n} + 1")
