@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -223,64 +224,19 @@ done:
     return st;
 }
 
-/* The clear slot machine: encrypt, multiply, rotate, sum, decrypt. */
-static cl_status op_slots_clear(void)
+/* One program on the slot machine, for either backend: the owner encrypts,
+ * the platform multiplies, rotates (single and many from one input), sums
+ * by rotations and has the owner refresh, multiplies again, and the owner
+ * decrypts. */
+static cl_status slots_program(slots_ctx *ctx, slots_owner *own)
 {
     cl_status st;
-    slots_ctx *ctx = NULL;
-    slots_owner *own = NULL;
     slots_vec *a = NULL, *b = NULL, *r[2] = {NULL, NULL};
-    slots_clear_config cfg = {.slots = 16, .levels = 4, .noise = 1e-9, .seed = 3};
-    double v[16], out[16];
-    const int steps[2] = {1, 3};
-    for (int i = 0; i < 16; i++)
-        v[i] = 0.1 * i - 0.7;
-
-    TRY(slots_clear_create(&cfg, &ctx, &own));
-    TRY(slots_vec_create(ctx, &a));
-    TRY(slots_vec_create(ctx, &b));
-    TRY(slots_vec_create(ctx, &r[0]));
-    TRY(slots_vec_create(ctx, &r[1]));
-    TRY(slots_encrypt(own, v, 16, a));
-    TRY(slots_mul(ctx, a, a, b));
-    TRY(slots_rotate(ctx, b, 5, b));
-    TRY(slots_rotate_many(ctx, a, steps, 2, r));
-    TRY(slots_sum(ctx, b, 1, 16, b));
-    TRY(slots_decrypt(own, b, out, 16));
-done:
-    slots_vec_free(r[1]);
-    slots_vec_free(r[0]);
-    slots_vec_free(b);
-    slots_vec_free(a);
-    slots_owner_free(own);
-    slots_ctx_free(ctx);
-    return st;
-}
-
-/* The CKKS backend of the slot machine, both sides: the platform multiplies,
- * rotates (single and many from one input), sums by rotations and has the
- * owner refresh; the owner encrypts and decrypts. */
-static cl_status op_slots_ckks(void)
-{
-    cl_status st;
-    ckks_params *p = NULL;
-    ckks_secret_key *sk = NULL;
-    ckks_eval_keys *keys = NULL;
-    slots_ctx *ctx = NULL;
-    slots_owner *own = NULL;
-    slots_vec *a = NULL, *b = NULL, *r[2] = {NULL, NULL};
-    const int steps[5] = {1, 2, 3, 4, 8};
     const int many[2] = {1, 3};
     double v[16], out[16];
     for (int i = 0; i < 16; i++)
         v[i] = 0.05 * i - 0.4;
 
-    TRY(ckks_params_from_preset("test-n10", CKKS_ALLOW_INSECURE, &p));
-    TRY(ckks_secret_key_create(p, &sk));
-    TRY(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, 5, &keys));
-    TRY(slots_ckks_create(p, keys, 16, &ctx));
-    TRY(slots_ckks_owner_create(ctx, sk, &own));
-    slots_ckks_set_refresher(ctx, slots_ckks_owner_refresh, own);
     TRY(slots_vec_create(ctx, &a));
     TRY(slots_vec_create(ctx, &b));
     TRY(slots_vec_create(ctx, &r[0]));
@@ -298,6 +254,42 @@ done:
     slots_vec_free(r[0]);
     slots_vec_free(b);
     slots_vec_free(a);
+    return st;
+}
+
+/* The clear backend (with its rehearsal noise). */
+static cl_status op_slots_clear(void)
+{
+    cl_status st;
+    slots_ctx *ctx = NULL;
+    slots_owner *own = NULL;
+    slots_clear_config cfg = {.slots = 16, .levels = 4, .noise = 1e-9, .seed = 3};
+    TRY(slots_clear_create(&cfg, &ctx, &own));
+    TRY(slots_program(ctx, own));
+done:
+    slots_owner_free(own);
+    slots_ctx_free(ctx);
+    return st;
+}
+
+/* The CKKS backend, both sides, with the rotation keys the program needs. */
+static cl_status op_slots_ckks(void)
+{
+    cl_status st;
+    ckks_params *p = NULL;
+    ckks_secret_key *sk = NULL;
+    ckks_eval_keys *keys = NULL;
+    slots_ctx *ctx = NULL;
+    slots_owner *own = NULL;
+    const int steps[5] = {1, 2, 3, 4, 8};
+    TRY(ckks_params_from_preset("test-n10", CKKS_ALLOW_INSECURE, &p));
+    TRY(ckks_secret_key_create(p, &sk));
+    TRY(ckks_eval_keys_create(sk, CKKS_KEYS_RELIN, steps, 5, &keys));
+    TRY(slots_ckks_create(p, keys, 16, &ctx));
+    TRY(slots_ckks_owner_create(ctx, sk, &own));
+    slots_ckks_set_refresher(ctx, slots_ckks_owner_refresh, own);
+    TRY(slots_program(ctx, own));
+done:
     slots_owner_free(own);
     slots_ctx_free(ctx);
     ckks_eval_keys_free(keys);
@@ -416,7 +408,7 @@ static cl_status op_td3(void)
 }
 
 /* A model file's bytes back into a policy (the bytes are made by
- * test_policy, before the sweep, with every allocation succeeding). */
+ * policy_setup, before the sweep, with every allocation succeeding). */
 static uint8_t *policy_bytes;
 static size_t policy_len;
 
@@ -506,73 +498,40 @@ static cl_status op_wire(void)
     return st;
 }
 
-static void test_wire(void **state)
+/* One cmocka test per operation: the state is its entry here. */
+typedef struct oom_case {
+    const char *what;
+    oom_op op;
+} oom_case;
+
+static void test_sweep(void **state)
 {
-    (void)state;
-    sweep("net wire build and parse", op_wire);
+    const oom_case *c = *state;
+    sweep(c->what, c->op);
 }
 
-static void test_ckks(void **state)
-{
-    (void)state;
-    sweep("ckks keys and arithmetic", op_ckks);
-}
-
-static void test_slots_clear(void **state)
-{
-    (void)state;
-    sweep("slots, clear backend", op_slots_clear);
-}
-
-static void test_slots_ckks(void **state)
-{
-    (void)state;
-    sweep("slots, CKKS backend", op_slots_ckks);
-}
-
-static void test_nn(void **state)
-{
-    (void)state;
-    sweep("nn network and Adam", op_nn);
-}
-
-static void test_dqn(void **state)
-{
-    (void)state;
-    sweep("DQN agent and checkpoint", op_dqn);
-}
-
-static void test_td3(void **state)
-{
-    (void)state;
-    sweep("TD3 agent and checkpoint", op_td3);
-}
-
-static void test_policy(void **state)
+/* The model file that op_policy reads, made with every allocation succeeding. */
+static int policy_setup(void **state)
 {
     (void)state;
     rl_hparams hp;
     char err[256];
     rl_agent *ag;
-    assert_int_equal(rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &hp), CL_OK);
-    assert_int_equal(rl_hp_assign(&hp, "net_arch=[8,8]", err, sizeof err), CL_OK);
-    assert_int_equal(rl_agent_create(&hp, rl_env_find("CartPole-v1"), 5, &ag), CL_OK);
-    assert_int_equal(rl_agent_serialize(ag, &policy_bytes, &policy_len), CL_OK);
+    if (rl_hp_defaults(RL_ALGO_DQN, "CartPole-v1", &hp) != CL_OK ||
+        rl_hp_assign(&hp, "net_arch=[8,8]", err, sizeof err) != CL_OK ||
+        rl_agent_create(&hp, rl_env_find("CartPole-v1"), 5, &ag) != CL_OK)
+        return -1;
+    cl_status st = rl_agent_serialize(ag, &policy_bytes, &policy_len);
     rl_agent_free(ag);
-    sweep("model file to policy", op_policy);
+    return st == CL_OK ? 0 : -1;
+}
+
+static int policy_teardown(void **state)
+{
+    (void)state;
     free(policy_bytes);
-}
-
-static void test_he_td3(void **state)
-{
-    (void)state;
-    sweep("HE-TD3, clear backend", op_he_td3);
-}
-
-static void test_he_dqn(void **state)
-{
-    (void)state;
-    sweep("HE-DQN, clear backend", op_he_dqn);
+    policy_bytes = NULL;
+    return 0;
 }
 
 /* The injection itself: the wrapped allocator fails exactly the chosen call. */
@@ -595,11 +554,19 @@ static void test_injection(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_injection), cmocka_unit_test(test_ckks),   cmocka_unit_test(test_slots_clear), cmocka_unit_test(test_slots_ckks),
-        cmocka_unit_test(test_nn),        cmocka_unit_test(test_dqn),    cmocka_unit_test(test_td3),
-        cmocka_unit_test(test_policy),    cmocka_unit_test(test_he_dqn), cmocka_unit_test(test_he_td3),
-        cmocka_unit_test(test_wire),
+    static oom_case cases[] = {
+        {"ckks keys and arithmetic", op_ckks},   {"slots, clear backend", op_slots_clear},
+        {"slots, CKKS backend", op_slots_ckks},  {"nn network and Adam", op_nn},
+        {"DQN agent and checkpoint", op_dqn},    {"TD3 agent and checkpoint", op_td3},
+        {"model file to policy", op_policy},     {"HE-DQN, clear backend", op_he_dqn},
+        {"HE-TD3, clear backend", op_he_td3},    {"net wire build and parse", op_wire},
     };
+    struct CMUnitTest tests[1 + sizeof cases / sizeof cases[0]];
+    tests[0] = (struct CMUnitTest)cmocka_unit_test(test_injection);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool policy = cases[i].op == op_policy;
+        tests[1 + i] = (struct CMUnitTest){cases[i].what, test_sweep, policy ? policy_setup : NULL,
+                                           policy ? policy_teardown : NULL, &cases[i]};
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
