@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cipherl/common.h"
 #include "cli/cli.h"
 
 void cli_error(const char *fmt, ...)
@@ -38,7 +39,7 @@ static const command commands[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "cipherl %s — deep reinforcement learning on CKKS-encrypted data\n\n"
-               "usage: cipherl COMMAND [options]\n\ncommands:\n", CIPHERL_VERSION);
+               "usage: cipherl COMMAND [options]\n\ncommands:\n", cl_version_string());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'cipherl COMMAND --help' describes a command's options.\n");
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("cipherl %s\n", CIPHERL_VERSION);
+        printf("cipherl %s\n", cl_version_string());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
